@@ -1,0 +1,27 @@
+/* Shared pieces of the CLI: the exit codes (a contract with scripts and schedulers) and the
+ * command table. */
+#ifndef SSYNC_CLI_H
+#define SSYNC_CLI_H
+
+#include <stdio.h>
+
+/* Exit codes. Do not reorder or change: scripts and schedulers depend on them (docs/exit-codes). */
+enum cli_exit {
+    CLI_EXIT_OK = 0,      /* everything succeeded */
+    CLI_EXIT_FAILURE = 1, /* nothing succeeded, or a fatal error before any item */
+    CLI_EXIT_USAGE = 2,   /* bad command line */
+    CLI_EXIT_PARTIAL = 3, /* some items succeeded, some failed */
+};
+
+struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+};
+
+int cmd_recover(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+void cli_print_exit_codes(FILE *out);
+
+#endif

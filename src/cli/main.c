@@ -1,0 +1,45 @@
+/* smimesync: the command-line tool over the library. Only this layer prints. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct cli_command commands[] = {
+    {"recover", "recover one archived key into a PKCS#12 file", cmd_recover},
+    {"export", "build Intune userPfxCertificate records from recovery blobs", cmd_export},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: smimesync COMMAND [OPTIONS]...\n"
+                 "Move archived S/MIME keys from an AD CS key archive into Microsoft Intune.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'smimesync COMMAND --help' for the options of a command.\n"
+                 "Options:\n"
+                 "  -h, --help     show this help\n"
+                 "  -V, --version  show the version\n\n");
+    cli_print_exit_codes(out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+        printf("smimesync %s\n", SSYNC_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "smimesync: unknown command '%s' (see 'smimesync --help')\n", argv[1]);
+    return CLI_EXIT_USAGE;
+}

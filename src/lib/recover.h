@@ -1,0 +1,29 @@
+/* Recovery of one archived key: decrypt the EnvelopedData with the KRA named by one of its
+ * recipients (issuer + serial; the certificate is always handed to CMS so a wrong key fails
+ * loudly instead of yielding random bytes), parse the key blob, and find the user certificate
+ * whose public key matches the recovered key (never by position). */
+#ifndef SSYNC_RECOVER_H
+#define SSYNC_RECOVER_H
+
+#include "blob.h"
+#include "fileio.h"
+#include "kra.h"
+
+typedef struct ssync_recovered {
+    X509 *cert;            /* the user certificate: its public key matches key */
+    EVP_PKEY *key;         /* the recovered private key */
+    STACK_OF(X509) *chain; /* the other certificates of the blob (CA chain); never NULL on success */
+} ssync_recovered;
+
+/* Decrypt the envelope to the plaintext key blob (a secret: free with ssync_buf_free_secret).
+ * When no held KRA matches, the error lists the serial numbers of the KRAs the blob needs. */
+ssync_code ssync_recover_decrypt(const ssync_kra_set *kras, CMS_ContentInfo *envelope,
+                                 ssync_buf *plain, ssync_error *err);
+
+/* The whole recovery of one blob. cert_hint: the user certificate when the input is a bare
+ * RawArchivedKey (may be NULL otherwise; if given it is considered alongside the blob's certs). */
+ssync_code ssync_recover_blob(const ssync_kra_set *kras, const unsigned char *data, size_t len,
+                              X509 *cert_hint, ssync_recovered *out, ssync_error *err);
+void ssync_recovered_clear(ssync_recovered *r);
+
+#endif

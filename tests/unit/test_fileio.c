@@ -1,0 +1,80 @@
+#include "testutil.h"
+
+#include "fileio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+
+static void atomic_write_is_0600_and_leaves_no_temporary(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/secret.txt", dir);
+    ssync_error e = {0};
+    assert_int_equal(ssync_write_file_atomic(path, "pw", 2, 0600, &e), SSYNC_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    int entries = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *de; (de = readdir(d));)
+        if (de->d_name[0] != '.')
+            entries++;
+    closedir(d);
+    assert_int_equal(entries, 1);
+    ssync_buf b = {0};
+    assert_int_equal(ssync_read_secret_file(path, &b, &e), SSYNC_OK);
+    assert_int_equal(b.len, 2);
+    ssync_buf_free_secret(&b);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static void write_into_missing_dir_fails_cleanly(void **state)
+{
+    ssync_error e = {0};
+    assert_int_equal(ssync_write_file_atomic("/nonexistent-dir/x", "a", 1, 0600, &e),
+                     SSYNC_ERR_FILE_WRITE);
+    assert_non_null(strstr(e.msg, "/nonexistent-dir/x"));
+}
+
+static void read_errors_name_the_file(void **state)
+{
+    ssync_buf b = {0};
+    ssync_error e = {0};
+    assert_int_equal(ssync_read_file("/nonexistent/file.der", 100, &b, &e), SSYNC_ERR_FILE_OPEN);
+    assert_non_null(strstr(e.msg, "/nonexistent/file.der"));
+    assert_int_equal(ssync_read_file("/tmp", 100, &b, &e), SSYNC_ERR_FILE_OPEN);
+    assert_int_equal(ssync_read_file(test_data_path("adcs-basic/getkey.der"), 10, &b, &e),
+                     SSYNC_ERR_FILE_TOO_LARGE);
+    assert_null(b.data);
+}
+
+static void secret_file_strips_one_newline(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/p", dir);
+    ssync_error e = {0};
+    assert_int_equal(ssync_write_file_atomic(path, "abc\r\n", 5, 0600, &e), SSYNC_OK);
+    ssync_buf b = {0};
+    assert_int_equal(ssync_read_secret_file(path, &b, &e), SSYNC_OK);
+    assert_string_equal((char *)b.data, "abc");
+    ssync_buf_free_secret(&b);
+    test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(atomic_write_is_0600_and_leaves_no_temporary),
+        cmocka_unit_test(write_into_missing_dir_fails_cleanly),
+        cmocka_unit_test(read_errors_name_the_file),
+        cmocka_unit_test(secret_file_strips_one_newline),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
