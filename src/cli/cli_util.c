@@ -1,0 +1,84 @@
+#include "cli_util.h"
+
+#include "fileio.h"
+
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_list_add(struct cli_list *l, const char *value)
+{
+    if (l->n >= CLI_MAX_LIST)
+        return 0;
+    l->v[l->n++] = value;
+    return 1;
+}
+
+void cli_err(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "smimesync %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void cli_report(const char *cmd, const char *item, const ssync_error *e)
+{
+    if (item)
+        fprintf(stderr, "smimesync %s: %s: %s\n", cmd, item, e->msg);
+    else
+        fprintf(stderr, "smimesync %s: %s\n", cmd, e->msg);
+}
+
+ssync_kra_set *cli_load_kras(const char *cmd, const struct cli_list *kras,
+                             const struct cli_list *pass_files, const struct cli_list *certs)
+{
+    ssync_error e = {0};
+    ssync_kra_set *set = NULL;
+    if (kras->n == 0) {
+        cli_err(cmd, "no KRA key given (--kra FILE)");
+        return NULL;
+    }
+    if (pass_files->n > 1 && pass_files->n != kras->n) {
+        cli_err(cmd, "give one --kra-pass-file for all KRA files or one per --kra (%zu given, "
+                     "%zu KRA files)",
+                pass_files->n, kras->n);
+        return NULL;
+    }
+    if (certs->n > kras->n) {
+        cli_err(cmd, "more --kra-cert than --kra options");
+        return NULL;
+    }
+    if (ssync_kra_set_new(&set, &e) != SSYNC_OK) {
+        cli_report(cmd, NULL, &e);
+        return NULL;
+    }
+    for (size_t i = 0; i < kras->n; i++) {
+        ssync_buf pw = {0};
+        const char *password = NULL;
+        if (pass_files->n) {
+            const char *pf = pass_files->v[pass_files->n == 1 ? 0 : i];
+            if (ssync_read_secret_file(pf, &pw, &e) != SSYNC_OK) {
+                cli_report(cmd, "KRA password file", &e);
+                ssync_kra_set_free(set);
+                return NULL;
+            }
+            password = (const char *)pw.data;
+        } else {
+            password = getenv("SMIMESYNC_KRA_PASSWORD");
+        }
+        ssync_code rc = ssync_kra_set_add_file(set, kras->v[i], password,
+                                               i < certs->n ? certs->v[i] : NULL, &e);
+        ssync_buf_free_secret(&pw);
+        if (rc != SSYNC_OK) {
+            cli_report(cmd, NULL, &e);
+            ssync_kra_set_free(set);
+            return NULL;
+        }
+    }
+    return set;
+}

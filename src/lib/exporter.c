@@ -1,0 +1,69 @@
+#include "exporter.h"
+
+#include "recover.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+
+void ssync_exporter_init(ssync_exporter *ex)
+{
+    memset(ex, 0, sizeof *ex);
+    ex->profile = SSYNC_PFX_COMPAT;
+    ex->both_purpose = SSYNC_PURPOSE_SMIME_ENCRYPTION;
+    ex->record.padding = SSYNC_PAD_DEFAULT;
+}
+
+ssync_code ssync_export_blob(const ssync_exporter *ex, const unsigned char *blob, size_t len,
+                             const char *upn, ssync_export_result *out, ssync_error *err)
+{
+    if (!ex || !ex->kras || !ex->connector || !blob || !out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "exporter not set up");
+    memset(out, 0, sizeof *out);
+
+    ssync_recovered rec = {0};
+    ssync_buf pfx = {0}, ct = {0};
+    char password[SSYNC_PASSWORD_LEN + 1];
+    ssync_code rc = ssync_recover_blob(ex->kras, blob, len, NULL, &rec, err);
+    if (rc != SSYNC_OK)
+        return rc;
+    rc = ssync_certinfo_get(rec.cert, &out->info, err);
+    if (rc != SSYNC_OK)
+        goto done;
+    const char *user = upn ? upn : ssync_certinfo_user(&out->info);
+    if (!user) {
+        rc = ssync_fail(err, SSYNC_ERR_CERT_NO_USER, "certificate %s", out->info.thumbprint);
+        goto done;
+    }
+    rc = ssync_password_generate(password, SSYNC_PASSWORD_LEN, err);
+    if (rc != SSYNC_OK)
+        goto done;
+    ssync_pfx_opts po = {.profile = ex->profile,
+                         .friendly_name = user,
+                         .chain = ex->include_chain ? rec.chain : NULL};
+    rc = ssync_pfx_build(rec.key, rec.cert, &po, password, &pfx, err);
+    if (rc != SSYNC_OK)
+        goto done;
+    rc = ssync_connector_encrypt(ex->connector, ex->record.padding, (unsigned char *)password,
+                                 SSYNC_PASSWORD_LEN, &ct, err);
+    if (rc != SSYNC_OK)
+        goto done;
+    rc = ssync_record_build(&out->info, user, ssync_purpose_from_cert(&out->info, ex->both_purpose),
+                            &pfx, &ct, &ex->record, &out->record, err);
+done:
+    OPENSSL_cleanse(password, sizeof password);
+    ssync_buf_free(&pfx);
+    ssync_buf_free(&ct);
+    ssync_recovered_clear(&rec);
+    if (rc != SSYNC_OK)
+        ssync_export_result_clear(out);
+    return rc;
+}
+
+void ssync_export_result_clear(ssync_export_result *r)
+{
+    if (!r)
+        return;
+    ssync_certinfo_clear(&r->info);
+    json_decref(r->record);
+    r->record = NULL;
+}

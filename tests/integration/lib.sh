@@ -1,0 +1,54 @@
+# Shared helpers for the integration scripts (sourced). Every check counts; the script ends
+# with "N passed, N failed" and a non-zero status when anything failed.
+set -uo pipefail
+
+: "${SSYNC_BUILD:?SSYNC_BUILD must point at the build directory}"
+: "${SSYNC_DATA:?SSYNC_DATA must point at tests/data}"
+SSYNC_BIN=${SSYNC_BIN:-$SSYNC_BUILD/smimesync}
+LAB_BIN=$SSYNC_BUILD/smimesync-lab
+EMU_BIN=$SSYNC_BUILD/intune-emu
+
+T_PASS=0
+T_FAIL=0
+T_TMP=$(mktemp -d /tmp/ssync-it-XXXXXX)
+T_CLEANUP=()
+t_cleanup() {
+    local c
+    for c in "${T_CLEANUP[@]}"; do eval "$c" || true; done
+    rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+
+ok() { T_PASS=$((T_PASS + 1)); printf 'ok   %s\n' "$*"; }
+not_ok() { T_FAIL=$((T_FAIL + 1)); printf 'FAIL %s\n' "$*"; }
+# check "description" command...: passes when the command succeeds.
+check() {
+    local what=$1
+    shift
+    if "$@" >"$T_TMP/check.out" 2>&1; then ok "$what"; else
+        not_ok "$what"
+        sed 's/^/     | /' "$T_TMP/check.out" | head -n 20
+    fi
+}
+# check_eq "description" expected actual
+check_eq() {
+    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected '$2', got '$3'"; fi
+}
+# check_contains "description" needle file
+check_contains() {
+    if grep -qF -- "$2" "$3"; then ok "$1"; else
+        not_ok "$1: '$2' not in $3"
+        sed 's/^/     | /' "$3" | head -n 10
+    fi
+}
+finish() {
+    echo "$T_PASS passed, $T_FAIL failed"
+    [ "$T_FAIL" -eq 0 ]
+}
+
+# The value of key=... in the reference vectors' expected.txt.
+expected() { sed -n "s/^$1=//p" "$SSYNC_DATA/adcs-basic/expected.txt"; }
+# SHA-256 of the `openssl rsa -modulus` line of a key (the vectors' user_modulus_sha256).
+modulus_sha256() { openssl rsa -noout -modulus "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+# Lowercase SHA-1 thumbprint of a PEM certificate.
+thumbprint() { openssl x509 -noout -fingerprint -sha1 -in "$1" | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
