@@ -1,0 +1,222 @@
+/* Recovery of one archived key (reference adcs-key-archival.md sections 2 and 7). */
+#include "recover.h"
+
+#include "keyblob.h"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ssync_recovered_clear(ssync_recovered *r)
+{
+    if (!r)
+        return;
+    X509_free(r->cert);
+    EVP_PKEY_free(r->key);
+    sk_X509_pop_free(r->chain, X509_free);
+    memset(r, 0, sizeof *r);
+}
+
+/* Append "serial <HEX> issued by <name>" for one recipient to msg (bounded). */
+static void describe_recipient(CMS_RecipientInfo *ri, char *msg, size_t cap)
+{
+    size_t used = strlen(msg);
+    if (used + 1 >= cap)
+        return;
+    char *out = msg + used;
+    size_t room = cap - used;
+    const char *sep = used ? "; " : "";
+    if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_TRANS) {
+        snprintf(out, room, "%sa recipient of type %d (not key transport)", sep,
+                 CMS_RecipientInfo_type(ri));
+        return;
+    }
+    ASN1_OCTET_STRING *keyid = NULL;
+    X509_NAME *issuer = NULL;
+    ASN1_INTEGER *serial = NULL;
+    if (!CMS_RecipientInfo_ktri_get0_signer_id(ri, &keyid, &issuer, &serial)) {
+        snprintf(out, room, "%san unreadable recipient", sep);
+        return;
+    }
+    if (keyid) {
+        char hex[2 * 64 + 1] = "";
+        int n = ASN1_STRING_length(keyid) > 64 ? 64 : ASN1_STRING_length(keyid);
+        for (int i = 0; i < n; i++)
+            snprintf(hex + 2 * i, 3, "%02X", ASN1_STRING_get0_data(keyid)[i]);
+        snprintf(out, room, "%ssubject key identifier %s", sep, hex);
+        return;
+    }
+    BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    char name[256] = "?";
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio && X509_NAME_print_ex(bio, issuer, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        int n = BIO_read(bio, name, (int)sizeof name - 1);
+        name[n > 0 ? n : 0] = '\0';
+    }
+    snprintf(out, room, "%sserial %s issued by %s", sep, hex ? hex : "?", name);
+    BIO_free(bio);
+    OPENSSL_free(hex);
+    BN_free(bn);
+}
+
+ssync_code ssync_recover_decrypt(const ssync_kra_set *kras, CMS_ContentInfo *envelope,
+                                 ssync_buf *plain, ssync_error *err)
+{
+    if (!plain)
+        return ssync_fail(err, SSYNC_ERR_ARG, "plain is NULL");
+    plain->data = NULL;
+    plain->len = 0;
+    if (!kras || !envelope)
+        return ssync_fail(err, SSYNC_ERR_ARG, "KRA set and envelope are required");
+    if (OBJ_obj2nid(CMS_get0_type(envelope)) != NID_pkcs7_enveloped)
+        return ssync_fail(err, SSYNC_ERR_BLOB_TYPE, "the archived key is not an EnvelopedData");
+    STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(envelope);
+    if (sk_CMS_RecipientInfo_num(ris) <= 0)
+        return ssync_fail(err, SSYNC_ERR_BLOB_ASN1, "the EnvelopedData has no recipients");
+
+    /* choose the KRA by the recipient's issuer and serial number (or key identifier) */
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    for (int i = 0; i < sk_CMS_RecipientInfo_num(ris) && !cert; i++) {
+        CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+        if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_TRANS)
+            continue;
+        for (size_t k = 0; k < ssync_kra_set_count(kras); k++) {
+            EVP_PKEY *kk;
+            X509 *kc;
+            if (ssync_kra_set_get(kras, k, &kk, &kc) &&
+                CMS_RecipientInfo_ktri_cert_cmp(ri, kc) == 0) {
+                key = kk;
+                cert = kc;
+                break;
+            }
+        }
+    }
+    ERR_clear_error();
+    if (!cert) {
+        char needed[400] = "";
+        for (int i = 0; i < sk_CMS_RecipientInfo_num(ris); i++)
+            describe_recipient(sk_CMS_RecipientInfo_value(ris, i), needed, sizeof needed);
+        return ssync_fail(err, SSYNC_ERR_KRA_NOT_HELD, "the archived key is for KRA %s (%zu held)",
+                          needed, ssync_kra_set_count(kras));
+    }
+
+    /* The certificate is always given: CMS_decrypt then uses only the matching recipient and fails
+     * loudly, instead of returning random bytes (its Bleichenbacher countermeasure). */
+    BIO *out = BIO_new(BIO_s_secmem()); /* cleared when freed */
+    if (!out)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "BIO");
+    ssync_code rc = SSYNC_OK;
+    if (!CMS_decrypt(envelope, key, cert, NULL, out, CMS_BINARY)) {
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+        char *hex = bn ? BN_bn2hex(bn) : NULL;
+        rc = ssync_fail_ssl(err, SSYNC_ERR_KRA_DECRYPT, "with the KRA of serial %s",
+                            hex ? hex : "?");
+        OPENSSL_free(hex);
+        BN_free(bn);
+        BIO_free(out);
+        return rc;
+    }
+    char *mem = NULL;
+    long n = BIO_get_mem_data(out, &mem);
+    if (n <= 0) {
+        rc = ssync_fail(err, SSYNC_ERR_BLOB_NO_CONTENT, "the archived key decrypts to nothing");
+    } else {
+        plain->data = malloc((size_t)n + 1);
+        if (!plain->data) {
+            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "plaintext");
+        } else {
+            memcpy(plain->data, mem, (size_t)n);
+            plain->data[n] = 0;
+            plain->len = (size_t)n;
+        }
+    }
+    BIO_free(out);
+    return rc;
+}
+
+static int pubkey_matches(X509 *cert, EVP_PKEY *key)
+{
+    EVP_PKEY *pub = cert ? X509_get0_pubkey(cert) : NULL;
+    int ok = pub && EVP_PKEY_eq(pub, key) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+ssync_code ssync_recover_blob(const ssync_kra_set *kras, const unsigned char *data, size_t len,
+                              X509 *cert_hint, ssync_recovered *out, ssync_error *err)
+{
+    if (!out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!kras)
+        return ssync_fail(err, SSYNC_ERR_ARG, "KRA set is NULL");
+
+    ssync_blob blob = {0};
+    ssync_buf plain = {0};
+    EVP_PKEY *key = NULL;
+    ssync_code rc = ssync_blob_decode(data, len, &blob, err);
+    if (rc == SSYNC_OK)
+        rc = ssync_recover_decrypt(kras, blob.envelope, &plain, err);
+    if (rc == SSYNC_OK)
+        rc = ssync_keyblob_to_pkey(plain.data, plain.len, &key, NULL, err);
+    ssync_buf_free_secret(&plain);
+    if (rc != SSYNC_OK)
+        goto out;
+
+    /* the user certificate is the one holding the recovered key's public half (never by
+     * position); an explicitly given certificate is preferred */
+    X509 *chosen = NULL;
+    if (pubkey_matches(cert_hint, key))
+        chosen = cert_hint;
+    for (int i = 0; !chosen && i < sk_X509_num(blob.certs); i++)
+        if (pubkey_matches(sk_X509_value(blob.certs, i), key))
+            chosen = sk_X509_value(blob.certs, i);
+    if (!chosen) {
+        if (cert_hint)
+            rc = ssync_fail(err, SSYNC_ERR_KEY_MISMATCH,
+                            "neither the given certificate nor the %d in the blob holds the "
+                            "recovered %d-bit key",
+                            sk_X509_num(blob.certs), EVP_PKEY_get_bits(key));
+        else
+            rc = ssync_fail(err, SSYNC_ERR_BLOB_NO_CERT,
+                            "none of the %d certificate(s) in the blob holds the recovered %d-bit "
+                            "key%s",
+                            sk_X509_num(blob.certs), EVP_PKEY_get_bits(key),
+                            blob.bare_envelope ? " (a bare archived key needs its certificate)"
+                                               : "");
+        goto out;
+    }
+    out->chain = sk_X509_new_null();
+    if (!out->chain || !X509_up_ref(chosen)) {
+        rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+        goto out;
+    }
+    out->cert = chosen;
+    for (int i = 0; i < sk_X509_num(blob.certs); i++) {
+        X509 *c = sk_X509_value(blob.certs, i);
+        if (X509_cmp(c, chosen) == 0)
+            continue;
+        if (!X509_up_ref(c)) {
+            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+            goto out;
+        }
+        if (!sk_X509_push(out->chain, c)) {
+            X509_free(c);
+            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+            goto out;
+        }
+    }
+    out->key = key;
+    key = NULL;
+out:
+    EVP_PKEY_free(key);
+    ssync_blob_clear(&blob);
+    if (rc != SSYNC_OK)
+        ssync_recovered_clear(out);
+    return rc;
+}
