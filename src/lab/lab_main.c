@@ -452,7 +452,7 @@ static void summary(const lab *l, double secs)
            l->revoked);
     if (o->kras > 1)
         printf(
-            "  KRAs          %u: kra1.pem/.key .. kra%u.pem/.key; kra.p12, kra2.p12 .. kra%u.p12; "
+            "  KRAs          %u: kra1.pem/.key .. kra%u.pem/.key; kra.p12 (KRA 1) .. kra%u.p12; "
             "password in kra.pass\n",
             o->kras, o->kras, o->kras);
     else

@@ -61,6 +61,8 @@
     E(SSYNC_ERR_THROTTLED, "throttled by Graph")                                            \
     E(SSYNC_ERR_NOT_FOUND, "not found")                                                     \
     E(SSYNC_ERR_DELETE_NOT_EFFECTIVE, "delete answered success but the record remains")      \
+    E(SSYNC_ERR_USER_AMBIGUOUS, "several directory users match")                            \
+    E(SSYNC_ERR_CANCELLED, "cancelled")                                                     \
     /* config, state (issue: sync engine) */                                                \
     E(SSYNC_ERR_CONFIG, "configuration error")                                              \
     E(SSYNC_ERR_STATE, "state journal error")                                               \
