@@ -1,0 +1,375 @@
+/* intune-emu: a local stand-in for Entra ID's token endpoint, the Graph endpoints smimesync uses
+ * (beta/deviceManagement/userPfxCertificates, users, $batch) and the Intune Certificate Connector
+ * plus a device. Behaviour follows /work/shared/reference/graph-and-entra-behaviour.md and
+ * intune-pfx-import.md; docs/emulator.md lists every difference from the real services.
+ *
+ * Shape: libmicrohttpd (thread per connection) hands each request to emu_http.c, which turns it
+ * into an emu_req and lets emu_dispatch() fill an emu_resp. Handlers never touch libmicrohttpd,
+ * so $batch can run inner requests through the same dispatcher. All shared state lives in one
+ * emu_ctx (the handler closure) behind one mutex. */
+#ifndef SSYNC_EMU_H
+#define SSYNC_EMU_H
+
+#include "errors.h"
+#include "fileio.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define EMU_MAX_BODY (1024u * 1024u) /* larger request bodies get 413 */
+#define EMU_MAX_BATCH 20             /* json-batching: "limited to 20 individual requests" */
+#define EMU_DEFAULT_PAGE 100
+#define EMU_DEFAULT_TOKEN_LIFETIME 3599
+#define EMU_ASSERTION_SKEW 300 /* seconds of clock skew allowed on client assertions */
+#define EMU_MAX_FAULTS 64
+
+#define EMU_ROLE_RW "DeviceManagementConfiguration.ReadWrite.All"
+#define EMU_ROLE_R "DeviceManagementConfiguration.Read.All"
+#define EMU_ROLE_USERS "User.Read.All"
+#define EMU_GRAPH_RESOURCE "https://graph.microsoft.com"
+#define EMU_GRAPH_APPID "00000003-0000-0000-c000-000000000000"
+#define EMU_LOGIN_HOST "https://login.microsoftonline.com"
+
+/* ---- small utilities (emu_util.c) ---- */
+
+typedef struct emu_kv {
+    char *key;
+    char *value;
+} emu_kv;
+
+typedef struct emu_kvlist {
+    emu_kv *items;
+    size_t n, cap;
+} emu_kvlist;
+
+int emu_kv_add(emu_kvlist *l, const char *key, const char *value);
+/* First value for key (exact match) or NULL. */
+const char *emu_kv_get(const emu_kvlist *l, const char *key);
+/* First value for key, ASCII case-insensitive (header names). */
+const char *emu_kv_get_ci(const emu_kvlist *l, const char *key);
+size_t emu_kv_count(const emu_kvlist *l, const char *key);
+void emu_kv_free(emu_kvlist *l);
+/* application/x-www-form-urlencoded (also a URL query): '&'-separated key=value, '+' is a space,
+ * %XX decoded with libcurl. Returns 0, or -1 on a malformed escape / out of memory. */
+int emu_form_parse(const char *s, size_t len, emu_kvlist *out);
+/* Percent-decode (no '+' translation); malloc'd, NULL on failure. */
+char *emu_url_decode(const char *s, size_t len);
+/* Percent-encode everything but RFC 3986 unreserved characters; malloc'd. */
+char *emu_url_encode(const char *s);
+
+/* A random (v4) GUID, lowercase with dashes, into out[37]. */
+void emu_guid(char out[37]);
+/* 1 when s is a GUID with dashes (any case). */
+int emu_is_guid(const char *s);
+/* Wall clock as seconds (fractional). */
+double emu_now(void);
+/* Monotonic clock in seconds. */
+double emu_mono(void);
+/* Formats: Graph innerError date "2022-04-24T12:48:07"; Entra "2016-01-09 02:02:12Z";
+ * Edm.DateTimeOffset "2024-01-01T00:00:00Z" / with 7-digit fraction. */
+void emu_fmt_inner_date(time_t t, char out[32]);
+void emu_fmt_entra_time(time_t t, char out[32]);
+void emu_fmt_datetime(time_t t, char out[32]);
+void emu_fmt_datetime_frac(double t, char out[40]);
+/* Parse an Edm.DateTimeOffset: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm).
+ * Returns 0 and the UTC time, or -1. */
+int emu_parse_datetime(const char *s, time_t *out);
+
+/* base64url without padding (JWT); malloc'd. */
+char *emu_b64url_encode(const unsigned char *data, size_t len);
+/* base64url (padding optional); 0 or -1. */
+int emu_b64url_decode(const char *s, size_t len, ssync_buf *out);
+/* Strict standard base64 (padding required, no whitespace); 0 or -1. */
+int emu_b64_decode_strict(const char *s, ssync_buf *out);
+
+int emu_strcaseeq(const char *a, const char *b);
+/* Case-insensitive (ASCII) substring search. */
+const char *emu_strcasestr(const char *hay, const char *needle);
+void emu_lower(char *s);
+char *emu_strdup_lower(const char *s);
+/* Constant-time comparison of two byte strings (length leaks, content does not). */
+int emu_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/* ---- requests and responses (independent of libmicrohttpd) ---- */
+
+typedef struct emu_req {
+    const char *method;
+    char *path;         /* decoded path, no query */
+    emu_kvlist query;   /* decoded query arguments */
+    emu_kvlist headers; /* request headers */
+    const unsigned char *body;
+    size_t body_len;
+    int body_too_large; /* > EMU_MAX_BODY */
+    char request_id[37];
+    char client_request_id[128];
+    int in_batch;        /* an inner request of $batch */
+    int peer_loopback;   /* the peer address is a loopback address */
+    char auth_appid[64]; /* set by successful Graph authentication */
+} emu_req;
+
+typedef struct emu_resp {
+    int status;
+    json_t *json;             /* body, or NULL for none */
+    const char *content_type; /* NULL: the Graph JSON content type when json is set */
+    emu_kvlist headers;       /* extra headers (Retry-After, Location, Allow, ...) */
+    int drop;                 /* close the connection without any response */
+} emu_resp;
+
+void emu_resp_free(emu_resp *resp);
+void emu_resp_reset(emu_resp *resp);
+void emu_resp_json(emu_resp *resp, int status, json_t *body); /* steals body */
+void emu_resp_header(emu_resp *resp, const char *name, const char *value);
+
+/* Graph error shape: {"error":{"code","message","innerError":{"date","request-id",
+ * "client-request-id"}}} (reference 2.1). */
+void emu_graph_error(const emu_req *req, emu_resp *resp, int status, const char *code,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Intune's variant: message is a JSON document (string) with _version, Message, ... where
+ * Message carries the reason and the Operation/Activity ids (reference 2.1). */
+void emu_intune_error(const emu_req *req, emu_resp *resp, int status, const char *code,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 429 in Graph's throttling shape (reference 2.4). retry_after NULL: no header. */
+void emu_throttle_error(const emu_req *req, emu_resp *resp, const char *retry_after);
+/* Entra's token endpoint error shape (reference 1.4). */
+void emu_entra_error(const emu_req *req, emu_resp *resp, int status, const char *error, long aadsts,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* ---- configuration and shared context ---- */
+
+typedef struct emu_limit {
+    unsigned n;    /* 0: off */
+    double window; /* seconds */
+} emu_limit;
+
+typedef enum emu_fault_kind {
+    EMU_FAULT_429,
+    EMU_FAULT_429_RETRY,
+    EMU_FAULT_500,
+    EMU_FAULT_503,
+    EMU_FAULT_503_RETRY,
+    EMU_FAULT_504,
+    EMU_FAULT_DROP,
+    EMU_FAULT_DELAY,
+    EMU_FAULT_COMMIT_500,
+    EMU_FAULT_COMMIT_DROP,
+    EMU_FAULT_EXPIRE,
+} emu_fault_kind;
+
+typedef struct emu_fault {
+    char spec[160];
+    char method[16]; /* "*" = any */
+    char match[96];  /* substring of the path */
+    unsigned long nth, every;
+    emu_fault_kind kind;
+    char arg[32]; /* Retry-After value or delay ms */
+    unsigned long seen, fired;
+} emu_fault;
+
+/* A sliding-window log of admitted requests. */
+typedef struct emu_window {
+    emu_limit limit;
+    double *stamps; /* ring of the last limit.n admissions (monotonic seconds) */
+    size_t head, count;
+} emu_window;
+
+typedef struct emu_store emu_store; /* emu_store.c */
+
+typedef struct emu_user {
+    char id[37];
+    char *upn;
+    char *mail;
+    char *display_name;
+    json_t *json; /* the user object as Graph returns it (full view) */
+} emu_user;
+
+typedef struct emu_jti {
+    char *jti;
+    time_t exp;
+} emu_jti;
+
+typedef struct emu_stats {
+    json_t *by_route;  /* {"GET userPfxCertificates": n, ...} */
+    json_t *by_status; /* {"200": n, ...} */
+    unsigned long requests, throttled, faults_fired, dropped;
+} emu_stats;
+
+typedef struct emu_ctx {
+    /* configuration */
+    char host[64];
+    unsigned port;
+    char base_url[96]; /* https://127.0.0.1:PORT */
+    char *tenant_id;
+    char *client_id;
+    ssync_buf client_secret; /* data NULL: no secret registered */
+    X509 *client_cert;       /* NULL: no certificate registered */
+    unsigned char client_x5t[20], client_x5t256[32];
+    EVP_PKEY *connector_key;
+    unsigned page_size;
+    long token_lifetime;
+    int strict;
+    int quiet;
+    char **roles;
+    size_t nroles;
+    char *state_file;
+    /* users (read-only after start) */
+    emu_user *users;
+    size_t nusers;
+    /* everything below is shared between connection threads: hold lock */
+    pthread_mutex_t lock;
+    EVP_PKEY *token_key; /* signs access tokens; persisted with --state */
+    char token_kid[48];
+    emu_store *store;
+    emu_window write_window, request_window;
+    emu_fault faults[EMU_MAX_FAULTS];
+    size_t nfaults;
+    emu_jti *jtis;
+    size_t njtis, capjtis;
+    emu_stats stats;
+} emu_ctx;
+
+/* ---- dispatch (emu_route.c) ---- */
+
+/* Runs one request: faults, routing, auth, throttling, handler. Never fails: resp gets an answer
+ * (or drop). Thread-safe. */
+void emu_dispatch(emu_ctx *ctx, emu_req *req, emu_resp *resp);
+/* Graph endpoints after the version segment: rest = path after "/beta" or "/v1.0". */
+void emu_graph_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version,
+                     const char *rest);
+
+/* ---- HTTP server (emu_http.c) ---- */
+
+struct MHD_Daemon;
+/* Binds and listens on host:port (port 0: any free port, written back). Returns the socket. */
+int emu_http_bind(const char *host, unsigned *port, ssync_error *err);
+/* Serves HTTPS on the bound socket (libmicrohttpd owns it from then on). */
+struct MHD_Daemon *emu_http_start(emu_ctx *ctx, int fd, const char *cert_pem, const char *key_pem,
+                                  ssync_error *err);
+void emu_http_stop(struct MHD_Daemon *d);
+
+/* ---- token endpoint and access tokens (emu_token.c, emu_jwt.c) ---- */
+
+void emu_token_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *tenant);
+
+typedef struct emu_principal {
+    char appid[64];
+    json_t *claims; /* owned */
+} emu_principal;
+
+/* Validates the request's bearer token. On failure fills resp with 401 and returns -1. */
+int emu_token_check(emu_ctx *ctx, emu_req *req, emu_resp *resp, emu_principal *who);
+int emu_principal_has_role(const emu_principal *who, const char *role);
+void emu_principal_free(emu_principal *who);
+
+/* JWT compact serialization. */
+char *emu_jwt_sign(EVP_PKEY *key, const char *alg, json_t *header, json_t *claims);
+typedef struct emu_jwt {
+    json_t *header, *claims;
+    char *signing_input; /* "b64(header).b64(payload)" */
+    ssync_buf sig;
+} emu_jwt;
+/* Splits and decodes (no signature check). 0 or -1 (malformed). */
+int emu_jwt_parse(const char *token, emu_jwt *out);
+/* Verifies with alg RS256 (PKCS#1 v1.5) or PS256 (PSS, salt = digest length). 1 = valid. */
+int emu_jwt_verify(const emu_jwt *jwt, EVP_PKEY *pub, const char *alg);
+void emu_jwt_free(emu_jwt *jwt);
+
+/* ---- OData $filter subset (emu_filter.c) ---- */
+
+typedef enum emu_fop { EMU_F_EQ, EMU_F_IN, EMU_F_ANY_EQ, EMU_F_AND } emu_fop;
+
+typedef struct emu_filter {
+    emu_fop op;
+    char *prop;  /* as written by the client */
+    int tolower; /* tolower(prop) */
+    char **values;
+    size_t nvalues;
+    struct emu_filter *left, *right;
+} emu_filter;
+
+/* Parses a decoded $filter value. On error returns NULL and a message in msg. */
+emu_filter *emu_filter_parse(const char *text, char *msg, size_t msglen);
+void emu_filter_free(emu_filter *f);
+/* Calls fn on every leaf (EQ, IN, ANY_EQ); stops at the first non-zero return. */
+int emu_filter_walk(emu_filter *f, int (*fn)(emu_filter *leaf, void *arg), void *arg);
+/* Evaluates on a JSON object (leaf prop = member name). ci: compare case-insensitively. */
+int emu_filter_eval(const emu_filter *f, json_t *obj, int ci);
+
+/* ---- records (emu_store.c) ---- */
+
+emu_store *emu_store_new(void);
+void emu_store_free(emu_store *s);
+/* All calls below need ctx->lock held. */
+size_t emu_store_count(const emu_store *s);
+json_t *emu_store_get(emu_store *s, const char *id);          /* borrowed */
+int emu_store_put(emu_store *s, const char *id, json_t *rec); /* steals rec; -1 if id exists */
+int emu_store_delete(emu_store *s, const char *id);           /* 0, or -1 unknown */
+/* Iterate records with sequence > after, in creation order: returns the next record and its
+ * sequence, or NULL. */
+json_t *emu_store_next(emu_store *s, uint64_t after, uint64_t *seq);
+int emu_state_load(emu_ctx *ctx, const char *path, ssync_error *err);
+int emu_state_save(emu_ctx *ctx, const char *path, ssync_error *err);
+
+/* ---- Graph resources ---- */
+
+void emu_pfx_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_principal *who,
+                   const char *version, const char *rest);
+void emu_users_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_principal *who,
+                     const char *version, const char *rest);
+void emu_batch(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version);
+int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err);
+const emu_user *emu_user_by_upn(const emu_ctx *ctx, const char *upn);
+
+/* Query options shared by collections: returns 0, or -1 with resp filled (400). On beta the
+ * '$' prefix is optional (reference 2.6). */
+const char *emu_query_opt(const emu_req *req, const char *name, const char *version);
+/* Checks that every $-option is one of allowed (NULL-terminated); -1 + 400 otherwise. */
+int emu_query_check(const emu_req *req, emu_resp *resp, const char *version,
+                    const char *const *allowed, int intune);
+/* @odata.nextLink: base + path + every original query option except $skiptoken + new token. */
+char *emu_next_link(const emu_ctx *ctx, const emu_req *req, const char *skiptoken);
+/* Content-Type must be application/json (with optional parameters). -1 + 415 otherwise. */
+int emu_require_json(const emu_req *req, emu_resp *resp);
+/* Parses the JSON body into an object. -1 + 400 otherwise. */
+json_t *emu_body_object(const emu_req *req, emu_resp *resp);
+
+/* ---- throttling (emu_throttle.c) ---- */
+
+int emu_limit_parse(const char *text, emu_limit *out);
+int emu_window_init(emu_window *w, emu_limit limit);
+void emu_window_free(emu_window *w);
+/* Needs ctx->lock held. Admits the request (returns 1) or returns 0 and the integer seconds
+ * until a slot frees (ceiling, >= 1) in *retry_after. */
+int emu_throttle_admit(emu_ctx *ctx, int is_write, long *retry_after);
+
+/* ---- faults (emu_faults.c) ---- */
+
+int emu_fault_parse(const char *spec, emu_fault *out, char *msg, size_t msglen);
+/* Counts the request against every matching fault; returns the fault that fires (copied into
+ * *out) or 0 when none. Takes the lock. */
+int emu_faults_match(emu_ctx *ctx, const char *method, const char *path, emu_fault *out);
+const char *emu_fault_kind_name(emu_fault_kind k);
+
+/* ---- connector and device (emu_connector.c, emu_device.c) ---- */
+
+/* RSA-OAEP decryption of a base64 encryptedPfxPassword with the connector key and the named
+ * padding scheme. 0, or -1 with a reason. */
+int emu_connector_decrypt(emu_ctx *ctx, const char *b64, const char *padding, ssync_buf *out,
+                          char *msg, size_t msglen);
+/* Opens a PKCS#12 with password; checks the key matches the certificate; returns the lowercase
+ * SHA-1 thumbprint of the certificate in thumb[41]. 0 or -1 with a reason. */
+int emu_pfx_open(const unsigned char *der, size_t len, const char *password, char thumb[41],
+                 EVP_PKEY **key_out, X509 **cert_out, char *msg, size_t msglen);
+void emu_device_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp);
+int emu_device_fetch_main(int argc, char **argv);
+
+/* ---- admin (emu_admin.c) ---- */
+
+void emu_admin_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *rest);
+void emu_stats_count(emu_ctx *ctx, const char *method, const char *route, int status);
+
+#endif
