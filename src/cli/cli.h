@@ -21,6 +21,7 @@ struct cli_command {
 
 int cmd_recover(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
 
 void cli_print_exit_codes(FILE *out);
 

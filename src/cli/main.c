@@ -7,6 +7,7 @@
 static const struct cli_command commands[] = {
     {"recover", "recover one archived key into a PKCS#12 file", cmd_recover},
     {"export", "build Intune userPfxCertificate records from recovery blobs", cmd_export},
+    {"upload", "create exported records in Intune through Microsoft Graph", cmd_upload},
 };
 
 static void usage(FILE *out)

@@ -52,3 +52,60 @@ expected() { sed -n "s/^$1=//p" "$SSYNC_DATA/adcs-basic/expected.txt"; }
 modulus_sha256() { openssl rsa -noout -modulus "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 # Lowercase SHA-1 thumbprint of a PEM certificate.
 thumbprint() { openssl x509 -noout -fingerprint -sha1 -in "$1" | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
+
+# emu_start LAB_DIR [extra intune-emu options...]: starts the emulator for a lab on a free
+# loopback port; sets EMU_URL and EMU_PID; it is stopped when the script exits.
+emu_start() {
+    local lab=$1
+    shift
+    local out=$T_TMP/emu.$RANDOM
+    "$EMU_BIN" --listen 127.0.0.1:0 --tls-cert "$lab/tls/server.pem" --tls-key "$lab/tls/server.key" \
+        --tenant-id "$(cat "$lab/tenant-id")" --client-id "$(cat "$lab/client-id")" \
+        --client-secret-file "$lab/client-secret" --client-cert "$lab/app.pem" \
+        --connector-key "$lab/connector.key" --users "$lab/users.csv" --max-runtime 600 "$@" \
+        > "$out.out" 2> "$out.err" &
+    EMU_PID=$!
+    T_CLEANUP+=("kill $EMU_PID 2>/dev/null; wait $EMU_PID 2>/dev/null")
+    local i
+    for i in $(seq 1 100); do
+        if [ -s "$out.out" ]; then break; fi
+        sleep 0.1
+    done
+    EMU_URL=$(head -n 1 "$out.out" | sed -n 's/^listening //p')
+    if [ -z "$EMU_URL" ]; then
+        echo "intune-emu did not start:" >&2
+        cat "$out.err" >&2
+        return 1
+    fi
+}
+
+# write_config LAB_DIR FILE [auth]: a smimesync configuration for the lab and the running
+# emulator; auth is "secret" (default) or "certificate".
+write_config() {
+    local lab=$1 file=$2 auth=${3:-secret}
+    {
+        echo "[source]"
+        echo "type = blobs"
+        echo "path = $lab/blobs"
+        echo "crl = $lab/ca.crl"
+        echo "[kra]"
+        echo "key = $lab/kra.p12"
+        echo "password_file = $lab/kra.pass"
+        echo "[connector]"
+        echo "public_key = $lab/connector-public.rsa1blob"
+        echo "[intune]"
+        echo "tenant_id = $(cat "$lab/tenant-id")"
+        echo "client_id = $(cat "$lab/client-id")"
+        if [ "$auth" = certificate ]; then
+            echo "client_certificate = $lab/app.pem"
+            echo "client_key = $lab/app.key"
+        else
+            echo "client_secret_file = $lab/client-secret"
+        fi
+        echo "authority = $EMU_URL"
+        echo "graph = $EMU_URL"
+        echo "ca_bundle = $lab/tls/ca.pem"
+        echo "[state]"
+        echo "path = $T_TMP/state.db"
+    } > "$file"
+}

@@ -1,0 +1,134 @@
+#include "cli_graph.h"
+
+#include "cli_util.h"
+#include "fileio.h"
+
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void log_to_stderr(void *ctx, ssync_log_level level, const char *msg)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    const struct cli_log *lc = ctx;
+    if ((int)level > lc->verbosity)
+        return;
+    fprintf(stderr, "smimesync %s: %s: %s\n", lc->cmd, names[level & 3], msg);
+}
+
+static X509 *read_cert(const char *path, ssync_error *e)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return ssync_fail(e, SSYNC_ERR_FILE_OPEN, "%s", path), NULL;
+    X509 *c = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!c)
+        ssync_fail_ssl(e, SSYNC_ERR_CERT_PARSE, "%s: not a PEM certificate", path);
+    return c;
+}
+
+static EVP_PKEY *read_key(const char *path, ssync_error *e)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return ssync_fail(e, SSYNC_ERR_FILE_OPEN, "%s", path), NULL;
+    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!k)
+        ssync_fail_ssl(e, SSYNC_ERR_AUTH, "%s: not an unencrypted PEM private key", path);
+    return k;
+}
+
+ssync_graph *cli_graph_open(const ssync_config *cfg, struct cli_log *log)
+{
+    const char *cmd = log->cmd;
+    ssync_error e = {0};
+    const char *missing = !cfg->intune.tenant_id   ? "tenant_id"
+                          : !cfg->intune.client_id ? "client_id"
+                                                   : NULL;
+    if (missing) {
+        cli_err(cmd, "%s: [intune] %s is required", cfg->path ? cfg->path : "config", missing);
+        return NULL;
+    }
+    int by_cert = cfg->intune.client_certificate || cfg->intune.client_key;
+    int by_secret = cfg->intune.client_secret_file || cfg->intune.client_secret_env;
+    if (by_cert == by_secret || (by_cert && !(cfg->intune.client_certificate &&
+                                               cfg->intune.client_key))) {
+        cli_err(cmd,
+                "%s: [intune] needs either client_secret_file (or client_secret_env) or both "
+                "client_certificate and client_key",
+                cfg->path ? cfg->path : "config");
+        return NULL;
+    }
+    ssync_graph_config gc = {
+        .authority_url = cfg->intune.authority,
+        .graph_url = cfg->intune.graph,
+        .tenant_id = cfg->intune.tenant_id,
+        .client_id = cfg->intune.client_id,
+        .assertion_alg = cfg->intune.assertion_ps256 ? SSYNC_ASSERTION_PS256
+                                                     : SSYNC_ASSERTION_RS256,
+        .ca_file = cfg->intune.ca_bundle,
+        .write_limit = cfg->intune.write_limit ? (unsigned)cfg->intune.write_limit : 1000000u,
+        .request_limit = 10000000u,
+        .limit_window_s = cfg->intune.write_window > 0 ? cfg->intune.write_window : 20,
+        .max_in_flight = (unsigned)cfg->intune.max_in_flight,
+        .request_timeout_ms = cfg->intune.timeout * 1000L,
+        .log = log_to_stderr,
+        .log_ctx = log,
+    };
+    /* the client has one window for both limits: express the request limit in it */
+    if (cfg->intune.request_limit && cfg->intune.request_window > 0)
+        gc.request_limit = (unsigned)(cfg->intune.request_limit * gc.limit_window_s /
+                                      cfg->intune.request_window);
+    if (gc.request_limit == 0)
+        gc.request_limit = 1;
+    ssync_buf secret = {0};
+    ssync_graph *g = NULL;
+    if (by_secret) {
+        if (cfg->intune.client_secret_file) {
+            if (ssync_read_secret_file(cfg->intune.client_secret_file, &secret, &e) != SSYNC_OK) {
+                cli_report(cmd, "client secret", &e);
+                return NULL;
+            }
+            gc.client_secret = (const char *)secret.data;
+        } else {
+            gc.client_secret = getenv(cfg->intune.client_secret_env);
+            if (!gc.client_secret || !*gc.client_secret) {
+                cli_err(cmd, "the environment variable %s (client_secret_env) is not set",
+                        cfg->intune.client_secret_env);
+                return NULL;
+            }
+        }
+    } else {
+        gc.client_cert = read_cert(cfg->intune.client_certificate, &e);
+        gc.client_key = gc.client_cert ? read_key(cfg->intune.client_key, &e) : NULL;
+        if (!gc.client_key) {
+            cli_report(cmd, "client certificate", &e);
+            X509_free(gc.client_cert);
+            return NULL;
+        }
+    }
+    if (ssync_graph_new(&gc, &g, &e) != SSYNC_OK) {
+        cli_report(cmd, NULL, &e);
+        g = NULL;
+    }
+    ssync_buf_free_secret(&secret);
+    X509_free(gc.client_cert);
+    EVP_PKEY_free(gc.client_key);
+    return g;
+}
+
+void cli_report_graph(const char *cmd, const char *item, const ssync_error *e,
+                      const ssync_graph_failure *f)
+{
+    char detail[1024] = "";
+    if (f && (f->http_status || f->request_id[0] || f->code[0]))
+        ssync_graph_failure_format(f, detail, sizeof detail);
+    if (detail[0] && !strstr(e->msg, detail))
+        fprintf(stderr, "smimesync %s: %s%s%s [%s]\n", cmd, item ? item : "", item ? ": " : "",
+                e->msg, detail);
+    else
+        cli_report(cmd, item, e);
+}

@@ -1,0 +1,215 @@
+/* smimesync upload: POST records made by `export` to Intune. Together they split the work
+ * between a host that holds the KRA key and no network, and one that talks to Graph. */
+#include "cli.h"
+#include "cli_graph.h"
+#include "cli_util.h"
+
+#include "config.h"
+#include "record.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const CMD = "upload";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: smimesync upload --config FILE [--verbose] RECORD.json|DIR...\n"
+            "Create the userPfxCertificate records that 'smimesync export' wrote, in Intune.\n"
+            "A directory argument means every *.json file in it. A record already in Intune\n"
+            "counts as done and is not created twice, also after a timeout or a server error\n"
+            "(the record is read back before any second attempt).\n\n"
+            "Options:\n"
+            "  --config FILE   the configuration file ([intune] section: tenant, client id,\n"
+            "                  credentials, URLs, CA bundle, rate limits)\n"
+            "  -v, --verbose   also print the client's info messages\n"
+            "  -h, --help      show this help\n\n");
+    cli_print_exit_codes(out);
+}
+
+struct item {
+    char *path;
+    json_t *record;
+};
+
+static int is_json_name(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+}
+
+static int add_path(struct item **items, size_t *n, size_t *cap, const char *path)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        struct item *bigger = realloc(*items, ncap * sizeof *bigger);
+        if (!bigger)
+            return 0;
+        *items = bigger;
+        *cap = ncap;
+    }
+    (*items)[*n].path = strdup(path);
+    (*items)[*n].record = NULL;
+    return (*items)[(*n)++].path != NULL;
+}
+
+static int expand(const char *arg, struct item **items, size_t *n, size_t *cap)
+{
+    struct stat st;
+    if (stat(arg, &st) != 0) {
+        cli_err(CMD, "%s: %s", arg, strerror(errno));
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return add_path(items, n, cap, arg);
+    struct dirent **names = NULL;
+    int count = scandir(arg, &names, is_json_name, alphasort);
+    if (count < 0) {
+        cli_err(CMD, "%s: %s", arg, strerror(errno));
+        return 0;
+    }
+    int ok = 1;
+    for (int i = 0; i < count; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", arg, names[i]->d_name);
+        ok &= add_path(items, n, cap, path);
+        free(names[i]);
+    }
+    free(names);
+    return ok;
+}
+
+/* The record must look like export's output before it costs a request. */
+static int check_record(const json_t *r, char *why, size_t n)
+{
+    static const char *const fields[] = {
+        "thumbprint",    "intendedPurpose", "userPrincipalName", "startDateTime",
+        "expirationDateTime", "providerName", "keyName", "paddingScheme",
+        "encryptedPfxBlob",   "encryptedPfxPassword"};
+    if (!json_is_object(r))
+        return snprintf(why, n, "not a JSON object"), 0;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *v = json_string_value(json_object_get(r, fields[i]));
+        if (!v || !*v)
+            return snprintf(why, n, "field %s is missing or empty", fields[i]), 0;
+    }
+    if (!ssync_thumbprint_valid(json_string_value(json_object_get(r, "thumbprint"))))
+        return snprintf(why, n, "thumbprint is not 40 lowercase hex digits"), 0;
+    return 1;
+}
+
+struct run_ctx {
+    struct item *items;
+    size_t done, failed;
+};
+
+static void on_done(void *ctx, ssync_graph_op *op)
+{
+    struct run_ctx *rc = ctx;
+    struct item *it = op->user_data;
+    const char *upn = json_string_value(json_object_get(it->record, "userPrincipalName"));
+    if (op->result == SSYNC_OK) {
+        printf("%s %s %s %s\n", op->already ? "present" : "created", op->id, upn, it->path);
+        rc->done++;
+    } else {
+        cli_report_graph(CMD, it->path, &op->err, &op->detail);
+        rc->failed++;
+    }
+    fflush(stdout);
+}
+
+int cmd_upload(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    int verbose = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'v': verbose = 1; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        default: usage(stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    if (!config_path) {
+        cli_err(CMD, "--config is required");
+        return CLI_EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        cli_err(CMD, "no record file or directory given");
+        return CLI_EXIT_USAGE;
+    }
+
+    ssync_config cfg;
+    ssync_error e = {0};
+    if (ssync_config_load(config_path, &cfg, &e) != SSYNC_OK) {
+        cli_report(CMD, NULL, &e);
+        ssync_config_free(&cfg);
+        return CLI_EXIT_FAILURE;
+    }
+    struct item *items = NULL;
+    size_t n = 0, cap = 0, bad = 0;
+    for (int i = optind; i < argc; i++)
+        if (!expand(argv[i], &items, &n, &cap))
+            bad++;
+    ssync_graph_op *ops = calloc(n ? n : 1, sizeof *ops);
+    size_t nops = 0;
+    for (size_t i = 0; ops && i < n; i++) {
+        json_error_t je;
+        char why[200];
+        items[i].record = json_load_file(items[i].path, JSON_REJECT_DUPLICATES, &je);
+        if (!items[i].record) {
+            cli_err(CMD, "%s: not a record: %s (line %d)", items[i].path, je.text, je.line);
+            bad++;
+        } else if (!check_record(items[i].record, why, sizeof why)) {
+            cli_err(CMD, "%s: not a record: %s", items[i].path, why);
+            bad++;
+        } else {
+            ops[nops].kind = SSYNC_OP_CREATE;
+            ops[nops].record = items[i].record;
+            ops[nops].user_data = &items[i];
+            nops++;
+        }
+    }
+
+    int rc = CLI_EXIT_FAILURE;
+    struct run_ctx run = {.items = items};
+    struct cli_log log = {.cmd = CMD, .verbosity = verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN};
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    ssync_graph *g = NULL;
+    if (!ops) {
+        cli_err(CMD, "out of memory");
+    } else if (nops > 0 && (g = cli_graph_open(&cfg, &log))) {
+        if (ssync_graph_run(g, ops, nops, on_done, &run, &e) != SSYNC_OK)
+            cli_report_graph(CMD, NULL, &e, ssync_graph_last_failure(g));
+    }
+    size_t failed = run.failed + bad + (nops - run.done - run.failed);
+    fprintf(stderr, "smimesync upload: %zu record(s) in Intune, %zu failed\n", run.done, failed);
+    rc = failed == 0 && run.done > 0 ? CLI_EXIT_OK
+         : run.done > 0              ? CLI_EXIT_PARTIAL
+                                     : CLI_EXIT_FAILURE;
+    ssync_graph_free(g);
+    curl_global_cleanup();
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].path);
+        json_decref(items[i].record);
+    }
+    free(items);
+    free(ops);
+    ssync_config_free(&cfg);
+    return rc;
+}
