@@ -8,6 +8,8 @@ static const struct cli_command commands[] = {
     {"recover", "recover one archived key into a PKCS#12 file", cmd_recover},
     {"export", "build Intune userPfxCertificate records from recovery blobs", cmd_export},
     {"upload", "create exported records in Intune through Microsoft Graph", cmd_upload},
+    {"plan", "show what sync would upload, remove, keep or skip", cmd_plan},
+    {"sync", "bring Intune to the desired state of the CA", cmd_sync},
 };
 
 static void usage(FILE *out)

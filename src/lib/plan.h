@@ -1,0 +1,88 @@
+/* The sync engine's plan: the desired state from the CA (recovery blobs minus revoked
+ * certificates, filtered by the history policy), the users behind the certificates (Entra ID),
+ * the actual state (one listing of userPfxCertificates) and the diff between them, keyed on
+ * (user, thumbprint). The library never prints: the CLI reports the plan. */
+#ifndef SSYNC_PLAN_H
+#define SSYNC_PLAN_H
+
+#include "config.h"
+#include "errors.h"
+#include "graph.h"
+#include "kra.h"
+
+#include <openssl/x509.h>
+#include <time.h>
+
+typedef enum ssync_plan_action {
+    SSYNC_ACT_UPLOAD, /* desired and absent from Intune */
+    SSYNC_ACT_REMOVE, /* present in Intune, revoked or dropped by policy */
+    SSYNC_ACT_KEEP,   /* present in Intune and wanted there (or left by policy) */
+    SSYNC_ACT_SKIP,   /* not desired and absent, unknown user, or not recoverable */
+} ssync_plan_action;
+
+/* One certificate of the source (one recovery blob). */
+typedef struct ssync_plan_item {
+    /* from the source */
+    char *path;          /* the blob file */
+    ssync_code code;     /* SSYNC_OK, or why the blob could not be recovered (error below) */
+    char error[512];     /* recovery error (no secret) */
+    char thumbprint[41]; /* "" when not recovered */
+    char *cert_upn;      /* the certificate's user (SAN UPN, else e-mail); NULL when none */
+    time_t not_after;
+    int revoked; /* serial listed on a CRL of the certificate's issuer */
+    /* from Entra ID (ssync_plan_resolve) */
+    int user_found;
+    char *upn; /* userPrincipalName as Entra ID gives it */
+    char user_id[40];
+    /* the decision (ssync_plan_decide) */
+    int present; /* (user, thumbprint) is in the listing */
+    ssync_plan_action action;
+    char reason[160];
+} ssync_plan_item;
+
+typedef struct ssync_plan {
+    ssync_plan_item *items;
+    size_t count, cap;
+} ssync_plan;
+
+typedef struct ssync_plan_policy {
+    int remove_revoked;     /* remove revoked certificates present in Intune */
+    int include_expired;    /* expired certificates are desired */
+    int keep_newest;        /* per user, newest N by notAfter; 0 = all */
+    int drop_expired_after; /* days; -1 = never */
+} ssync_plan_policy;
+
+typedef struct ssync_plan_counts {
+    size_t upload, remove, keep, skip, failed;
+} ssync_plan_counts;
+
+const char *ssync_plan_action_name(ssync_plan_action a);
+void ssync_plan_policy_from_config(const ssync_config *cfg, ssync_plan_policy *out);
+
+/* Loads the KRA keys named in [kra] (password from password_file, else password_env, else
+ * none). */
+ssync_code ssync_plan_load_kras(const ssync_config *cfg, ssync_kra_set **out, ssync_error *err);
+/* Loads one CRL file, DER or PEM. */
+ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err);
+
+/* Reads every blob in the [source] directory (type blobs only), recovers each key (proving it is
+ * there) and records the certificate facts; revocation from crls. A blob that cannot be
+ * recovered becomes an item with code != SSYNC_OK (not a fatal error). Items are in file-name
+ * order. */
+ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
+                           X509_CRL *const *crls, size_t n_crls, ssync_plan *out, ssync_error *err);
+/* Looks up the distinct users (batched, by UPN) and lists every userPfxCertificate once
+ * (listing: appended and sorted). */
+ssync_code ssync_plan_resolve(ssync_graph *g, ssync_plan *p, ssync_pfx_list *listing,
+                              ssync_error *err);
+/* The pure diff: sets present, action and reason of every item from the sorted listing, the
+ * policy and the time now. Only certificates of the source are ever removed. */
+void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync_plan_policy *pol,
+                       time_t now);
+void ssync_plan_count(const ssync_plan *p, ssync_plan_counts *out);
+
+/* Appends an empty item (zeroed, code SSYNC_OK); NULL on memory. */
+ssync_plan_item *ssync_plan_add(ssync_plan *p);
+void ssync_plan_free(ssync_plan *p);
+
+#endif
