@@ -332,6 +332,17 @@ int emu_query_check(const emu_req *req, emu_resp *resp, const char *version,
                     const char *const *allowed, int intune);
 /* @odata.nextLink: base + path + every original query option except $skiptoken + new token. */
 char *emu_next_link(const emu_ctx *ctx, const emu_req *req, const char *skiptoken);
+/* What $select may name on one entity type. */
+typedef struct emu_select_spec {
+    const char *(*prop)(const char *name); /* canonical property name, or NULL if unknown */
+    const char *type;                      /* entity type named in the 400 message */
+    const char *code;                      /* error code of the 400 */
+    int trim_trailing;                     /* also strip trailing blanks from each name */
+} emu_select_spec;
+/* $select=a,b -> *out = array of canonical names (NULL if text is NULL) and ctxsel = "a,b" for
+ * @odata.context. -1 + 400 (Graph error shape) on an unknown property. */
+int emu_parse_select(const emu_req *req, emu_resp *resp, const char *text,
+                     const emu_select_spec *spec, json_t **out, char *ctxsel, size_t ctxlen);
 /* Content-Type must be application/json (with optional parameters). -1 + 415 otherwise. */
 int emu_require_json(const emu_req *req, emu_resp *resp);
 /* Parses the JSON body into an object. -1 + 400 otherwise. */

@@ -129,6 +129,19 @@ static int add_value(emu_filter *f, const char *v)
     return 0;
 }
 
+/* The current token must be a string literal: adds it to f's values and moves past it. */
+static int take_string(parser *p, emu_filter *f, const char *where)
+{
+    if (p->kind != T_STRING) {
+        fail(p, "a string literal is expected %s", where);
+        return -1;
+    }
+    if (add_value(f, p->text) != 0)
+        return -1;
+    next(p);
+    return 0;
+}
+
 static emu_filter *parse_expr(parser *p);
 
 static emu_filter *parse_primary(parser *p)
@@ -207,13 +220,8 @@ static emu_filter *parse_primary(parser *p)
             goto bad;
         }
         next(p);
-        if (p->kind != T_STRING) {
-            fail(p, "a string literal is expected after eq");
+        if (take_string(p, f, "after eq") != 0)
             goto bad;
-        }
-        if (add_value(f, p->text) != 0)
-            goto bad;
-        next(p);
         if (p->kind != T_RP) {
             fail(p, "')' expected to close any()");
             goto bad;
@@ -233,13 +241,8 @@ static emu_filter *parse_primary(parser *p)
     if (is_kw(p, "eq")) {
         f->op = EMU_F_EQ;
         next(p);
-        if (p->kind != T_STRING) {
-            fail(p, "a string literal is expected after eq");
+        if (take_string(p, f, "after eq") != 0)
             goto bad;
-        }
-        if (add_value(f, p->text) != 0)
-            goto bad;
-        next(p);
         return f;
     }
     if (is_kw(p, "in")) {
@@ -251,13 +254,8 @@ static emu_filter *parse_primary(parser *p)
         }
         do {
             next(p);
-            if (p->kind != T_STRING) {
-                fail(p, "a string literal is expected in the 'in' list");
+            if (take_string(p, f, "in the 'in' list") != 0)
                 goto bad;
-            }
-            if (add_value(f, p->text) != 0)
-                goto bad;
-            next(p);
         } while (p->kind == T_COMMA);
         if (p->kind != T_RP) {
             fail(p, "')' expected to close the 'in' list");

@@ -97,42 +97,9 @@ static json_t *public_view(json_t *rec, json_t *sel)
     return out;
 }
 
-/* $select=a,b -> canonical names; -1 + 400 on an unknown property. */
-static int parse_select(const emu_req *req, emu_resp *resp, const char *text, json_t **out,
-                        char *ctxsel, size_t ctxlen)
-{
-    *out = NULL;
-    ctxsel[0] = '\0';
-    if (!text)
-        return 0;
-    json_t *arr = json_array();
-    char *copy = strdup(text);
-    char *save = NULL;
-    size_t used = 0;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
-        size_t l = strlen(t);
-        while (l && t[l - 1] == ' ')
-            t[--l] = '\0';
-        const char *c = canonical_prop(t);
-        if (!c) {
-            emu_graph_error(req, resp, 400, "BadRequest",
-                            "Could not find a property named '%.60s' on type "
-                            "'microsoft.graph.userPFXCertificate'.",
-                            t);
-            free(copy);
-            json_decref(arr);
-            return -1;
-        }
-        json_array_append_new(arr, json_string(c));
-        used += (size_t)snprintf(ctxsel + used, used < ctxlen ? ctxlen - used : 0, "%s%s",
-                                 used ? "," : "", c);
-    }
-    free(copy);
-    *out = arr;
-    return 0;
-}
+/* Intune trims blanks around each name. */
+static const emu_select_spec SELECT = {canonical_prop, "microsoft.graph.userPFXCertificate",
+                                       "BadRequest", 1};
 
 static int check_leaf(emu_filter *leaf, void *arg)
 {
@@ -176,8 +143,8 @@ static void list(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version
             return;
         }
     }
-    if (parse_select(req, resp, emu_query_opt(req, "$select", version), &sel, selctx,
-                     sizeof(selctx)) != 0) {
+    if (emu_parse_select(req, resp, emu_query_opt(req, "$select", version), &SELECT, &sel, selctx,
+                         sizeof(selctx)) != 0) {
         emu_filter_free(filter);
         return;
     }
@@ -691,8 +658,8 @@ void emu_pfx_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_princip
         return;
     json_t *sel = NULL;
     char selctx[512];
-    if (parse_select(req, resp, emu_query_opt(req, "$select", version), &sel, selctx,
-                     sizeof(selctx)) != 0)
+    if (emu_parse_select(req, resp, emu_query_opt(req, "$select", version), &SELECT, &sel, selctx,
+                         sizeof(selctx)) != 0)
         return;
     pthread_mutex_lock(&ctx->lock);
     json_t *rec = emu_store_get(ctx->store, key);

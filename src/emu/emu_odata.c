@@ -55,6 +55,42 @@ int emu_query_check(const emu_req *req, emu_resp *resp, const char *version,
     return 0;
 }
 
+int emu_parse_select(const emu_req *req, emu_resp *resp, const char *text,
+                     const emu_select_spec *spec, json_t **out, char *ctxsel, size_t ctxlen)
+{
+    *out = NULL;
+    ctxsel[0] = '\0';
+    if (!text)
+        return 0;
+    json_t *arr = json_array();
+    char *copy = strdup(text);
+    char *save = NULL;
+    size_t used = 0;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (spec->trim_trailing) {
+            size_t l = strlen(t);
+            while (l && t[l - 1] == ' ')
+                t[--l] = '\0';
+        }
+        const char *c = spec->prop(t);
+        if (!c) {
+            emu_graph_error(req, resp, 400, spec->code,
+                            "Could not find a property named '%.60s' on type '%s'.", t, spec->type);
+            free(copy);
+            json_decref(arr);
+            return -1;
+        }
+        json_array_append_new(arr, json_string(c));
+        used += (size_t)snprintf(ctxsel + used, used < ctxlen ? ctxlen - used : 0, "%s%s",
+                                 used ? "," : "", c);
+    }
+    free(copy);
+    *out = arr;
+    return 0;
+}
+
 char *emu_next_link(const emu_ctx *ctx, const emu_req *req, const char *skiptoken)
 {
     size_t cap = strlen(ctx->base_url) + strlen(req->path) + 64, len = 0;

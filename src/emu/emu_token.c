@@ -365,6 +365,16 @@ static int basic_credentials(const emu_req *req, char **id, char **secret)
     return rc;
 }
 
+/* A required form parameter that is absent or empty: 1 + 400 AADSTS900144, else 0. */
+static int missing_param(const emu_req *req, emu_resp *resp, const char *name, const char *value)
+{
+    if (value && *value)
+        return 0;
+    emu_entra_error(req, resp, 400, "invalid_request", 900144,
+                    "The request body must contain the following parameter: '%s'.", name);
+    return 1;
+}
+
 void emu_token_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *tenant)
 {
     emu_kvlist form = {0};
@@ -411,11 +421,8 @@ void emu_token_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *
         }
     }
     const char *grant = emu_kv_get(&form, "grant_type");
-    if (!grant || !*grant) {
-        emu_entra_error(req, resp, 400, "invalid_request", 900144,
-                        "The request body must contain the following parameter: 'grant_type'.");
+    if (missing_param(req, resp, "grant_type", grant))
         goto done;
-    }
     if (strcmp(grant, "client_credentials") != 0) {
         emu_entra_error(req, resp, 400, "unsupported_grant_type", 70003,
                         "The app requested an unsupported grant type '%.100s'.", grant);
@@ -438,11 +445,8 @@ void emu_token_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *
         }
         client_id = basic_id;
     }
-    if (!client_id || !*client_id) {
-        emu_entra_error(req, resp, 400, "invalid_request", 900144,
-                        "The request body must contain the following parameter: 'client_id'.");
+    if (missing_param(req, resp, "client_id", client_id))
         goto done;
-    }
     if (!emu_strcaseeq(client_id, ctx->client_id)) {
         emu_entra_error(req, resp, 400, "unauthorized_client", 700016,
                         "Application with identifier '%.100s' was not found in the directory "
@@ -453,11 +457,8 @@ void emu_token_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *
         goto done;
     }
     const char *scope = emu_kv_get(&form, "scope");
-    if (!scope || !*scope) {
-        emu_entra_error(req, resp, 400, "invalid_request", 900144,
-                        "The request body must contain the following parameter: 'scope'.");
+    if (missing_param(req, resp, "scope", scope))
         goto done;
-    }
     char resource[256];
     if (check_scope(ctx, req, resp, scope, resource, sizeof(resource)) != 0)
         goto done;

@@ -218,37 +218,9 @@ static json_t *user_view(const emu_user *u, json_t *sel)
     return out;
 }
 
-static int parse_select(const emu_req *req, emu_resp *resp, const char *text, json_t **out,
-                        char *ctxsel, size_t ctxlen)
-{
-    *out = NULL;
-    ctxsel[0] = '\0';
-    if (!text)
-        return 0;
-    json_t *arr = json_array();
-    char *copy = strdup(text), *save = NULL;
-    size_t used = 0;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
-        const char *c = user_prop(t);
-        if (!c) {
-            emu_graph_error(req, resp, 400, "Request_BadRequest",
-                            "Could not find a property named '%.60s' on type "
-                            "'Microsoft.DirectoryServices.User'.",
-                            t);
-            free(copy);
-            json_decref(arr);
-            return -1;
-        }
-        json_array_append_new(arr, json_string(c));
-        used += (size_t)snprintf(ctxsel + used, used < ctxlen ? ctxlen - used : 0, "%s%s",
-                                 used ? "," : "", c);
-    }
-    free(copy);
-    *out = arr;
-    return 0;
-}
+/* Leading blanks are skipped but trailing ones are kept, so 'id ' is an unknown property. */
+static const emu_select_spec SELECT = {user_prop, "Microsoft.DirectoryServices.User",
+                                       "Request_BadRequest", 0};
 
 static int check_leaf(emu_filter *leaf, void *arg)
 {
@@ -311,8 +283,8 @@ static void list(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version
             return;
         }
     }
-    if (parse_select(req, resp, emu_query_opt(req, "$select", version), &sel, selctx,
-                     sizeof(selctx)) != 0) {
+    if (emu_parse_select(req, resp, emu_query_opt(req, "$select", version), &SELECT, &sel, selctx,
+                         sizeof(selctx)) != 0) {
         emu_filter_free(filter);
         return;
     }
@@ -422,8 +394,8 @@ void emu_users_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_princ
         return;
     json_t *sel = NULL;
     char selctx[512];
-    if (parse_select(req, resp, emu_query_opt(req, "$select", version), &sel, selctx,
-                     sizeof(selctx)) != 0)
+    if (emu_parse_select(req, resp, emu_query_opt(req, "$select", version), &SELECT, &sel, selctx,
+                         sizeof(selctx)) != 0)
         return;
     const emu_user *u = NULL;
     for (size_t i = 0; i < ctx->nusers && !u; i++)
