@@ -158,6 +158,7 @@ typedef enum emu_fault_kind {
     EMU_FAULT_COMMIT_500,
     EMU_FAULT_COMMIT_DROP,
     EMU_FAULT_EXPIRE,
+    EMU_FAULT_NOOP, /* answer success (204) without doing anything: Intune's "204 but kept" */
 } emu_fault_kind;
 
 typedef struct emu_fault {

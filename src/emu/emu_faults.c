@@ -25,6 +25,7 @@ static const struct {
     {"commit-500", EMU_FAULT_COMMIT_500, 0},
     {"commit-drop", EMU_FAULT_COMMIT_DROP, 0},
     {"expire", EMU_FAULT_EXPIRE, 0},
+    {"noop", EMU_FAULT_NOOP, 0},
 };
 
 const char *emu_fault_kind_name(emu_fault_kind k)
@@ -122,7 +123,7 @@ int emu_fault_parse(const char *spec, emu_fault *out, char *msg, size_t msglen)
     }
     snprintf(msg, msglen,
              "'%s': KIND must be 429, 429-retry:S, 500, 503, 503-retry:S, 504, drop, delay:MS, "
-             "commit-500, commit-drop or expire",
+             "commit-500, commit-drop, expire or noop",
              spec);
     return -1;
 }

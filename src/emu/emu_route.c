@@ -126,6 +126,10 @@ void emu_dispatch(emu_ctx *ctx, emu_req *req, emu_resp *resp)
         case EMU_FAULT_COMMIT_DROP:
             commit = (int)f.kind;
             break;
+        case EMU_FAULT_NOOP:
+            /* Intune has been seen to answer a DELETE with 204 and keep the record */
+            resp->status = 204;
+            goto done;
         }
     }
 

@@ -113,6 +113,9 @@ start_emu fault_token_expiry --quiet --token-lifetime 2 \
     --fault 'GET:userPfxCertificates:2=expire'
 run fault_token_expiry "$URL"
 
+start_emu fault_delete_not_effective --quiet --fault 'DELETE:userPfxCertificates:1=noop'
+run fault_delete_not_effective "$URL"
+
 if ((FAILED)); then
     echo "test_graph_client: FAILED"
     exit 1

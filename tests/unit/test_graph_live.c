@@ -872,6 +872,30 @@ static void fault_commit_then_fail(void **state)
     live_free(&l);
 }
 
+/* faults: DELETE 1st and 2nd = noop (204, record kept: what Intune has been seen to do) */
+static void fault_delete_not_effective(void **state)
+{
+    const char *url = scenario_or_skip("fault_delete_not_effective");
+    load_users();
+    live l;
+    live_setup(&l, AUTH_SECRET, url);
+    live_new(&l);
+    char thumbs[1][41];
+    ssync_graph_op ops[1];
+    json_t *recs[1];
+    create_n(&l, 1, thumbs, ops, recs);
+    ssync_error e;
+    assert_int_equal(ssync_graph_delete_pfx(l.g, users[0].id, thumbs[0], &e),
+                     SSYNC_ERR_DELETE_NOT_EFFECTIVE);
+    assert_non_null(strstr(e.msg, thumbs[0]));
+    assert_int_equal(count_all(&l, thumbs, 1), 1); /* reported, not hidden */
+    /* the fault is spent: a later delete works and is verified */
+    assert_int_equal(ssync_graph_delete_pfx(l.g, users[0].id, thumbs[0], &e), SSYNC_OK);
+    assert_int_equal(count_all(&l, thumbs, 1), 0);
+    json_decref(recs[0]);
+    live_free(&l);
+}
+
 /* emulator: --token-lifetime 2; faults: GET userPfxCertificates 2nd = expire (401) */
 static void fault_token_expiry(void **state)
 {
@@ -920,6 +944,7 @@ int main(void)
         cmocka_unit_test(fault_dropped_connections),
         cmocka_unit_test(fault_commit_then_fail),
         cmocka_unit_test(fault_token_expiry),
+        cmocka_unit_test(fault_delete_not_effective),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, NULL);
     curl_global_cleanup();
