@@ -2,8 +2,8 @@
 
 #include "cli_util.h"
 #include "fileio.h"
+#include "keyfile.h"
 
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +15,6 @@ static void log_to_stderr(void *ctx, ssync_log_level level, const char *msg)
     if ((int)level > lc->verbosity)
         return;
     fprintf(stderr, "smimesync %s: %s: %s\n", lc->cmd, names[level & 3], msg);
-}
-
-static X509 *read_cert(const char *path, ssync_error *e)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return ssync_fail(e, SSYNC_ERR_FILE_OPEN, "%s", path), NULL;
-    X509 *c = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    if (!c)
-        ssync_fail_ssl(e, SSYNC_ERR_CERT_PARSE, "%s: not a PEM certificate", path);
-    return c;
-}
-
-static EVP_PKEY *read_key(const char *path, ssync_error *e)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return ssync_fail(e, SSYNC_ERR_FILE_OPEN, "%s", path), NULL;
-    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    if (!k)
-        ssync_fail_ssl(e, SSYNC_ERR_AUTH, "%s: not an unencrypted PEM private key", path);
-    return k;
 }
 
 ssync_graph *cli_graph_open(const ssync_config *cfg, struct cli_log *log)
@@ -102,9 +78,8 @@ ssync_graph *cli_graph_open(const ssync_config *cfg, struct cli_log *log)
             }
         }
     } else {
-        gc.client_cert = read_cert(cfg->intune.client_certificate, &e);
-        gc.client_key = gc.client_cert ? read_key(cfg->intune.client_key, &e) : NULL;
-        if (!gc.client_key) {
+        if (ssync_load_cert(cfg->intune.client_certificate, &gc.client_cert, &e) != SSYNC_OK ||
+            ssync_load_private_key(cfg->intune.client_key, &gc.client_key, &e) != SSYNC_OK) {
             cli_report(cmd, "client certificate", &e);
             X509_free(gc.client_cert);
             return NULL;

@@ -3,12 +3,12 @@
 #include "cli_util.h"
 
 #include "certinfo.h"
+#include "keyfile.h"
 #include "pfx.h"
 #include "recover.h"
 
 #include <getopt.h>
 #include <openssl/crypto.h>
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,24 +43,6 @@ static void usage(FILE *out)
             "  --json                print the certificate facts as one JSON object\n"
             "  -h, --help            show this help\n\n");
     cli_print_exit_codes(out);
-}
-
-static X509 *load_cert_file(const char *path, ssync_error *e)
-{
-    ssync_buf b = {0};
-    if (ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &b, e) != SSYNC_OK)
-        return NULL;
-    const unsigned char *p = b.data;
-    X509 *c = d2i_X509(NULL, &p, (long)b.len);
-    if (!c) {
-        BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
-        c = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
-    }
-    ssync_buf_free(&b);
-    if (!c)
-        ssync_fail_ssl(e, SSYNC_ERR_CERT_PARSE, "%s", path);
-    return c;
 }
 
 int cmd_recover(int argc, char **argv)
@@ -140,7 +122,7 @@ int cmd_recover(int argc, char **argv)
     char password[SSYNC_PASSWORD_LEN + 1] = {0};
     if (!set)
         goto done;
-    if (cert_path && !(hint = load_cert_file(cert_path, &e))) {
+    if (cert_path && ssync_load_cert(cert_path, &hint, &e) != SSYNC_OK) {
         cli_report(CMD, NULL, &e);
         goto done;
     }
