@@ -30,8 +30,8 @@ ssync_graph *cli_graph_open(const ssync_config *cfg, struct cli_log *log)
     }
     int by_cert = cfg->intune.client_certificate || cfg->intune.client_key;
     int by_secret = cfg->intune.client_secret_file || cfg->intune.client_secret_env;
-    if (by_cert == by_secret || (by_cert && !(cfg->intune.client_certificate &&
-                                               cfg->intune.client_key))) {
+    if (by_cert == by_secret ||
+        (by_cert && !(cfg->intune.client_certificate && cfg->intune.client_key))) {
         cli_err(cmd,
                 "%s: [intune] needs either client_secret_file (or client_secret_env) or both "
                 "client_certificate and client_key",
@@ -43,8 +43,8 @@ ssync_graph *cli_graph_open(const ssync_config *cfg, struct cli_log *log)
         .graph_url = cfg->intune.graph,
         .tenant_id = cfg->intune.tenant_id,
         .client_id = cfg->intune.client_id,
-        .assertion_alg = cfg->intune.assertion_ps256 ? SSYNC_ASSERTION_PS256
-                                                     : SSYNC_ASSERTION_RS256,
+        .assertion_alg =
+            cfg->intune.assertion_ps256 ? SSYNC_ASSERTION_PS256 : SSYNC_ASSERTION_RS256,
         .ca_file = cfg->intune.ca_bundle,
         .write_limit = cfg->intune.write_limit ? (unsigned)cfg->intune.write_limit : 1000000u,
         .request_limit = 10000000u,
@@ -56,8 +56,8 @@ ssync_graph *cli_graph_open(const ssync_config *cfg, struct cli_log *log)
     };
     /* the client has one window for both limits: express the request limit in it */
     if (cfg->intune.request_limit && cfg->intune.request_window > 0)
-        gc.request_limit = (unsigned)(cfg->intune.request_limit * gc.limit_window_s /
-                                      cfg->intune.request_window);
+        gc.request_limit =
+            (unsigned)(cfg->intune.request_limit * gc.limit_window_s / cfg->intune.request_window);
     if (gc.request_limit == 0)
         gc.request_limit = 1;
     ssync_buf secret = {0};

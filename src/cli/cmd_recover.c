@@ -47,8 +47,17 @@ static void usage(FILE *out)
 
 int cmd_recover(int argc, char **argv)
 {
-    enum { O_KRA = 256, O_KRA_PASS, O_KRA_CERT, O_OUT, O_OUT_PASS, O_PROFILE, O_CHAIN, O_CERT,
-           O_JSON };
+    enum {
+        O_KRA = 256,
+        O_KRA_PASS,
+        O_KRA_CERT,
+        O_OUT,
+        O_OUT_PASS,
+        O_PROFILE,
+        O_CHAIN,
+        O_CERT,
+        O_JSON
+    };
     static const struct option opts[] = {
         {"kra", required_argument, NULL, O_KRA},
         {"kra-pass-file", required_argument, NULL, O_KRA_PASS},
@@ -84,19 +93,33 @@ int cmd_recover(int argc, char **argv)
             if (!cli_list_add(&certs, optarg))
                 goto too_many;
             break;
-        case O_OUT: out = optarg; break;
-        case O_OUT_PASS: out_pass = optarg; break;
+        case O_OUT:
+            out = optarg;
+            break;
+        case O_OUT_PASS:
+            out_pass = optarg;
+            break;
         case O_PROFILE:
             if (ssync_pfx_profile_parse(optarg, &profile, &e) != SSYNC_OK) {
                 cli_report(CMD, NULL, &e);
                 return CLI_EXIT_USAGE;
             }
             break;
-        case O_CHAIN: chain = 1; break;
-        case O_CERT: cert_path = optarg; break;
-        case O_JSON: json = 1; break;
-        case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: usage(stderr); return CLI_EXIT_USAGE;
+        case O_CHAIN:
+            chain = 1;
+            break;
+        case O_CERT:
+            cert_path = optarg;
+            break;
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            usage(stderr);
+            return CLI_EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
@@ -134,7 +157,8 @@ int cmd_recover(int argc, char **argv)
         goto done;
     }
     const char *user = ssync_certinfo_user(&info);
-    ssync_pfx_opts po = {.profile = profile, .friendly_name = user, .chain = chain ? rec.chain : NULL};
+    ssync_pfx_opts po = {
+        .profile = profile, .friendly_name = user, .chain = chain ? rec.chain : NULL};
     if (ssync_pfx_build(rec.key, rec.cert, &po, password, &pfx, &e) != SSYNC_OK) {
         cli_report(CMD, ssync_basename(blob_path), &e);
         goto done;

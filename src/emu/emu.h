@@ -65,7 +65,6 @@ char *emu_url_encode(const char *s);
 /* A random (v4) GUID, lowercase with dashes, into out[37]. */
 void emu_guid(char out[37]);
 /* 1 when s is a GUID with dashes (any case). */
-int emu_is_guid(const char *s);
 /* Wall clock as seconds (fractional). */
 double emu_now(void);
 /* Monotonic clock in seconds. */

@@ -2,6 +2,7 @@
  * mail, id (eq, in) and proxyAddresses/any(x:x eq '...'), all "default" filters that need no
  * ConsistencyLevel; $select, $top, paging; GET /users/{id or UPN}. */
 #include "emu.h"
+#include "uuid.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err)
             ssync_fail(err, SSYNC_ERR_CONFIG, "%s:%zu: malformed line", path, lineno);
             goto out;
         }
-        if (!emu_is_guid(f[ii]) || !*f[iu]) {
+        if (!ssync_uuid_valid(f[ii]) || !*f[iu]) {
             ssync_fail(err, SSYNC_ERR_CONFIG, "%s:%zu: id must be a GUID with dashes", path,
                        lineno);
             goto out;

@@ -161,21 +161,6 @@ void emu_guid(char out[37])
              b[14], b[15]);
 }
 
-int emu_is_guid(const char *s)
-{
-    if (strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 double emu_now(void)
 {
     struct timespec ts;

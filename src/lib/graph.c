@@ -490,6 +490,15 @@ static void job_finish_fatal(ssync_graph *g, job *j, ssync_code rc, const char *
     job_finish(g, j, rc, extra);
 }
 
+/* A write whose effect is unknown (sent, then a transport failure or a 5xx/503/504): it ends
+ * here and its owner reads the record back before anything is sent again. */
+static void job_ambiguous(ssync_graph *g, job *j, ssync_code rc)
+{
+    j->ambiguous = 1;
+    g->stats.ambiguous++;
+    job_finish(g, j, rc, NULL);
+}
+
 static void job_retry(ssync_graph *g, job *j, double delay, ssync_code give_up_rc)
 {
     if (j->attempts >= g->max_attempts) {
@@ -549,9 +558,7 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
             job_retry(g, j, d, cc == CURLE_SSL_CONNECT_ERROR ? SSYNC_ERR_TLS : SSYNC_ERR_HTTP);
             return;
         }
-        j->ambiguous = 1; /* the write may have been applied: the owner reads back */
-        g->stats.ambiguous++;
-        job_finish(g, j, SSYNC_ERR_HTTP, NULL);
+        job_ambiguous(g, j, SSYNC_ERR_HTTP);
         return;
     }
     long st = j->x.status;
@@ -598,24 +605,20 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
              j->x.request_id[0] ? j->x.request_id : "-");
         if (st == 429 || !j->is_write) {
             job_retry(g, j, d, SSYNC_ERR_THROTTLED);
-            return;
+        } else {
+            j->retry_delay = d;
+            job_ambiguous(g, j, SSYNC_ERR_GRAPH);
         }
-        j->ambiguous = 1;
-        j->retry_delay = d;
-        g->stats.ambiguous++;
-        job_finish(g, j, SSYNC_ERR_GRAPH, NULL);
         return;
     }
     if (st >= 500) {
         double d = ssync_backoff(j->attempts - 1, g->backoff_base, g->backoff_cap, rand01(g));
         if (!j->is_write) {
             job_retry(g, j, d, SSYNC_ERR_GRAPH);
-            return;
+        } else {
+            j->retry_delay = d;
+            job_ambiguous(g, j, SSYNC_ERR_GRAPH);
         }
-        j->ambiguous = 1;
-        j->retry_delay = d;
-        g->stats.ambiguous++;
-        job_finish(g, j, SSYNC_ERR_GRAPH, NULL);
         return;
     }
     if (st == 404) {

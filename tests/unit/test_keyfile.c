@@ -54,15 +54,13 @@ static void loads_unencrypted_keys_and_never_prompts(void **state)
     EVP_PKEY_free(k);
     /* an encrypted key is refused at once (stdin is not read for a passphrase) */
     k = (EVP_PKEY *)1;
-    assert_int_equal(
-        ssync_load_private_key(test_data_path("recovery/kra1-encrypted.key"), &k, &e),
-        SSYNC_ERR_FILE_READ);
+    assert_int_equal(ssync_load_private_key(test_data_path("recovery/kra1-encrypted.key"), &k, &e),
+                     SSYNC_ERR_FILE_READ);
     assert_null(k);
     assert_non_null(strstr(e.msg, "kra1-encrypted.key"));
     assert_int_equal(ssync_load_private_key(test_data_path("adcs-basic/user.pem"), &k, &e),
                      SSYNC_ERR_FILE_READ);
-    assert_int_equal(ssync_load_private_key("/nonexistent/app.key", &k, &e),
-                     SSYNC_ERR_FILE_OPEN);
+    assert_int_equal(ssync_load_private_key("/nonexistent/app.key", &k, &e), SSYNC_ERR_FILE_OPEN);
 }
 
 int main(void)
