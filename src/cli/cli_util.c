@@ -44,8 +44,9 @@ ssync_kra_set *cli_load_kras(const char *cmd, const struct cli_list *kras,
         return NULL;
     }
     if (pass_files->n > 1 && pass_files->n != kras->n) {
-        cli_err(cmd, "give one --kra-pass-file for all KRA files or one per --kra (%zu given, "
-                     "%zu KRA files)",
+        cli_err(cmd,
+                "give one --kra-pass-file for all KRA files or one per --kra (%zu given, "
+                "%zu KRA files)",
                 pass_files->n, kras->n);
         return NULL;
     }

@@ -132,8 +132,19 @@ static int write_record(const char *dir, const ssync_export_result *r, ssync_err
 
 int cmd_export(int argc, char **argv)
 {
-    enum { O_KRA = 256, O_KRA_PASS, O_KRA_CERT, O_CONNECTOR, O_OUT_DIR, O_PROFILE, O_PADDING,
-           O_PROVIDER, O_KEY_NAME, O_CHAIN, O_BOTH };
+    enum {
+        O_KRA = 256,
+        O_KRA_PASS,
+        O_KRA_CERT,
+        O_CONNECTOR,
+        O_OUT_DIR,
+        O_PROFILE,
+        O_PADDING,
+        O_PROVIDER,
+        O_KEY_NAME,
+        O_CHAIN,
+        O_BOTH
+    };
     static const struct option opts[] = {
         {"kra", required_argument, NULL, O_KRA},
         {"kra-pass-file", required_argument, NULL, O_KRA_PASS},
@@ -170,16 +181,36 @@ int cmd_export(int argc, char **argv)
             }
             break;
         }
-        case O_CONNECTOR: connector_path = optarg; break;
-        case O_OUT_DIR: out_dir = optarg; break;
-        case O_PROFILE: pc = ssync_pfx_profile_parse(optarg, &ex.profile, &e); break;
-        case O_PADDING: pc = ssync_padding_parse(optarg, &ex.record.padding, &e); break;
-        case O_PROVIDER: ex.record.provider_name = optarg; break;
-        case O_KEY_NAME: ex.record.key_name = optarg; break;
-        case O_CHAIN: ex.include_chain = 1; break;
-        case O_BOTH: pc = ssync_purpose_parse(optarg, &ex.both_purpose, &e); break;
-        case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: usage(stderr); return CLI_EXIT_USAGE;
+        case O_CONNECTOR:
+            connector_path = optarg;
+            break;
+        case O_OUT_DIR:
+            out_dir = optarg;
+            break;
+        case O_PROFILE:
+            pc = ssync_pfx_profile_parse(optarg, &ex.profile, &e);
+            break;
+        case O_PADDING:
+            pc = ssync_padding_parse(optarg, &ex.record.padding, &e);
+            break;
+        case O_PROVIDER:
+            ex.record.provider_name = optarg;
+            break;
+        case O_KEY_NAME:
+            ex.record.key_name = optarg;
+            break;
+        case O_CHAIN:
+            ex.include_chain = 1;
+            break;
+        case O_BOTH:
+            pc = ssync_purpose_parse(optarg, &ex.both_purpose, &e);
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            usage(stderr);
+            return CLI_EXIT_USAGE;
         }
         if (pc != SSYNC_OK) {
             cli_report(CMD, NULL, &e);

@@ -20,17 +20,16 @@ static const char *const CMD = "upload";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: smimesync upload --config FILE [--verbose] RECORD.json|DIR...\n"
-            "Create the userPfxCertificate records that 'smimesync export' wrote, in Intune.\n"
-            "A directory argument means every *.json file in it. A record already in Intune\n"
-            "counts as done and is not created twice, also after a timeout or a server error\n"
-            "(the record is read back before any second attempt).\n\n"
-            "Options:\n"
-            "  --config FILE   the configuration file ([intune] section: tenant, client id,\n"
-            "                  credentials, URLs, CA bundle, rate limits)\n"
-            "  -v, --verbose   also print the client's info messages\n"
-            "  -h, --help      show this help\n\n");
+    fprintf(out, "Usage: smimesync upload --config FILE [--verbose] RECORD.json|DIR...\n"
+                 "Create the userPfxCertificate records that 'smimesync export' wrote, in Intune.\n"
+                 "A directory argument means every *.json file in it. A record already in Intune\n"
+                 "counts as done and is not created twice, also after a timeout or a server error\n"
+                 "(the record is read back before any second attempt).\n\n"
+                 "Options:\n"
+                 "  --config FILE   the configuration file ([intune] section: tenant, client id,\n"
+                 "                  credentials, URLs, CA bundle, rate limits)\n"
+                 "  -v, --verbose   also print the client's info messages\n"
+                 "  -h, --help      show this help\n\n");
     cli_print_exit_codes(out);
 }
 
@@ -90,8 +89,8 @@ static int expand(const char *arg, struct item **items, size_t *n, size_t *cap)
 static int check_record(const json_t *r, char *why, size_t n)
 {
     static const char *const fields[] = {
-        "thumbprint",    "intendedPurpose", "userPrincipalName", "startDateTime",
-        "expirationDateTime", "providerName", "keyName", "paddingScheme",
+        "thumbprint",         "intendedPurpose",     "userPrincipalName", "startDateTime",
+        "expirationDateTime", "providerName",        "keyName",           "paddingScheme",
         "encryptedPfxBlob",   "encryptedPfxPassword"};
     if (!json_is_object(r))
         return snprintf(why, n, "not a JSON object"), 0;
@@ -139,10 +138,18 @@ int cmd_upload(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'v': verbose = 1; break;
-        case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: usage(stderr); return CLI_EXIT_USAGE;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            usage(stderr);
+            return CLI_EXIT_USAGE;
         }
     }
     if (!config_path) {

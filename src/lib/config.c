@@ -166,8 +166,7 @@ static int set_list(parse_ctx *ctx, ssync_cfg_list *list, const char *value, int
         }
         if (list->n == SSYNC_CFG_MAX_LIST) {
             free(item);
-            snprintf(ctx->problem, sizeof ctx->problem, "more than %d items",
-                     SSYNC_CFG_MAX_LIST);
+            snprintf(ctx->problem, sizeof ctx->problem, "more than %d items", SSYNC_CFG_MAX_LIST);
             return 0;
         }
         if (paths) {
@@ -220,8 +219,8 @@ static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
         if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcmp(value, "1") ||
             !strcasecmp(value, "on"))
             *(int *)field = 1;
-        else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") ||
-                 !strcmp(value, "0") || !strcasecmp(value, "off"))
+        else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") || !strcmp(value, "0") ||
+                 !strcasecmp(value, "off"))
             *(int *)field = 0;
         else
             return snprintf(ctx->problem, sizeof ctx->problem,
@@ -254,8 +253,7 @@ static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
         if (end == value || *end != '/' || count < 1 || count > 1000000 || !(secs > 0) ||
             secs > 86400)
             return snprintf(ctx->problem, sizeof ctx->problem,
-                            "'%s' is not a rate like 100/20 (requests per seconds) or off",
-                            value),
+                            "'%s' is not a rate like 100/20 (requests per seconds) or off", value),
                    0;
         *(int *)field = (int)count;
         *window = secs;
@@ -364,8 +362,7 @@ static ssync_code finish(parse_ctx *ctx, int rc, ssync_error *err)
         return ssync_fail(err, SSYNC_ERR_CONFIG, "%s:%d: %s", ctx->name, rc,
                           ctx->problem[0] ? ctx->problem : "not a key = value line");
     if (ctx->cfg->kra.cert.n > ctx->cfg->kra.key.n)
-        return ssync_fail(err, SSYNC_ERR_CONFIG, "%s: [kra] lists more certs than keys",
-                          ctx->name);
+        return ssync_fail(err, SSYNC_ERR_CONFIG, "%s: [kra] lists more certs than keys", ctx->name);
     return SSYNC_OK;
 }
 

@@ -11,7 +11,11 @@
 
 #define SSYNC_CFG_MAX_LIST 16
 
-typedef enum ssync_source_type { SSYNC_SOURCE_BLOBS, SSYNC_SOURCE_EDB, SSYNC_SOURCE_PFX } ssync_source_type;
+typedef enum ssync_source_type {
+    SSYNC_SOURCE_BLOBS,
+    SSYNC_SOURCE_EDB,
+    SSYNC_SOURCE_PFX
+} ssync_source_type;
 
 typedef struct ssync_cfg_list {
     char *v[SSYNC_CFG_MAX_LIST];
@@ -58,19 +62,19 @@ typedef struct ssync_config {
         char *authority;
         char *graph;
         char *ca_bundle;
-        int write_limit;      /* writes per window */
-        double write_window;  /* seconds */
-        int request_limit;    /* requests per window */
+        int write_limit;     /* writes per window */
+        double write_window; /* seconds */
+        int request_limit;   /* requests per window */
         double request_window;
         int max_in_flight;
         int timeout; /* seconds per request */
     } intune;
     struct {
-        int remove_revoked;       /* default 1 */
-        int keep_newest;          /* per user; 0 = keep all (default) */
-        int drop_expired_after;   /* days; -1 = never (default) */
+        int remove_revoked;     /* default 1 */
+        int keep_newest;        /* per user; 0 = keep all (default) */
+        int drop_expired_after; /* days; -1 = never (default) */
         ssync_purpose both_purpose;
-        int include_expired;      /* default 1: old mail stays readable */
+        int include_expired; /* default 1: old mail stays readable */
     } policy;
     struct {
         char *path;

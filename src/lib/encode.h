@@ -7,7 +7,8 @@
 
 /* Standard base64, no line breaks. Returns a NUL-terminated malloc'd string or NULL. */
 char *ssync_base64_encode(const unsigned char *data, size_t len);
-/* Decodes standard base64; whitespace (CR, LF, space, tab) anywhere is skipped. Strict otherwise. */
+/* Decodes standard base64; whitespace (CR, LF, space, tab) anywhere is skipped. Strict otherwise.
+ */
 ssync_code ssync_base64_decode(const char *text, size_t len, ssync_buf *out, ssync_error *err);
 /* Lowercase hex into out (2*len+1 bytes). */
 void ssync_hex_lower(const unsigned char *data, size_t len, char *out);

@@ -14,7 +14,7 @@ typedef struct ssync_exporter {
     const ssync_kra_set *kras; /* borrowed */
     EVP_PKEY *connector;       /* borrowed */
     ssync_pfx_profile profile;
-    int include_chain; /* 1: put the blob's CA certificates into the PKCS#12 */
+    int include_chain;          /* 1: put the blob's CA certificates into the PKCS#12 */
     ssync_purpose both_purpose; /* intendedPurpose when keyUsage has both bits */
     ssync_record_opts record;
 } ssync_exporter;

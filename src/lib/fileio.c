@@ -151,7 +151,7 @@ ssync_code ssync_write_file_atomic(const char *path, const void *data, size_t le
         goto fail;
     free(tmp);
     return SSYNC_OK;
-fail: {
+fail : {
     int e = errno;
     if (fd >= 0)
         close(fd);

@@ -14,7 +14,8 @@ typedef struct ssync_buf {
     size_t len;
 } ssync_buf;
 
-/* Read a whole regular file (at most max bytes). buf->data is NUL-terminated (not counted in len). */
+/* Read a whole regular file (at most max bytes). buf->data is NUL-terminated (not counted in len).
+ */
 ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err);
 /* Read a file that holds a secret (a password): as ssync_read_file, then strips one trailing
  * "\n" or "\r\n". Free with ssync_buf_free_secret. */

@@ -147,8 +147,8 @@ ssync_code ssync_journal_run_begin(ssync_journal *j, const char *command, int64_
 {
     if (!j || !command || !run_id)
         return ssync_fail(err, SSYNC_ERR_ARG, "journal run");
-    ssync_code rc = run(j, err, "start run", "INSERT INTO runs(command, started) VALUES(?,?)",
-                        "td", command, now());
+    ssync_code rc = run(j, err, "start run", "INSERT INTO runs(command, started) VALUES(?,?)", "td",
+                        command, now());
     if (rc == SSYNC_OK)
         *run_id = sqlite3_last_insert_rowid(j->db);
     return rc;
@@ -159,8 +159,8 @@ ssync_code ssync_journal_run_end(ssync_journal *j, int64_t run_id, const char *s
 {
     if (!j)
         return ssync_fail(err, SSYNC_ERR_ARG, "journal run");
-    return run(j, err, "end run", "UPDATE runs SET finished=?, summary=? WHERE id=?", "dti",
-               now(), summary, run_id);
+    return run(j, err, "end run", "UPDATE runs SET finished=?, summary=? WHERE id=?", "dti", now(),
+               summary, run_id);
 }
 
 ssync_code ssync_journal_intent(ssync_journal *j, int64_t run_id, ssync_op_action action,
@@ -237,16 +237,16 @@ ssync_code ssync_journal_unsettled(ssync_journal *j, int (*fn)(void *ctx, const 
 }
 
 ssync_code ssync_journal_settle(ssync_journal *j, ssync_op_action action, const char *upn,
-                                const char *thumbprint, ssync_op_outcome outcome,
-                                const char *note, ssync_error *err)
+                                const char *thumbprint, ssync_op_outcome outcome, const char *note,
+                                ssync_error *err)
 {
     if (!j || !upn || !thumbprint)
         return ssync_fail(err, SSYNC_ERR_ARG, "journal settle");
     return run(j, err, "settle operation",
                "UPDATE ops SET outcome=?, error=coalesce(?, error), updated=? WHERE action=? AND "
                "upn=? AND thumbprint=? AND outcome IN ('pending','ambiguous')",
-               "ttdttt", ssync_op_outcome_name(outcome), note, now(),
-               ssync_op_action_name(action), upn, thumbprint);
+               "ttdttt", ssync_op_outcome_name(outcome), note, now(), ssync_op_action_name(action),
+               upn, thumbprint);
 }
 
 ssync_code ssync_journal_tx_begin(ssync_journal *j, ssync_error *err)
@@ -267,8 +267,7 @@ ssync_code ssync_journal_tx_commit(ssync_journal *j, ssync_error *err)
     return run(j, err, "commit", "COMMIT", "");
 }
 
-ssync_code ssync_journal_meta_get(ssync_journal *j, const char *key, char **value,
-                                  ssync_error *err)
+ssync_code ssync_journal_meta_get(ssync_journal *j, const char *key, char **value, ssync_error *err)
 {
     if (!j || !key || !value)
         return ssync_fail(err, SSYNC_ERR_ARG, "journal meta");

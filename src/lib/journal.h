@@ -13,7 +13,7 @@ typedef struct ssync_journal ssync_journal;
 
 typedef enum ssync_op_action { SSYNC_OP_UPLOAD, SSYNC_OP_REMOVE } ssync_op_action;
 typedef enum ssync_op_outcome {
-    SSYNC_OUTCOME_PENDING,   /* intent written, no outcome yet (a crash in between) */
+    SSYNC_OUTCOME_PENDING, /* intent written, no outcome yet (a crash in between) */
     SSYNC_OUTCOME_DONE,
     SSYNC_OUTCOME_FAILED,
     SSYNC_OUTCOME_AMBIGUOUS, /* the request may or may not have taken effect */
@@ -56,10 +56,11 @@ ssync_code ssync_journal_unsettled(ssync_journal *j, int (*fn)(void *ctx, const 
                                    void *ctx, ssync_error *err);
 /* Marks every unsettled operation of (upn, thumbprint, action) as settled with outcome. */
 ssync_code ssync_journal_settle(ssync_journal *j, ssync_op_action action, const char *upn,
-                                const char *thumbprint, ssync_op_outcome outcome,
-                                const char *note, ssync_error *err);
+                                const char *thumbprint, ssync_op_outcome outcome, const char *note,
+                                ssync_error *err);
 
-/* Group many writes in one transaction (outcomes of a batch). Intents are committed on their own. */
+/* Group many writes in one transaction (outcomes of a batch). Intents are committed on their own.
+ */
 ssync_code ssync_journal_tx_begin(ssync_journal *j, ssync_error *err);
 ssync_code ssync_journal_tx_commit(ssync_journal *j, ssync_error *err);
 

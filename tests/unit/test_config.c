@@ -4,35 +4,34 @@
 
 #include <string.h>
 
-static const char *const full =
-    "; a complete configuration\n"
-    "[source]\n"
-    "type = blobs                  ; blobs | edb | pfx\n"
-    "path = /var/lib/smimesync/blobs\n"
-    "crl = /var/lib/smimesync/ca.crl, other.crl\n"
-    "templates = 1.3.6.1.4.1.311.21.8.1, SMIMEEncryption\n"
-    "[kra]\n"
-    "key = /etc/smimesync/kra.p12, kra2.p12\n"
-    "password_file = /etc/smimesync/kra.pass\n"
-    "[connector]\n"
-    "public_key = /etc/smimesync/connector.pem\n"
-    "provider_name = Microsoft Software Key Storage Provider\n"
-    "key_name = PFXEncryptionKey\n"
-    "padding = oaepSha384\n"
-    "[intune]\n"
-    "tenant_id = 11111111-2222-3333-4444-555555555555\n"
-    "client_id = 66666666-2222-3333-4444-555555555555\n"
-    "client_secret_file = secret\n"
-    "authority = https://login.microsoftonline.us/\n"
-    "graph = https://graph.microsoft.us\n"
-    "write_limit = 100/2.5\n"
-    "request_limit = off\n"
-    "[policy]\n"
-    "remove_revoked = no\n"
-    "keep_newest = 2\n"
-    "drop_expired_after_days = 365\n"
-    "[state]\n"
-    "path = /var/lib/smimesync/state.db\n";
+static const char *const full = "; a complete configuration\n"
+                                "[source]\n"
+                                "type = blobs                  ; blobs | edb | pfx\n"
+                                "path = /var/lib/smimesync/blobs\n"
+                                "crl = /var/lib/smimesync/ca.crl, other.crl\n"
+                                "templates = 1.3.6.1.4.1.311.21.8.1, SMIMEEncryption\n"
+                                "[kra]\n"
+                                "key = /etc/smimesync/kra.p12, kra2.p12\n"
+                                "password_file = /etc/smimesync/kra.pass\n"
+                                "[connector]\n"
+                                "public_key = /etc/smimesync/connector.pem\n"
+                                "provider_name = Microsoft Software Key Storage Provider\n"
+                                "key_name = PFXEncryptionKey\n"
+                                "padding = oaepSha384\n"
+                                "[intune]\n"
+                                "tenant_id = 11111111-2222-3333-4444-555555555555\n"
+                                "client_id = 66666666-2222-3333-4444-555555555555\n"
+                                "client_secret_file = secret\n"
+                                "authority = https://login.microsoftonline.us/\n"
+                                "graph = https://graph.microsoft.us\n"
+                                "write_limit = 100/2.5\n"
+                                "request_limit = off\n"
+                                "[policy]\n"
+                                "remove_revoked = no\n"
+                                "keep_newest = 2\n"
+                                "drop_expired_after_days = 365\n"
+                                "[state]\n"
+                                "path = /var/lib/smimesync/state.db\n";
 
 static void parses_every_documented_key(void **state)
 {
@@ -85,9 +84,11 @@ static void expect_error(const char *text, const char *needle)
 
 static void errors_name_file_line_and_key(void **state)
 {
-    expect_error("[source]\ntype = blobs\nfrobnicate = 1\n", "bad.conf:3: unknown key 'frobnicate' in [source]");
+    expect_error("[source]\ntype = blobs\nfrobnicate = 1\n",
+                 "bad.conf:3: unknown key 'frobnicate' in [source]");
     expect_error("[sauce]\ntype = blobs\n", "bad.conf:2: unknown section [sauce]");
-    expect_error("[source]\ntype = ldap\n", "bad.conf:2: key 'type' in [source]: 'ldap' is not a source type");
+    expect_error("[source]\ntype = ldap\n",
+                 "bad.conf:2: key 'type' in [source]: 'ldap' is not a source type");
     expect_error("[connector]\npadding = pkcs1\n", "bad.conf:2: key 'padding'");
     expect_error("[intune]\ngraph = http://graph.example\n", "https://");
     expect_error("[intune]\nwrite_limit = fast\n", "'fast' is not a rate");
@@ -95,7 +96,8 @@ static void errors_name_file_line_and_key(void **state)
     expect_error("[policy]\nkeep_newest = -3\n", "'-3' is not a whole number");
     expect_error("[policy]\nremove_revoked = maybe\n", "'maybe' is not a boolean");
     expect_error("[kra]\nkey = a.p12,,b.p12\n", "empty item");
-    expect_error("[kra]\nkey = a.p12\nkey = b.p12\n", "bad.conf:3: key 'key' in [kra]: given twice");
+    expect_error("[kra]\nkey = a.p12\nkey = b.p12\n",
+                 "bad.conf:3: key 'key' in [kra]: given twice");
     expect_error("[state]\npath =\n", "empty value");
     expect_error("[source]\nthis line has no equals sign\n", "bad.conf:2:");
     /* the first error is the one reported */

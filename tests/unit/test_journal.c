@@ -35,20 +35,17 @@ static void intents_and_outcomes_survive_reopen(void **state)
 
     int64_t run = 0, a = 0, b = 0, c = 0;
     assert_int_equal(ssync_journal_run_begin(j, "sync", &run, &e), SSYNC_OK);
-    assert_int_equal(ssync_journal_intent(j, run, SSYNC_OP_UPLOAD, "a@x", "aa", "id-a", "crid-a",
-                                          &a, &e),
+    assert_int_equal(
+        ssync_journal_intent(j, run, SSYNC_OP_UPLOAD, "a@x", "aa", "id-a", "crid-a", &a, &e),
+        SSYNC_OK);
+    assert_int_equal(ssync_journal_intent(j, run, SSYNC_OP_UPLOAD, "b@x", "bb", NULL, NULL, &b, &e),
                      SSYNC_OK);
-    assert_int_equal(ssync_journal_intent(j, run, SSYNC_OP_UPLOAD, "b@x", "bb", NULL, NULL, &b,
-                                          &e),
-                     SSYNC_OK);
-    assert_int_equal(ssync_journal_intent(j, run, SSYNC_OP_REMOVE, "c@x", "cc", NULL, NULL, &c,
-                                          &e),
+    assert_int_equal(ssync_journal_intent(j, run, SSYNC_OP_REMOVE, "c@x", "cc", NULL, NULL, &c, &e),
                      SSYNC_OK);
     assert_int_equal(ssync_journal_tx_begin(j, &e), SSYNC_OK);
     assert_int_equal(ssync_journal_outcome(j, a, SSYNC_OUTCOME_DONE, 201, "req-a", NULL, &e),
                      SSYNC_OK);
-    assert_int_equal(ssync_journal_outcome(j, c, SSYNC_OUTCOME_AMBIGUOUS, 500, "req-c", "5xx",
-                                           &e),
+    assert_int_equal(ssync_journal_outcome(j, c, SSYNC_OUTCOME_AMBIGUOUS, 500, "req-c", "5xx", &e),
                      SSYNC_OK);
     assert_int_equal(ssync_journal_tx_commit(j, &e), SSYNC_OK);
     assert_int_equal(ssync_journal_run_end(j, run, "{\"upload\":1}", &e), SSYNC_OK);
@@ -134,9 +131,9 @@ static void bad_arguments_and_paths(void **state)
     char *dir = test_tmpdir();
     char path[600];
     snprintf(path, sizeof path, "%s/garbage.db", dir);
-    assert_int_equal(ssync_write_file_atomic(path, "this is not a database at all, no no no",
-                                             39, 0600, &e),
-                     SSYNC_OK);
+    assert_int_equal(
+        ssync_write_file_atomic(path, "this is not a database at all, no no no", 39, 0600, &e),
+        SSYNC_OK);
     assert_int_equal(ssync_journal_open(path, &j, &e), SSYNC_ERR_STATE);
     int64_t id;
     assert_int_equal(ssync_journal_intent(NULL, 1, SSYNC_OP_UPLOAD, "a", "b", NULL, NULL, &id, &e),
