@@ -1,7 +1,8 @@
-/* smimesync sync: carry out the plan (cmd_plan.c builds it): create the missing records, delete
+/* smimesync sync: carry out the plan (cli_plan.c builds it): create the missing records, delete
  * the revoked ones, with an intent in the journal before the writes and the outcomes after. */
 #include "cli.h"
 #include "cli_graph.h"
+#include "cli_plan.h"
 #include "cli_util.h"
 
 #include "config.h"
