@@ -193,29 +193,59 @@ ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
     return rc;
 }
 
+/* a is newer than b: later notAfter, then (a total order) the larger thumbprint */
+static int newer(const ssync_plan_item *a, const ssync_plan_item *b)
+{
+    if (a->not_after != b->not_after)
+        return a->not_after > b->not_after;
+    return strcmp(a->thumbprint, b->thumbprint) > 0;
+}
+
+/* Items grouped by user name (case-insensitive), newest first within a user: sorting replaces
+ * the pairwise comparisons that made user grouping quadratic in the number of certificates. */
+typedef struct user_ref {
+    const char *key;
+    ssync_plan_item *it;
+    size_t idx;
+} user_ref;
+
+static int by_user_then_newest(const void *pa, const void *pb)
+{
+    const user_ref *a = pa, *b = pb;
+    int c = strcasecmp(a->key, b->key);
+    if (c)
+        return c;
+    if (newer(a->it, b->it))
+        return -1;
+    if (newer(b->it, a->it))
+        return 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
 ssync_code ssync_plan_resolve(ssync_graph *g, ssync_plan *p, ssync_pfx_list *listing,
                               ssync_error *err)
 {
     /* distinct users (case-insensitive) */
     ssync_user_lookup *lk = calloc(p->count ? p->count : 1, sizeof *lk);
     size_t *which = calloc(p->count ? p->count : 1, sizeof *which);
-    if (!lk || !which) {
+    user_ref *refs = calloc(p->count ? p->count : 1, sizeof *refs);
+    if (!lk || !which || !refs) {
         free(lk);
         free(which);
+        free(refs);
         return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     }
-    size_t n = 0;
-    for (size_t i = 0; i < p->count; i++) {
-        const char *u = p->items[i].cert_upn;
-        if (p->items[i].code != SSYNC_OK || !u)
-            continue;
-        size_t j = 0;
-        while (j < n && strcasecmp(lk[j].key, u) != 0)
-            j++;
-        if (j == n)
-            lk[n++].key = u;
-        which[i] = j;
+    size_t nrefs = 0, n = 0;
+    for (size_t i = 0; i < p->count; i++)
+        if (p->items[i].code == SSYNC_OK && p->items[i].cert_upn)
+            refs[nrefs++] = (user_ref){p->items[i].cert_upn, &p->items[i], i};
+    qsort(refs, nrefs, sizeof *refs, by_user_then_newest);
+    for (size_t r = 0; r < nrefs; r++) {
+        if (r == 0 || strcasecmp(refs[r - 1].key, refs[r].key) != 0)
+            lk[n++].key = refs[r].key;
+        which[refs[r].idx] = n - 1;
     }
+    free(refs);
     ssync_code rc = n ? ssync_graph_lookup_users(g, SSYNC_USER_BY_UPN, lk, n, err) : SSYNC_OK;
     for (size_t i = 0; rc == SSYNC_OK && i < p->count; i++) {
         ssync_plan_item *it = &p->items[i];
@@ -251,12 +281,6 @@ static void set(ssync_plan_item *it, ssync_plan_action a, const char *reason)
 }
 
 /* Candidates for keep_newest: recovered, known user, not revoked, not dropped by expiry. */
-static int newer(const ssync_plan_item *a, const ssync_plan_item *b)
-{
-    if (a->not_after != b->not_after)
-        return a->not_after > b->not_after;
-    return strcmp(a->thumbprint, b->thumbprint) > 0;
-}
 
 void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync_plan_policy *pol,
                        time_t now)
@@ -305,22 +329,27 @@ void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync
         if (decided)
             decided[i] = 1;
     }
-    if (pol->keep_newest > 0 && decided) {
-        for (size_t i = 0; i < p->count; i++) {
-            if (decided[i])
-                continue;
-            int rank = 0;
-            for (size_t j = 0; j < p->count; j++)
-                if (j != i && !decided[j] && strcasecmp(p->items[j].upn, p->items[i].upn) == 0 &&
-                    newer(&p->items[j], &p->items[i]))
-                    rank++;
-            if (rank >= pol->keep_newest) {
-                ssync_plan_item *it = &p->items[i];
-                set(it, it->present ? SSYNC_ACT_REMOVE : SSYNC_ACT_SKIP,
+    user_ref *refs =
+        pol->keep_newest > 0 && decided ? calloc(p->count ? p->count : 1, sizeof *refs) : NULL;
+    if (refs) {
+        size_t nrefs = 0;
+        for (size_t i = 0; i < p->count; i++)
+            if (!decided[i])
+                refs[nrefs++] = (user_ref){p->items[i].upn, &p->items[i], i};
+        qsort(refs, nrefs, sizeof *refs, by_user_then_newest);
+        /* rank = how many of the user's candidates are strictly newer (equal ones share it) */
+        size_t first = 0, rank = 0;
+        for (size_t r = 0; r < nrefs; r++) {
+            if (r == 0 || strcasecmp(refs[r - 1].key, refs[r].key) != 0)
+                first = r, rank = 0;
+            else if (newer(refs[r - 1].it, refs[r].it))
+                rank = r - first;
+            if (rank >= (size_t)pol->keep_newest)
+                set(refs[r].it, refs[r].it->present ? SSYNC_ACT_REMOVE : SSYNC_ACT_SKIP,
                     "older than the newest keep_newest of the user");
-            }
         }
     }
+    free(refs);
     free(decided);
 }
 

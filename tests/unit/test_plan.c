@@ -146,12 +146,32 @@ static void keep_newest(void **state)
     ssync_pfx_list_free(&l);
 }
 
+/* the same certificate from two blob files: neither is newer, so they share a rank */
+static void keep_newest_ties_share_a_rank(void **state)
+{
+    ssync_plan p = {0};
+    ssync_pfx_list l = {0};
+    add(&p, "c@x.example", '7', NOW + DAY, 0, 1);
+    add(&p, "C@x.example", '7', NOW + DAY, 0, 1);
+    add(&p, "c@x.example", '6', NOW - DAY, 0, 1);
+    ssync_pfx_list_sort(&l);
+    ssync_plan_policy pol = DEFAULTS;
+    pol.keep_newest = 1;
+    ssync_plan_decide(&p, &l, &pol, NOW);
+    assert_int_equal(p.items[0].action, SSYNC_ACT_UPLOAD);
+    assert_int_equal(p.items[1].action, SSYNC_ACT_UPLOAD);
+    assert_int_equal(p.items[2].action, SSYNC_ACT_SKIP);
+    ssync_plan_free(&p);
+    ssync_pfx_list_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(basic_actions),
         cmocka_unit_test(expiry_policies),
         cmocka_unit_test(keep_newest),
+        cmocka_unit_test(keep_newest_ties_share_a_rank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
