@@ -115,7 +115,7 @@ int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv)
         n_crls++;
     }
     if (rc == CLI_EXIT_OK &&
-        ssync_plan_scan(r->cfg, r->kras, crls, n_crls, r->plan, &e) != SSYNC_OK) {
+        ssync_plan_scan(r->cfg, r->kras, crls, n_crls, NULL, r->plan, &e) != SSYNC_OK) {
         cli_report(r->cmd, NULL, &e);
         rc = CLI_EXIT_FAILURE;
     }
@@ -125,7 +125,7 @@ int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv)
         return rc;
     if (!(r->graph = cli_graph_open(r->cfg, r->log)))
         return CLI_EXIT_FAILURE;
-    if (ssync_plan_resolve(r->graph, r->plan, r->listing, &e) != SSYNC_OK) {
+    if (ssync_plan_resolve(r->graph, r->cfg, NULL, NULL, r->plan, r->listing, &e) != SSYNC_OK) {
         cli_report_graph(r->cmd, NULL, &e, ssync_graph_last_failure(r->graph));
         return CLI_EXIT_FAILURE;
     }

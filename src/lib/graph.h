@@ -172,4 +172,19 @@ ssync_code ssync_graph_lookup_users(ssync_graph *g, ssync_user_key by, ssync_use
                                     size_t n, ssync_error *err);
 void ssync_user_lookup_clear(ssync_user_lookup *items, size_t n);
 
+/* ---- groups ---- */
+
+/* The users that are members of the group, directly or through nested groups:
+ * GET /groups/{id}/transitiveMembers/microsoft.graph.user?$select=id,userPrincipalName
+ * (paged, nextLink followed; needs GroupMember.Read.All). Each user is appended to out as an
+ * ssync_pfx_entry-free pair: upns[i] (malloc'd, as Graph gives it). SSYNC_ERR_NOT_FOUND when
+ * the group does not exist. */
+typedef struct ssync_group_members {
+    char **upns;
+    size_t count, cap;
+} ssync_group_members;
+ssync_code ssync_graph_group_members(ssync_graph *g, const char *group_id,
+                                     ssync_group_members *out, ssync_error *err);
+void ssync_group_members_free(ssync_group_members *m);
+
 #endif

@@ -163,9 +163,16 @@ static void scan_one(const ssync_kra_set *kras, X509_CRL *const *crls, size_t n_
     ssync_buf_free(&b);
 }
 
-ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
-                           X509_CRL *const *crls, size_t n_crls, ssync_plan *out, ssync_error *err)
+int ssync_plan_target_empty(const ssync_plan_target *t)
 {
+    return !t || (!t->request_id && !t->serial && !t->user);
+}
+
+ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
+                           X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
+                           ssync_plan *out, ssync_error *err)
+{
+    (void)target; /* TODO: targeted runs */
     if (cfg->source.type != SSYNC_SOURCE_BLOBS)
         return ssync_fail(err, SSYNC_ERR_UNSUPPORTED,
                           "[source] type %s is not supported yet (only blobs)",
@@ -222,9 +229,13 @@ static int by_user_then_newest(const void *pa, const void *pb)
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-ssync_code ssync_plan_resolve(ssync_graph *g, ssync_plan *p, ssync_pfx_list *listing,
-                              ssync_error *err)
+ssync_code ssync_plan_resolve(ssync_graph *g, const ssync_config *cfg,
+                              const ssync_plan_target *target, ssync_journal *journal,
+                              ssync_plan *p, ssync_pfx_list *listing, ssync_error *err)
 {
+    (void)cfg;
+    (void)target;
+    (void)journal;
     /* distinct users (case-insensitive) */
     ssync_user_lookup *lk = calloc(p->count ? p->count : 1, sizeof *lk);
     size_t *which = calloc(p->count ? p->count : 1, sizeof *which);

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "errors.h"
 #include "graph.h"
+#include "journal.h"
 #include "kra.h"
 
 #include <openssl/x509.h>
@@ -20,16 +21,26 @@ typedef enum ssync_plan_action {
     SSYNC_ACT_SKIP,   /* not desired and absent, unknown user, or not recoverable */
 } ssync_plan_action;
 
+/* Where an item comes from: a recovery blob, or a PKCS#12 of the pfx source (its manifest
+ * names the password file; the key is re-read at upload time, never kept in the plan). */
+typedef enum ssync_item_kind { SSYNC_ITEM_BLOB, SSYNC_ITEM_PFX } ssync_item_kind;
+
 /* One certificate of the source (one recovery blob). */
 typedef struct ssync_plan_item {
     /* from the source */
-    char *path;          /* the blob file */
+    ssync_item_kind kind;
+    char *path;          /* the blob file (or PKCS#12 file) */
+    long long request_id; /* CA request id when the source knows it (blob file name "<id>.*",
+                             edb), else 0 */
+    char serial[80];     /* uppercase hex, "" when not recovered */
     ssync_code code;     /* SSYNC_OK, or why the blob could not be recovered (error below) */
     char error[512];     /* recovery error (no secret) */
     char thumbprint[41]; /* "" when not recovered */
     char *cert_upn;      /* the certificate's user (SAN UPN, else e-mail); NULL when none */
     time_t not_after;
     int revoked; /* serial listed on a CRL of the certificate's issuer */
+    int filtered; /* excluded by a [source] filter (template, eku, allow/deny, group): the
+                     item is reported as skip with the filter as reason and never removed */
     /* from Entra ID (ssync_plan_resolve) */
     int user_found;
     char *upn; /* userPrincipalName as Entra ID gives it */
@@ -38,7 +49,18 @@ typedef struct ssync_plan_item {
     int present; /* (user, thumbprint) is in the listing */
     ssync_plan_action action;
     char reason[160];
+    char warning[200]; /* e.g. no SAN e-mail equals the user's mail (Outlook mobile refuses
+                          the certificate); "" when none */
 } ssync_plan_item;
+
+/* A targeted run (the CA's "certificate issued" event): only the items matching every set
+ * field are planned, and Intune is read per user of those items instead of one listing of the
+ * whole tenant. All fields NULL: the whole source. */
+typedef struct ssync_plan_target {
+    const char *request_id; /* decimal CA request id */
+    const char *serial;     /* hex, case-insensitive, colons and leading zeros ignored */
+    const char *user;       /* UPN (as resolved), case-insensitive */
+} ssync_plan_target;
 
 typedef struct ssync_plan {
     ssync_plan_item *items;
@@ -70,11 +92,16 @@ ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err);
  * recovered becomes an item with code != SSYNC_OK (not a fatal error). Items are in file-name
  * order. */
 ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
-                           X509_CRL *const *crls, size_t n_crls, ssync_plan *out, ssync_error *err);
+                           X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
+                           ssync_plan *out, ssync_error *err);
 /* Looks up the distinct users (batched, by UPN) and lists every userPfxCertificate once
- * (listing: appended and sorted). */
-ssync_code ssync_plan_resolve(ssync_graph *g, ssync_plan *p, ssync_pfx_list *listing,
-                              ssync_error *err);
+ * (listing: appended and sorted); a targeted run lists only the users of its items. journal
+ * (may be NULL) caches user lookups between runs. */
+ssync_code ssync_plan_resolve(ssync_graph *g, const ssync_config *cfg,
+                              const ssync_plan_target *target, ssync_journal *journal,
+                              ssync_plan *p, ssync_pfx_list *listing, ssync_error *err);
+/* 1 when target is NULL or has no field set. */
+int ssync_plan_target_empty(const ssync_plan_target *target);
 /* The pure diff: sets present, action and reason of every item from the sorted listing, the
  * policy and the time now. Only certificates of the source are ever removed. */
 void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync_plan_policy *pol,
