@@ -45,6 +45,7 @@ static const key_def keys[] = {
     {"source", "users_deny", K_PATH, F(source.users_deny), 0, 0, 0},
     {"source", "group", K_STR, F(source.group), 0, 0, 0},
     {"source", "user_map", K_PATH, F(source.user_map), 0, 0, 0},
+    {"source", "manifest", K_PATH, F(source.manifest), 0, 0, 0},
     {"kra", "key", K_PATHLIST, F(kra.key), 0, 0, 0},
     {"kra", "cert", K_PATHLIST, F(kra.cert), 0, 0, 0},
     {"kra", "password_file", K_PATH, F(kra.password_file), 0, 0, 0},
@@ -75,6 +76,7 @@ static const key_def keys[] = {
     {"policy", "drop_expired_after_days", K_INT, F(policy.drop_expired_after), 0, -1, 100000},
     {"policy", "both_purpose", K_PURPOSE, F(policy.both_purpose), 0, 0, 0},
     {"state", "path", K_PATH, F(state.path), 0, 0, 0},
+    {"state", "user_cache_hours", K_INT, F(state.user_cache_hours), 0, 0, 8760},
     {"log", "format", K_LOGFORMAT, F(log.json), 0, 0, 0},
     {"log", "level", K_LOGLEVEL, F(log.level), 0, 0, 0},
 };
@@ -106,6 +108,7 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->policy.drop_expired_after = -1;
     cfg->policy.both_purpose = SSYNC_PURPOSE_SMIME_ENCRYPTION;
     cfg->log.level = 2;
+    cfg->state.user_cache_hours = 24;
 }
 
 static char *trimmed_dup(const char *s, size_t len)

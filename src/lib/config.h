@@ -34,6 +34,7 @@ typedef struct ssync_config {
         char *users_deny;         /* file: one UPN per line */
         char *group;              /* Entra group object id (transitive members) */
         char *user_map;           /* CSV: certificate e-mail or UPN -> userPrincipalName */
+        char *manifest; /* pfx source: the manifest (default: manifest.csv in path) */
     } source;
     struct {
         ssync_cfg_list key;  /* PKCS#12 or PEM files */
@@ -78,6 +79,7 @@ typedef struct ssync_config {
     } policy;
     struct {
         char *path;
+        int user_cache_hours; /* user lookups reused for this long; 0: off (default 24) */
     } state;
     struct {
         int json;  /* log format: 0 text, 1 JSON lines */

@@ -108,6 +108,11 @@ void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync
                        time_t now);
 void ssync_plan_count(const ssync_plan *p, ssync_plan_counts *out);
 
+/* Fills an item's certificate facts (thumbprint, serial, not_after, revoked, cert_upn and what
+ * the filters need) from its certificate: shared by every source. */
+ssync_code ssync_plan_item_set_cert(ssync_plan_item *it, X509 *cert, X509_CRL *const *crls,
+                                    size_t n_crls, ssync_error *err);
+
 /* Appends an empty item (zeroed, code SSYNC_OK); NULL on memory. */
 ssync_plan_item *ssync_plan_add(ssync_plan *p);
 void ssync_plan_free(ssync_plan *p);
