@@ -31,6 +31,7 @@
 #define EMU_ROLE_RW "DeviceManagementConfiguration.ReadWrite.All"
 #define EMU_ROLE_R "DeviceManagementConfiguration.Read.All"
 #define EMU_ROLE_USERS "User.Read.All"
+#define EMU_ROLE_GROUPS "GroupMember.Read.All"
 #define EMU_GRAPH_RESOURCE "https://graph.microsoft.com"
 #define EMU_GRAPH_APPID "00000003-0000-0000-c000-000000000000"
 #define EMU_LOGIN_HOST "https://login.microsoftonline.com"
@@ -187,6 +188,13 @@ typedef struct emu_user {
     json_t *json; /* the user object as Graph returns it (full view) */
 } emu_user;
 
+/* A directory group (--groups): direct members as indices into ctx->users and ctx->groups. */
+typedef struct emu_group {
+    char id[37];
+    size_t *users, nusers, capusers;
+    size_t *groups, ngroups, capgroups;
+} emu_group;
+
 typedef struct emu_jti {
     char *jti;
     time_t exp;
@@ -219,6 +227,9 @@ typedef struct emu_ctx {
     /* users (read-only after start) */
     emu_user *users;
     size_t nusers;
+    /* groups (read-only after start) */
+    emu_group *groups;
+    size_t ngroups;
     /* everything below is shared between connection threads: hold lock */
     pthread_mutex_t lock;
     EVP_PKEY *token_key; /* signs access tokens; persisted with --state */
@@ -323,6 +334,16 @@ void emu_users_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_princ
 void emu_batch(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version);
 int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err);
 const emu_user *emu_user_by_upn(const emu_ctx *ctx, const char *upn);
+/* Splits one CSV line (RFC 4180 quoting) into at most max fields; returns the count, -1 on bad
+ * quoting. Fields point into line, which is modified. */
+int emu_csv_split(char *line, char **fields, int max);
+
+/* /groups (emu_groups.c): --groups FILE, CSV "groupId,member" where member is a UPN, a user id
+ * or another group's id (nesting; cycles allowed). */
+int emu_groups_load(emu_ctx *ctx, const char *path, ssync_error *err);
+void emu_groups_free(emu_ctx *ctx);
+void emu_groups_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_principal *who,
+                      const char *version, const char *rest);
 
 /* Query options shared by collections: returns 0, or -1 with resp filled (400). On beta the
  * '$' prefix is optional (reference 2.6). */
@@ -343,6 +364,9 @@ typedef struct emu_select_spec {
  * @odata.context. -1 + 400 (Graph error shape) on an unknown property. */
 int emu_parse_select(const emu_req *req, emu_resp *resp, const char *text,
                      const emu_select_spec *spec, json_t **out, char *ctxsel, size_t ctxlen);
+/* A user object as Graph returns it, limited to sel (NULL: the full view); $select rules. */
+json_t *emu_user_view(const emu_user *u, json_t *sel);
+extern const emu_select_spec emu_user_select;
 /* Content-Type must be application/json (with optional parameters). -1 + 415 otherwise. */
 int emu_require_json(const emu_req *req, emu_resp *resp);
 /* Parses the JSON body into an object. -1 + 400 otherwise. */

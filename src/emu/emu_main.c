@@ -23,6 +23,7 @@ static void usage(FILE *f)
             "usage: intune-emu --listen 127.0.0.1:PORT --tls-cert FILE --tls-key FILE\n"
             "                  --tenant-id ID --client-id ID [--client-secret-file FILE]\n"
             "                  [--client-cert FILE] --connector-key FILE --users FILE\n"
+            "                  [--groups FILE]\n"
             "                  [--page-size N] [--write-limit N/SECONDS|off]\n"
             "                  [--request-limit N/SECONDS|off] [--fault SPEC]... [--state FILE]\n"
             "                  [--strict] [--token-lifetime SECONDS] [--roles R1,R2|none]\n"
@@ -165,6 +166,7 @@ static void ctx_free(emu_ctx *ctx)
         json_decref(ctx->users[i].json);
     }
     free(ctx->users);
+    emu_groups_free(ctx);
     emu_store_free(ctx->store);
     emu_window_free(&ctx->write_window);
     emu_window_free(&ctx->request_window);
@@ -198,6 +200,7 @@ static int serve(int argc, char **argv)
         O_LIFETIME,
         O_ROLES,
         O_QUIET,
+        O_GROUPS,
         O_HELP,
         O_VERSION
     };
@@ -210,6 +213,7 @@ static int serve(int argc, char **argv)
                                          {"client-cert", required_argument, NULL, O_CCERT},
                                          {"connector-key", required_argument, NULL, O_CONNECTOR},
                                          {"users", required_argument, NULL, O_USERS},
+                                         {"groups", required_argument, NULL, O_GROUPS},
                                          {"page-size", required_argument, NULL, O_PAGE},
                                          {"write-limit", required_argument, NULL, O_WLIMIT},
                                          {"request-limit", required_argument, NULL, O_RLIMIT},
@@ -231,7 +235,8 @@ static int serve(int argc, char **argv)
     ctx.stats.by_route = json_object();
     ctx.stats.by_status = json_object();
     const char *listen = NULL, *tls_cert = NULL, *tls_key = NULL, *secret_file = NULL,
-               *client_cert = NULL, *connector = NULL, *users = NULL;
+               *client_cert = NULL, *connector = NULL, *users = NULL, *groups = NULL;
+    int roles_given = 0;
     emu_limit wlimit = {100, 20}, rlimit = {1000, 20};
     double max_runtime = 3600;
     int rc = 2, c;
@@ -271,6 +276,9 @@ static int serve(int argc, char **argv)
             break;
         case O_USERS:
             users = optarg;
+            break;
+        case O_GROUPS:
+            groups = optarg;
             break;
         case O_PAGE: {
             unsigned long v = strtoul(optarg, &end, 10);
@@ -322,6 +330,7 @@ static int serve(int argc, char **argv)
             }
             break;
         case O_ROLES:
+            roles_given = 1;
             parse_roles(&ctx, optarg);
             break;
         case O_QUIET:
@@ -378,6 +387,13 @@ static int serve(int argc, char **argv)
         rc = die("%s", err.msg);
         goto out;
     }
+    if (groups && emu_groups_load(&ctx, groups, &err) != 0) {
+        rc = die("%s", err.msg);
+        goto out;
+    }
+    /* an app that reads groups has been granted GroupMember.Read.All (unless --roles says) */
+    if (groups && !roles_given)
+        parse_roles(&ctx, EMU_ROLE_RW "," EMU_ROLE_USERS "," EMU_ROLE_GROUPS);
     ctx.store = emu_store_new();
     if (!ctx.store || emu_window_init(&ctx.write_window, wlimit) != 0 ||
         emu_window_init(&ctx.request_window, rlimit) != 0) {

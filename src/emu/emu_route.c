@@ -44,6 +44,8 @@ static const char *stats_route(const char *path)
         return "$batch";
     if (emu_strcasestr(path, "/users"))
         return "users";
+    if (emu_strcasestr(path, "/groups"))
+        return "groups";
     if (strncmp(path, "/emu/device", 11) == 0)
         return "device";
     if (strncmp(path, "/emu/", 5) == 0)
@@ -223,6 +225,8 @@ void emu_graph_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *ver
     } else if (strncasecmp(rest, "/users", 6) == 0 &&
                (rest[6] == '\0' || rest[6] == '/' || rest[6] == '(')) {
         emu_users_route(ctx, req, resp, &who, version, rest + 6);
+    } else if (strncasecmp(rest, "/groups", 7) == 0 && (rest[7] == '\0' || rest[7] == '/')) {
+        emu_groups_route(ctx, req, resp, &who, version, rest + 7);
     } else {
         const char *s = rest[0] == '/' ? rest + 1 : rest;
         const char *e = seg_end(s);

@@ -12,9 +12,7 @@
 
 /* ---- loading ---- */
 
-/* Splits one CSV line (RFC 4180 quoting) into at most max fields; returns the count, -1 on bad
- * quoting. Fields point into line, which is modified. */
-static int csv_split(char *line, char **fields, int max)
+int emu_csv_split(char *line, char **fields, int max)
 {
     int n = 0;
     char *p = line;
@@ -85,7 +83,7 @@ int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err)
         if (len == 0)
             continue;
         if (nh < 0) {
-            nh = csv_split(line, hdr, 32);
+            nh = emu_csv_split(line, hdr, 32);
             if (nh < 0) {
                 ssync_fail(err, SSYNC_ERR_CONFIG, "%s: bad header line", path);
                 goto out;
@@ -103,7 +101,7 @@ int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err)
             continue;
         }
         char *f[32];
-        int nf = csv_split(line, f, 32);
+        int nf = emu_csv_split(line, f, 32);
         if (nf < 0 || nf <= iu || nf <= ii || nf <= im) {
             ssync_fail(err, SSYNC_ERR_CONFIG, "%s:%zu: malformed line", path, lineno);
             goto out;
@@ -196,7 +194,7 @@ static const char *user_prop(const char *name)
     return NULL;
 }
 
-static json_t *user_view(const emu_user *u, json_t *sel)
+json_t *emu_user_view(const emu_user *u, json_t *sel)
 {
     if (!sel)
         return json_deep_copy(u->json);
@@ -220,8 +218,8 @@ static json_t *user_view(const emu_user *u, json_t *sel)
 }
 
 /* Leading blanks are skipped but trailing ones are kept, so 'id ' is an unknown property. */
-static const emu_select_spec SELECT = {user_prop, "Microsoft.DirectoryServices.User",
-                                       "Request_BadRequest", 0};
+const emu_select_spec emu_user_select = {user_prop, "Microsoft.DirectoryServices.User",
+                                         "Request_BadRequest", 0};
 
 static int check_leaf(emu_filter *leaf, void *arg)
 {
@@ -284,8 +282,8 @@ static void list(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version
             return;
         }
     }
-    if (emu_parse_select(req, resp, emu_query_opt(req, "$select", version), &SELECT, &sel, selctx,
-                         sizeof(selctx)) != 0) {
+    if (emu_parse_select(req, resp, emu_query_opt(req, "$select", version), &emu_user_select, &sel,
+                         selctx, sizeof(selctx)) != 0) {
         emu_filter_free(filter);
         return;
     }
@@ -322,7 +320,7 @@ static void list(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version
             more = 1;
             break;
         }
-        json_array_append_new(value, user_view(&ctx->users[i], sel));
+        json_array_append_new(value, emu_user_view(&ctx->users[i], sel));
         got++;
     }
     if (want_count)
@@ -395,8 +393,8 @@ void emu_users_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_princ
         return;
     json_t *sel = NULL;
     char selctx[512];
-    if (emu_parse_select(req, resp, emu_query_opt(req, "$select", version), &SELECT, &sel, selctx,
-                         sizeof(selctx)) != 0)
+    if (emu_parse_select(req, resp, emu_query_opt(req, "$select", version), &emu_user_select, &sel,
+                         selctx, sizeof(selctx)) != 0)
         return;
     const emu_user *u = NULL;
     for (size_t i = 0; i < ctx->nusers && !u; i++)
@@ -412,7 +410,7 @@ void emu_users_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_princ
         snprintf(context, sizeof(context), "%s/%s/$metadata#users%s%s%s/$entity", ctx->base_url,
                  version, sel ? "(" : "", sel ? selctx : "", sel ? ")" : "");
         json_t *body = json_pack("{s:s}", "@odata.context", context);
-        json_t *view = user_view(u, sel);
+        json_t *view = emu_user_view(u, sel);
         json_object_update(body, view);
         json_decref(view);
         emu_resp_json(resp, 200, body);

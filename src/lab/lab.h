@@ -33,6 +33,8 @@ typedef struct lab_opts {
     unsigned threads;
     int aes256; /* content cipher of the archived key: 0 = 3DES-CBC, 1 = AES-256-CBC */
     uint64_t seed;
+    int groups;          /* write groups.csv and inGroup (--groups) */
+    const char *pfx_dir; /* also write the pfx source there (--pfx-dir); NULL: no */
 } lab_opts;
 
 /* A small deterministic PRNG (splitmix64) for the structure of the lab: names, ids, serials,
@@ -53,6 +55,8 @@ typedef struct lab_user {
     int mismatch;      /* dir_mail != mail */
     int subject_email; /* emailAddress also in the subject */
     int expired;       /* current certificate has lapsed */
+    int in_group;      /* --groups: 0 outside, 1 direct member of the lab group, 2 through the
+                          nested group */
     unsigned first_cert, ncerts;
 } lab_user;
 
@@ -102,6 +106,7 @@ typedef struct lab {
     EVP_PKEY *connector_key, *tls_ca_key, *server_key, *app_key;
     unsigned char tls_serial[3][16];
     char tenant_id[37], client_id[37];
+    char group_id[37], subgroup_id[37]; /* --groups */
 } lab;
 
 /* lab_util.c */
@@ -156,6 +161,19 @@ const char *lab_enc_name(lab_enc enc);
 int lab_plan(lab *l);
 int lab_write_users_csv(const lab *l);
 int lab_write_manifest(const lab *l);
+
+/* lab_groups.c: a group with most users, some through a nested group. Drawn from its own PRNG
+ * (seeded from the seed), so the rest of the lab is the same with or without --groups. */
+int lab_plan_groups(lab *l);
+int lab_write_groups_csv(const lab *l);
+
+/* lab_pfx.c: the pfx source (--pfx-dir): one PKCS#12 per certificate under its own random
+ * password, the password in a 0600 file beside it, and manifest.csv. */
+int lab_pfx_prepare(const lab *l);
+int lab_pfx_write_one(const lab *l, const lab_cert *c, X509 *cert);
+int lab_pfx_write_manifest(const lab *l);
+/* The file name stem of a certificate's PKCS#12 ("u00001-g1"), into out[32]. */
+void lab_pfx_stem(const lab_cert *c, char out[32]);
 
 /* lab_keys.c */
 int lab_generate_keys(lab *l);

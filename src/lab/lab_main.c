@@ -36,6 +36,10 @@ static const char usage[] =
     "  --key-pool N         distinct RSA-2048 user keys, reused across certificates (default 16)\n"
     "  --seed S             seed for names, ids, serials, dates and choices (default random)\n"
     "  --threads T          worker threads (default: number of CPUs)\n"
+    "  --groups             also write groups.csv: a group (id in lab.json) holding most users,\n"
+    "                       some through a nested group; manifest.jsonl gets inGroup\n"
+    "  --pfx-dir DIR        also write the certificates as a pfx source into DIR: PKCS#12 files,\n"
+    "                       one 0600 password file each, manifest.csv\n"
     "  --help               this text\n"
     "\n"
     "Exit status: 0 done, 1 failure while generating, 2 bad command line.\n";
@@ -76,6 +80,10 @@ static int parse_args(int argc, char **argv, lab_opts *o)
             fputs(usage, stdout);
             return 1;
         }
+        if (strcmp(a, "--groups") == 0) { /* the one option without a value */
+            o->groups = 1;
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0) {
             lab_err("unexpected argument '%s' (see --help)", a);
             return -1;
@@ -92,7 +100,7 @@ static int parse_args(int argc, char **argv, lab_opts *o)
         flag[fl] = '\0';
         static const char *const known[] = {
             "--out",     "--users",         "--kras",     "--cipher", "--renewals", "--revoked",
-            "--expired", "--unknown-users", "--key-pool", "--seed",   "--threads"};
+            "--expired", "--unknown-users", "--key-pool", "--seed",   "--threads",  "--pfx-dir"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -115,6 +123,12 @@ static int parse_args(int argc, char **argv, lab_opts *o)
                 return -1;
             }
             o->out = val;
+        } else if (strcmp(flag, "--pfx-dir") == 0) {
+            if (!*val) {
+                lab_err("--pfx-dir: empty directory name");
+                return -1;
+            }
+            o->pfx_dir = val;
         } else if (strcmp(flag, "--cipher") == 0) {
             if (strcmp(val, "3des") == 0)
                 o->aes256 = 0;
@@ -335,7 +349,7 @@ static int issue_one(void *arg, size_t i)
     lab_hex_upper(c->serial, sizeof c->serial, c->serial_hex);
     if (lab_recovery_blob(l, x, l->pool_blob[c->key], l->pool_blob_len[c->key], &der, &derlen) ||
         lab_encode(c->enc, der, derlen, &text, &textlen) ||
-        lab_write(l, c->file, text, textlen, 0644))
+        lab_write(l, c->file, text, textlen, 0644) || lab_pfx_write_one(l, c, x))
         goto done;
     rc = 0;
 done:
@@ -384,6 +398,15 @@ static int write_lab_json(const lab *l)
         "tls/ca.pem", "tlsCaKey", "tls/ca.key", "tlsServer", "tls/server.pem", "tlsServerKey",
         "tls/server.key", "appCert", "app.pem", "appKey", "app.key", "clientSecret",
         "client-secret", "tenantId", "tenant-id", "clientId", "client-id");
+    /* optional parts only when asked for, so the default lab.json stays as it was */
+    if (j && o->groups) {
+        json_object_set_new(j, "groupId", json_string(l->group_id));
+        json_object_set_new(json_object_get(j, "files"), "groups", json_string("groups.csv"));
+        json_object_set_new(json_object_get(j, "files"), "groupId", json_string("group-id"));
+    }
+    if (j && o->pfx_dir)
+        json_object_set_new(json_object_get(j, "files"), "pfxManifest",
+                            json_pack("s++", o->pfx_dir, "/", "manifest.csv"));
     char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
     if (!s) {
@@ -451,10 +474,9 @@ static void summary(const lab *l, double secs)
     printf("  CA            ca.pem, ca.key (Lab Issuing CA); CRL ca.crl, ca.crl.der (%u revoked)\n",
            l->revoked);
     if (o->kras > 1)
-        printf(
-            "  KRAs          %u: kra1.pem/.key .. kra%u.pem/.key; kra.p12 (KRA 1) .. kra%u.p12; "
-            "password in kra.pass\n",
-            o->kras, o->kras, o->kras);
+        printf("  KRAs          %u: kra1.pem/.key .. kra%u.pem/.key; kra.p12 (KRA 1) .. kra%u.p12; "
+               "password in kra.pass\n",
+               o->kras, o->kras, o->kras);
     else
         printf("  KRAs          1: kra1.pem, kra1.key; kra.p12, password in kra.pass\n");
     printf("  users         %u in users.csv (%u with a different mail), %u unknown to Entra ID\n",
@@ -465,6 +487,16 @@ static void summary(const lab *l, double secs)
            "%u user keys\n",
            o->aes256 ? "AES-256-CBC" : "3DES-CBC", o->key_pool);
     printf("  answer key    manifest.jsonl, lab.json\n");
+    if (o->groups) {
+        unsigned members = 0;
+        for (unsigned i = 0; i < l->nuser; i++)
+            members += l->user[i].in_group != 0;
+        printf("  groups        groups.csv: group %s, %u members (some nested)\n", l->group_id,
+               members);
+    }
+    if (o->pfx_dir)
+        printf("  pfx source    %s: %u PKCS#12 files, password files, manifest.csv\n", o->pfx_dir,
+               l->ncert);
     printf("  connector     connector.key, connector-public.pem, connector-public.rsa1blob\n");
     printf("  emulator      tls/ca.pem, tls/server.pem, app.pem, client-secret, tenant-id, "
            "client-id\n");
@@ -483,12 +515,14 @@ int main(int argc, char **argv)
     l.cipher = l.opt.aes256 ? EVP_aes_256_cbc() : EVP_des_ede3_cbc();
     lab_rng_seed(&l.rng, l.opt.seed);
 
-    int ok = prepare_out(&l) == 0 && lab_plan(&l) == 0 && lab_generate_keys(&l) == 0 &&
+    int ok = prepare_out(&l) == 0 && lab_plan(&l) == 0 && lab_plan_groups(&l) == 0 &&
+             (!l.opt.pfx_dir || lab_pfx_prepare(&l) == 0) && lab_generate_keys(&l) == 0 &&
              lab_make_ca(&l) == 0 && lab_make_kras(&l) == 0 &&
              lab_write_cert_pem(&l, "ca.pem", l.ca) == 0 &&
              lab_write_key_pem(&l, "ca.key", l.ca_key) == 0 && lab_write_kra_files(&l) == 0 &&
              lab_parallel(l.opt.threads, l.ncert, issue_one, &l) == 0 && lab_write_crl(&l) == 0 &&
              lab_write_users_csv(&l) == 0 && lab_write_manifest(&l) == 0 &&
+             lab_write_groups_csv(&l) == 0 && lab_pfx_write_manifest(&l) == 0 &&
              lab_write_connector(&l) == 0 && lab_write_emulator_files(&l) == 0 &&
              write_lab_json(&l) == 0;
     if (ok)

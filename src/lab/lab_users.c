@@ -303,6 +303,14 @@ static json_t *cert_json(const lab *l, const lab_cert *c)
     bad |= json_object_set_new(o, "notBefore", json_string(nb));
     bad |= json_object_set_new(o, "notAfter", json_string(na));
     bad |= json_object_set_new(o, "keyPoolIndex", json_integer(c->key));
+    if (l->opt.groups)
+        bad |= json_object_set_new(o, "inGroup", json_boolean(u->in_group != 0));
+    if (l->opt.pfx_dir) {
+        char stem[32], name[40];
+        lab_pfx_stem(c, stem);
+        snprintf(name, sizeof name, "%s.p12", stem);
+        bad |= json_object_set_new(o, "pfxFile", json_string(name));
+    }
     if (bad) {
         json_decref(o);
         return NULL;

@@ -66,7 +66,8 @@
     /* config, state (issue: sync engine) */                                                \
     E(SSYNC_ERR_CONFIG, "configuration error")                                              \
     E(SSYNC_ERR_STATE, "state journal error")                                               \
-    E(SSYNC_ERR_UNSUPPORTED, "not supported")
+    E(SSYNC_ERR_UNSUPPORTED, "not supported")                                               \
+    E(SSYNC_ERR_PFX_OPEN, "cannot open the PKCS#12 file")
 
 #define SSYNC_ERROR_ENUM(name, msg) name,
 typedef enum ssync_code { SSYNC_FOREACH_ERROR(SSYNC_ERROR_ENUM) SSYNC_ERR__COUNT } ssync_code;

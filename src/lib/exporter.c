@@ -13,20 +13,17 @@ void ssync_exporter_init(ssync_exporter *ex)
     ex->record.padding = SSYNC_PAD_DEFAULT;
 }
 
-ssync_code ssync_export_blob(const ssync_exporter *ex, const unsigned char *blob, size_t len,
-                             const char *upn, ssync_export_result *out, ssync_error *err)
+ssync_code ssync_export_key(const ssync_exporter *ex, EVP_PKEY *key, X509 *cert,
+                            STACK_OF(X509) * chain, const char *upn, ssync_export_result *out,
+                            ssync_error *err)
 {
-    if (!ex || !ex->kras || !ex->connector || !blob || !out)
+    if (!ex || !ex->connector || !key || !cert || !out)
         return ssync_fail(err, SSYNC_ERR_ARG, "exporter not set up");
     memset(out, 0, sizeof *out);
 
-    ssync_recovered rec = {0};
     ssync_buf pfx = {0}, ct = {0};
     char password[SSYNC_PASSWORD_LEN + 1];
-    ssync_code rc = ssync_recover_blob(ex->kras, blob, len, NULL, &rec, err);
-    if (rc != SSYNC_OK)
-        return rc;
-    rc = ssync_certinfo_get(rec.cert, &out->info, err);
+    ssync_code rc = ssync_certinfo_get(cert, &out->info, err);
     if (rc != SSYNC_OK)
         goto done;
     const char *user = upn ? upn : ssync_certinfo_user(&out->info);
@@ -37,10 +34,9 @@ ssync_code ssync_export_blob(const ssync_exporter *ex, const unsigned char *blob
     rc = ssync_password_generate(password, SSYNC_PASSWORD_LEN, err);
     if (rc != SSYNC_OK)
         goto done;
-    ssync_pfx_opts po = {.profile = ex->profile,
-                         .friendly_name = user,
-                         .chain = ex->include_chain ? rec.chain : NULL};
-    rc = ssync_pfx_build(rec.key, rec.cert, &po, password, &pfx, err);
+    ssync_pfx_opts po = {
+        .profile = ex->profile, .friendly_name = user, .chain = ex->include_chain ? chain : NULL};
+    rc = ssync_pfx_build(key, cert, &po, password, &pfx, err);
     if (rc != SSYNC_OK)
         goto done;
     rc = ssync_connector_encrypt(ex->connector, ex->record.padding, (unsigned char *)password,
@@ -53,9 +49,22 @@ done:
     OPENSSL_cleanse(password, sizeof password);
     ssync_buf_free(&pfx);
     ssync_buf_free(&ct);
-    ssync_recovered_clear(&rec);
     if (rc != SSYNC_OK)
         ssync_export_result_clear(out);
+    return rc;
+}
+
+ssync_code ssync_export_blob(const ssync_exporter *ex, const unsigned char *blob, size_t len,
+                             const char *upn, ssync_export_result *out, ssync_error *err)
+{
+    if (!ex || !ex->kras || !ex->connector || !blob || !out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "exporter not set up");
+    memset(out, 0, sizeof *out);
+    ssync_recovered rec = {0};
+    ssync_code rc = ssync_recover_blob(ex->kras, blob, len, NULL, &rec, err);
+    if (rc == SSYNC_OK)
+        rc = ssync_export_key(ex, rec.key, rec.cert, rec.chain, upn, out, err);
+    ssync_recovered_clear(&rec);
     return rc;
 }
 

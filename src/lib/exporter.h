@@ -28,6 +28,12 @@ void ssync_exporter_init(ssync_exporter *ex);
 /* upn: the user to name in the record; NULL takes the certificate's own (SAN UPN, else e-mail). */
 ssync_code ssync_export_blob(const ssync_exporter *ex, const unsigned char *blob, size_t len,
                              const char *upn, ssync_export_result *out, ssync_error *err);
+/* The tail every source shares: key + certificate -> PKCS#12 under a fresh password (per
+ * ex->profile; chain is added when ex->include_chain, may be NULL) -> password encrypted to
+ * ex->connector -> Graph record. upn as for ssync_export_blob. ex->kras is not used. */
+ssync_code ssync_export_key(const ssync_exporter *ex, EVP_PKEY *key, X509 *cert,
+                            STACK_OF(X509) * chain, const char *upn, ssync_export_result *out,
+                            ssync_error *err);
 void ssync_export_result_clear(ssync_export_result *r);
 
 #endif

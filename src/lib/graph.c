@@ -864,8 +864,14 @@ static char *pfx_url(ssync_graph *g, const char *suffix)
     return concat(g->base, "/deviceManagement/userPfxCertificates", suffix);
 }
 
-/* GETs url and every nextLink after it, appending entities to out. Takes url. */
-static ssync_code list_pages(ssync_graph *g, char *url, ssync_pfx_list *out, ssync_error *err)
+/* Parses one listing page into the caller's collection and sets *next_link (or NULL). */
+typedef ssync_code (*page_parse_fn)(const char *body, size_t len, void *out, char **next_link,
+                                    ssync_error *err);
+
+/* GETs url and every nextLink after it, handing each page to parse. Takes url. The guards
+ * (page limit, loop, foreign host, content type) hold for every collection. */
+static ssync_code list_pages_with(ssync_graph *g, char *url, page_parse_fn parse, void *out,
+                                  ssync_error *err)
 {
     ssync_linkset seen = {0};
     ssync_code rc = SSYNC_OK;
@@ -903,7 +909,7 @@ static ssync_code list_pages(ssync_graph *g, char *url, ssync_pfx_list *out, ssy
         }
         if (rc == SSYNC_OK) {
             ssync_error perr;
-            rc = ssync_pfx_page_parse(j->x.resp, j->x.resp_len, out, &url, &perr);
+            rc = parse(j->x.resp, j->x.resp_len, out, &url, &perr);
             if (rc != SSYNC_OK)
                 fail_resp(g, j, err, rc, detail_of(&perr));
         }
@@ -920,6 +926,17 @@ static ssync_code list_pages(ssync_graph *g, char *url, ssync_pfx_list *out, ssy
     free(url);
     ssync_linkset_free(&seen);
     return rc;
+}
+
+static ssync_code pfx_page(const char *body, size_t len, void *out, char **next_link,
+                           ssync_error *err)
+{
+    return ssync_pfx_page_parse(body, len, out, next_link, err);
+}
+
+static ssync_code list_pages(ssync_graph *g, char *url, ssync_pfx_list *out, ssync_error *err)
+{
+    return list_pages_with(g, url, pfx_page, out, err);
 }
 
 /* Keeps only the entries that match upn (and thumbprint): a filter the server ignored must not
@@ -1817,4 +1834,59 @@ done:
     free(lr.next_kind);
     run_end(g);
     return rc;
+}
+
+/* ---------------------------------------------------------------- groups */
+
+static ssync_code member_page(const char *body, size_t len, void *out, char **next_link,
+                              ssync_error *err)
+{
+    ssync_group_members *m = out;
+    return ssync_member_page_parse(body, len, &m->upns, &m->count, &m->cap, next_link, err);
+}
+
+ssync_code ssync_graph_group_members(ssync_graph *g, const char *group_id, ssync_group_members *out,
+                                     ssync_error *err)
+{
+    if (!out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "no output list");
+    /* the id goes into the URL path: only a GUID may (and Graph knows groups by GUID only) */
+    if (!group_id || !ssync_uuid_valid(group_id))
+        return ssync_fail(err, SSYNC_ERR_ARG, "group id '%.64s' is not a GUID",
+                          group_id ? group_id : "");
+    ssync_code rc = run_begin(g, err);
+    if (rc != SSYNC_OK)
+        return rc;
+    char path[128];
+    snprintf(path, sizeof path, "/groups/%s/transitiveMembers/microsoft.graph.user", group_id);
+    char *url = concat(g->base, path, "?$select=id,userPrincipalName&$top=999");
+    size_t from = out->count;
+    rc = url ? list_pages_with(g, url, member_page, out, err)
+             : ssync_fail(err, SSYNC_ERR_NOMEM, "url");
+    if (rc == SSYNC_ERR_NOT_FOUND) {
+        /* keep the request's detail (ids) but say which group is missing */
+        char line[480];
+        ssync_graph_failure_format(&g->last, line, sizeof line);
+        ssync_fail(err, SSYNC_ERR_NOT_FOUND, "group %s does not exist: %s", group_id, line);
+    }
+    if (rc != SSYNC_OK) {
+        /* all or nothing: a partial member list must not look like the whole group */
+        for (size_t i = from; i < out->count; i++)
+            free(out->upns[i]);
+        out->count = from;
+    } else {
+        ssync_graph_failure_clear(&g->last);
+    }
+    run_end(g);
+    return rc;
+}
+
+void ssync_group_members_free(ssync_group_members *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->count; i++)
+        free(m->upns[i]);
+    free(m->upns);
+    memset(m, 0, sizeof *m);
 }

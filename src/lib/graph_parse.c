@@ -495,23 +495,44 @@ ssync_code ssync_pfx_entry_from_json(const void *objv, ssync_pfx_entry *out, ssy
     return SSYNC_OK;
 }
 
+/* The envelope every collection page shares: the parsed root and its "value" array. */
+static ssync_code page_load(const char *body, size_t len, json_t **root, json_t **value,
+                            ssync_error *err)
+{
+    json_error_t je;
+    *value = NULL;
+    *root = body && len ? json_loadb(body, len, 0, &je) : NULL;
+    if (!*root)
+        return ssync_fail(err, SSYNC_ERR_GRAPH_RESPONSE, "listing page is not JSON%s%s",
+                          body && len ? ": " : "", body && len ? je.text : "");
+    *value = json_object_get(*root, "value");
+    if (!json_is_array(*value))
+        return ssync_fail(err, SSYNC_ERR_GRAPH_RESPONSE, "listing page has no \"value\" array");
+    return SSYNC_OK;
+}
+
+static ssync_code page_next_link(json_t *root, char **next_link, ssync_error *err)
+{
+    json_t *nl = json_object_get(root, "@odata.nextLink");
+    if (!nl || json_is_null(nl))
+        return SSYNC_OK;
+    if (!json_is_string(nl) || json_string_length(nl) == 0 ||
+        strlen(json_string_value(nl)) != json_string_length(nl))
+        return ssync_fail(err, SSYNC_ERR_GRAPH_RESPONSE, "@odata.nextLink is not a string");
+    *next_link = strdup(json_string_value(nl));
+    return *next_link ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_NOMEM, "nextLink");
+}
+
 ssync_code ssync_pfx_page_parse(const char *body, size_t len, ssync_pfx_list *out, char **next_link,
                                 ssync_error *err)
 {
     if (!out || !next_link)
         return ssync_fail(err, SSYNC_ERR_ARG, "page parse: no output");
     *next_link = NULL;
-    json_error_t je;
-    json_t *root = body && len ? json_loadb(body, len, 0, &je) : NULL;
-    if (!root)
-        return ssync_fail(err, SSYNC_ERR_GRAPH_RESPONSE, "listing page is not JSON%s%s",
-                          body && len ? ": " : "", body && len ? je.text : "");
-    ssync_code rc = SSYNC_OK;
-    json_t *value = json_object_get(root, "value");
-    if (!json_is_array(value)) {
-        rc = ssync_fail(err, SSYNC_ERR_GRAPH_RESPONSE, "listing page has no \"value\" array");
+    json_t *root, *value;
+    ssync_code rc = page_load(body, len, &root, &value, err);
+    if (rc != SSYNC_OK)
         goto done;
-    }
     size_t n = json_array_size(value);
     if (out->count + n > out->cap) {
         size_t ncap = out->cap ? out->cap : 128;
@@ -538,19 +559,57 @@ ssync_code ssync_pfx_page_parse(const char *body, size_t len, ssync_pfx_list *ou
         }
         out->count++;
     }
-    json_t *nl = json_object_get(root, "@odata.nextLink");
-    if (nl && !json_is_null(nl)) {
-        if (!json_is_string(nl) || json_string_length(nl) == 0 ||
-            strlen(json_string_value(nl)) != json_string_length(nl)) {
-            rc = ssync_fail(err, SSYNC_ERR_GRAPH_RESPONSE, "@odata.nextLink is not a string");
-            goto done;
-        }
-        *next_link = strdup(json_string_value(nl));
-        if (!*next_link)
-            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "nextLink");
-    }
+    rc = page_next_link(root, next_link, err);
 done:
     json_decref(root);
+    return rc;
+}
+
+ssync_code ssync_member_page_parse(const char *body, size_t len, char ***upns, size_t *count,
+                                   size_t *cap, char **next_link, ssync_error *err)
+{
+    if (!upns || !count || !cap || !next_link)
+        return ssync_fail(err, SSYNC_ERR_ARG, "page parse: no output");
+    *next_link = NULL;
+    json_t *root, *value;
+    ssync_code rc = page_load(body, len, &root, &value, err);
+    if (rc != SSYNC_OK)
+        goto done;
+    size_t n = json_array_size(value);
+    if (*count + n > *cap) {
+        size_t ncap = *cap ? *cap : 128;
+        while (ncap < *count + n)
+            ncap *= 2;
+        char **bigger = realloc(*upns, ncap * sizeof *bigger);
+        if (!bigger) {
+            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "members");
+            goto done;
+        }
+        *upns = bigger;
+        *cap = ncap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(value, i);
+        char *upn = NULL;
+        if (!json_is_object(m) || !json_is_string(json_object_get(m, "userPrincipalName")) ||
+            json_string_length(json_object_get(m, "userPrincipalName")) == 0) {
+            rc =
+                ssync_fail(err, SSYNC_ERR_GRAPH_RESPONSE, "member %zu has no userPrincipalName", i);
+            goto done;
+        }
+        if (!dup_member(m, "userPrincipalName", &upn) || !upn) {
+            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "members");
+            goto done;
+        }
+        (*upns)[(*count)++] = upn;
+    }
+    rc = page_next_link(root, next_link, err);
+done:
+    json_decref(root);
+    if (rc != SSYNC_OK) {
+        free(*next_link);
+        *next_link = NULL;
+    }
     return rc;
 }
 

@@ -112,6 +112,13 @@ ssync_code ssync_pfx_entry_from_json(const void *obj, ssync_pfx_entry *out, ssyn
  * out, sets *next_link (malloc'd) or NULL at the end. */
 ssync_code ssync_pfx_page_parse(const char *body, size_t len, ssync_pfx_list *out, char **next_link,
                                 ssync_error *err);
+/* One page of a group's transitiveMembers/microsoft.graph.user listing
+ * {"value":[{"id","userPrincipalName"},...],"@odata.nextLink":"..."}: appends each member's
+ * userPrincipalName (malloc'd, sanitized) to upns/count/cap (grown with realloc), sets *next_link
+ * (malloc'd) or NULL at the end. A member without a string userPrincipalName is an error. */
+ssync_code ssync_member_page_parse(const char *body, size_t len, char ***upns, size_t *count,
+                                   size_t *cap, char **next_link, ssync_error *err);
+
 /* Sorts by (userPrincipalName case-insensitive, thumbprint): the sync engine's diff key. */
 void ssync_pfx_list_sort(ssync_pfx_list *l);
 /* In a sorted list: the entry for (upn, thumbprint) or NULL. */

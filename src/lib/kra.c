@@ -5,6 +5,7 @@
 #include "kra.h"
 
 #include "fileio.h"
+#include "p12read.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -22,8 +23,7 @@ typedef struct kra_entry {
 struct ssync_kra_set {
     kra_entry *items;
     size_t count, cap;
-    OSSL_PROVIDER *legacy;
-    OSSL_PROVIDER *deflt;
+    ssync_p12_reader reader; /* the legacy provider, when a file needed it */
 };
 
 ssync_code ssync_kra_set_new(ssync_kra_set **out, ssync_error *err)
@@ -60,10 +60,7 @@ void ssync_kra_set_free(ssync_kra_set *set)
     }
     free(set->items);
     /* keys are freed first: they may come from these providers */
-    if (set->legacy)
-        OSSL_PROVIDER_unload(set->legacy);
-    if (set->deflt)
-        OSSL_PROVIDER_unload(set->deflt);
+    ssync_p12_reader_free(&set->reader);
     free(set);
 }
 
@@ -101,36 +98,6 @@ ssync_code ssync_kra_set_add(ssync_kra_set *set, EVP_PKEY *key, X509 *cert, ssyn
     return SSYNC_OK;
 }
 
-/* Whether OpenSSL's error queue says an algorithm was not available (fetch failure), which is
- * what a legacy PBE (RC2-40, DES) gives without the legacy provider. */
-static int queue_has_unsupported(void)
-{
-    unsigned long e;
-    int found = 0;
-    while ((e = ERR_get_error()) != 0) {
-        int lib = ERR_GET_LIB(e), reason = ERR_GET_REASON(e);
-        if (reason == ERR_R_UNSUPPORTED || reason == ERR_R_FETCH_FAILED ||
-            (lib == ERR_LIB_EVP &&
-             (reason == EVP_R_UNSUPPORTED_ALGORITHM || reason == EVP_R_UNSUPPORTED_CIPHER)))
-            found = 1;
-    }
-    return found;
-}
-
-static ssync_code load_legacy(ssync_kra_set *set, ssync_error *err)
-{
-    if (set->legacy)
-        return SSYNC_OK;
-    /* loading a provider explicitly stops the automatic "default" loading: load both */
-    if (!set->deflt)
-        set->deflt = OSSL_PROVIDER_load(NULL, "default");
-    set->legacy = OSSL_PROVIDER_load(NULL, "legacy");
-    if (!set->deflt || !set->legacy)
-        return ssync_fail_ssl(err, SSYNC_ERR_KRA_LOAD,
-                              "the file needs OpenSSL's legacy provider, which cannot be loaded");
-    return SSYNC_OK;
-}
-
 /* Pick the certificate among certs whose public key is key (PKCS12_parse only returns the one
  * with a matching localKeyID or key). */
 static X509 *find_cert(STACK_OF(X509) * certs, EVP_PKEY *key)
@@ -139,51 +106,6 @@ static X509 *find_cert(STACK_OF(X509) * certs, EVP_PKEY *key)
         if (key_matches(sk_X509_value(certs, i), key))
             return sk_X509_value(certs, i);
     return NULL;
-}
-
-static ssync_code load_p12(ssync_kra_set *set, PKCS12 *p12, const char *password, EVP_PKEY **key,
-                           X509 **cert, STACK_OF(X509) * *others, ssync_error *err)
-{
-    /* An empty password is encoded either as no password or as "" (as the openssl CLI tries) */
-    const char *pass = password ? password : "";
-    if (PKCS12_mac_present(p12)) {
-        if (!PKCS12_verify_mac(p12, pass, -1)) {
-            /* a MAC mismatch raises no error (OpenSSL 3.0 p12_mutl.c); failing to compute
-             * the MAC (unsupported digest ...) does */
-            unsigned long e = ERR_peek_last_error();
-            int wrong = e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PKCS12 &&
-                                   ERR_GET_REASON(e) == PKCS12_R_MAC_VERIFY_FAILURE);
-            if (wrong && !*pass && PKCS12_verify_mac(p12, NULL, 0)) {
-                pass = NULL;
-                ERR_clear_error();
-            } else if (wrong) {
-                ERR_clear_error();
-                return ssync_fail(err, SSYNC_ERR_KRA_PASSWORD, "PKCS#12 MAC verification failed");
-            } else {
-                return ssync_fail_ssl(err, SSYNC_ERR_KRA_LOAD, "cannot verify the PKCS#12 MAC");
-            }
-        }
-    }
-    for (int attempt = 0;; attempt++) {
-        if (PKCS12_parse(p12, pass, key, cert, others))
-            break;
-        int unsupported = queue_has_unsupported();
-        if (unsupported && attempt == 0 && !set->legacy) {
-            ssync_code rc = load_legacy(set, err);
-            if (rc != SSYNC_OK)
-                return rc;
-            continue;
-        }
-        if (unsupported)
-            return ssync_fail(err, SSYNC_ERR_KRA_LOAD, "PKCS#12 uses an unsupported algorithm");
-        /* with a verified MAC the password is right: the file is damaged; without a MAC a
-         * failed decryption is the only sign of a wrong password */
-        if (!PKCS12_mac_present(p12))
-            return ssync_fail(err, SSYNC_ERR_KRA_PASSWORD,
-                              "cannot decrypt the PKCS#12 (it has no MAC to check the password)");
-        return ssync_fail(err, SSYNC_ERR_KRA_LOAD, "cannot decrypt the PKCS#12 contents");
-    }
-    return SSYNC_OK;
 }
 
 /* Never prompt: OpenSSL's default callback would read the terminal. */
@@ -309,7 +231,8 @@ ssync_code ssync_kra_set_add_file(ssync_kra_set *set, const char *path, const ch
     const unsigned char *q = file.data;
     PKCS12 *p12 = file.len <= INT_MAX ? d2i_PKCS12(NULL, &q, (long)file.len) : NULL;
     if (p12) {
-        rc = load_p12(set, p12, password, &key, &cert, &certs, err);
+        rc = ssync_p12_parse(&set->reader, p12, password, SSYNC_ERR_KRA_PASSWORD,
+                             SSYNC_ERR_KRA_LOAD, &key, &cert, &certs, err);
         PKCS12_free(p12);
         if (rc == SSYNC_OK && !key)
             rc = ssync_fail(err, SSYNC_ERR_KRA_NO_KEY, "the PKCS#12 holds no private key");

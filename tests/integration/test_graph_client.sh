@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The library's Graph client (src/lib/graph.c) against intune-emu: tokens (secret, RS256, PS256),
-# records (create, paged list, filters, delete + verify), $batch user lookups, TLS refusals, and
+# records (create, paged list, filters, delete + verify), $batch user lookups, group members
+# (paged transitiveMembers, 404), TLS refusals, and
 # one emulator per fault scenario (429, 5xx, dropped connections, commit-then-fail, expiry).
 # The assertions live in tests/unit/test_graph_live.c; this script provides the emulators.
 set -euo pipefail
@@ -30,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 LAB=$TMP/lab
-"$LABGEN" --out "$LAB" --users 30 --seed 20240601 >"$TMP/lab.log" 2>&1 ||
+"$LABGEN" --out "$LAB" --users 30 --seed 20240601 --groups >"$TMP/lab.log" 2>&1 ||
     { cat "$TMP/lab.log"; exit 1; }
 
 # start_emu NAME [extra intune-emu options...]: sets URL to the emulator's base URL
@@ -86,7 +87,7 @@ openssl req -new -x509 -newkey rsa:2048 -nodes -keyout "$TMP/badname.key" \
 EMU_CERT=$TMP/badname.pem EMU_KEY=$TMP/badname.key start_emu badname
 BADNAME_URL=$URL
 
-start_emu basic --page-size 7 --quiet
+start_emu basic --page-size 7 --quiet --groups "$LAB/groups.csv"
 run basic "$URL" SSYNC_EMU_URL_BADNAME="$BADNAME_URL"
 
 start_emu fault_throttle_429 --quiet \

@@ -449,6 +449,87 @@ static void user_lookups_batched(void **state)
     live_free(&l);
 }
 
+/* ---------------------------------------------------------------- groups */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lab's answer key: the distinct UPNs marked inGroup in manifest.jsonl, sorted. */
+static size_t expected_members(char ***out)
+{
+    ssync_buf b = {0};
+    ssync_error e;
+    if (ssync_read_file(lab_file("manifest.jsonl"), 64u << 20, &b, &e) != SSYNC_OK)
+        fail_msg("%s", e.msg);
+    char **v = calloc(MAX_USERS * 4, sizeof *v);
+    size_t n = 0;
+    for (char *line = strtok((char *)b.data, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *o = json_loads(line, 0, NULL);
+        assert_non_null(json_object_get(o, "inGroup")); /* the lab ran with --groups */
+        const char *upn = json_string_value(json_object_get(o, "userPrincipalName"));
+        int dup = 0;
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = strcasecmp(v[i], upn) == 0;
+        if (json_is_true(json_object_get(o, "inGroup")) && !dup)
+            v[n++] = strdup(upn);
+        json_decref(o);
+    }
+    ssync_buf_free(&b);
+    qsort(v, n, sizeof *v, cmp_str);
+    *out = v;
+    return n;
+}
+
+static void group_members(void **state)
+{
+    const char *url = basic_or_skip();
+    live l;
+    live_setup(&l, AUTH_SECRET, url);
+    live_new(&l);
+    char *gid = slurp_line("group-id");
+    char **want = NULL;
+    size_t nwant = expected_members(&want);
+    assert_true(nwant > 7); /* more than one page (the emulator runs with --page-size 7) */
+
+    ssync_group_members m = {0};
+    ssync_error e;
+    ssync_graph_stats st0, st1;
+    ssync_graph_get_stats(l.g, &st0);
+    if (ssync_graph_group_members(l.g, gid, &m, &e) != SSYNC_OK)
+        fail_msg("group members: %s", e.msg);
+    ssync_graph_get_stats(l.g, &st1);
+    assert_int_equal(m.count, nwant);
+    qsort(m.upns, m.count, sizeof *m.upns, cmp_str);
+    for (size_t i = 0; i < nwant; i++)
+        assert_string_equal(m.upns[i], want[i]);
+    /* nextLink followed: one GET per page of 7 */
+    assert_int_equal(st1.requests - st0.requests, (nwant + 6) / 7);
+
+    /* an unknown group: NOT_FOUND naming it, with Graph's detail; the list is untouched */
+    const char *missing = "0badc0de-0000-4000-8000-000000000000";
+    assert_int_equal(ssync_graph_group_members(l.g, missing, &m, &e), SSYNC_ERR_NOT_FOUND);
+    if (!strstr(e.msg, "group 0badc0de-0000-4000-8000-000000000000 does not exist") ||
+        !strstr(e.msg, "HTTP 404") || !strstr(e.msg, "request-id"))
+        fail_msg("404 message: %s", e.msg);
+    assert_int_equal(ssync_graph_last_failure(l.g)->http_status, 404);
+    assert_int_equal(m.count, nwant);
+    /* a malformed id never reaches the network */
+    ssync_graph_get_stats(l.g, &st0);
+    assert_int_equal(ssync_graph_group_members(l.g, "x/../../users", &m, &e), SSYNC_ERR_ARG);
+    assert_non_null(strstr(e.msg, "not a GUID"));
+    assert_int_equal(ssync_graph_group_members(l.g, NULL, &m, &e), SSYNC_ERR_ARG);
+    ssync_graph_get_stats(l.g, &st1);
+    assert_int_equal(st1.requests, st0.requests);
+    ssync_group_members_free(&m);
+    for (size_t i = 0; i < nwant; i++)
+        free(want[i]);
+    free(want);
+    free(gid);
+    live_free(&l);
+}
+
 /* ---------------------------------------------------------------- TLS */
 
 static void wrong_ca_is_refused(void **state)
@@ -934,6 +1015,7 @@ int main(void)
         cmocka_unit_test(wrong_secret_is_a_clear_aadsts_error),
         cmocka_unit_test(create_list_filter_delete),
         cmocka_unit_test(user_lookups_batched),
+        cmocka_unit_test(group_members),
         cmocka_unit_test(wrong_ca_is_refused),
         cmocka_unit_test(wrong_host_name_is_refused),
         cmocka_unit_test(config_is_validated),

@@ -1,6 +1,7 @@
 /* Graph / Entra error parsing, filter escaping, paging helpers (src/lib/graph_parse.c). */
 #include "testutil.h"
 
+#include "graph.h"
 #include "graph_parse.h"
 
 #include <jansson.h>
@@ -319,6 +320,51 @@ static void page_parse_hostile(void **state)
     free(deep);
 }
 
+static void member_pages(void **state)
+{
+    (void)state;
+    char **upns = NULL, *next = NULL;
+    size_t count = 0, cap = 0;
+    ssync_error e;
+    const char *p1 =
+        "{\"@odata.context\":\"x\",\"value\":[{\"id\":\"1\",\"userPrincipalName\":"
+        "\"a@x.example\"},{\"id\":\"2\",\"userPrincipalName\":\"b\\u0007@x.example\"}],"
+        "\"@odata.nextLink\":\"https://graph.example/v1.0/groups/g/next\"}";
+    assert_int_equal(ssync_member_page_parse(p1, strlen(p1), &upns, &count, &cap, &next, &e),
+                     SSYNC_OK);
+    assert_int_equal(count, 2);
+    assert_string_equal(upns[0], "a@x.example");
+    assert_string_equal(upns[1], "b @x.example"); /* control characters never pass through */
+    assert_string_equal(next, "https://graph.example/v1.0/groups/g/next");
+    free(next);
+    const char *p2 = "{\"value\":[{\"id\":\"3\",\"userPrincipalName\":\"c@x.example\"}]}";
+    assert_int_equal(ssync_member_page_parse(p2, strlen(p2), &upns, &count, &cap, &next, &e),
+                     SSYNC_OK);
+    assert_int_equal(count, 3);
+    assert_null(next);
+
+    /* hostile pages fail and append nothing */
+    static const char *const bad[] = {"",
+                                      "[]",
+                                      "{\"value\":{}}",
+                                      "{\"value\":[1]}",
+                                      "{\"value\":[{\"id\":\"4\"}]}",
+                                      "{\"value\":[{\"userPrincipalName\":\"\"}]}",
+                                      "{\"value\":[],\"@odata.nextLink\":5}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(
+            ssync_member_page_parse(bad[i], strlen(bad[i]), &upns, &count, &cap, &next, &e),
+            SSYNC_ERR_GRAPH_RESPONSE);
+        assert_null(next);
+        assert_int_equal(count, 3);
+    }
+    assert_int_equal(ssync_member_page_parse(p2, strlen(p2), NULL, &count, &cap, &next, &e),
+                     SSYNC_ERR_ARG);
+    ssync_group_members m = {upns, count, cap};
+    ssync_group_members_free(&m);
+    assert_null(m.upns);
+}
+
 static void sanitize(void **state)
 {
     char out[16];
@@ -345,6 +391,7 @@ int main(void)
         cmocka_unit_test(linkset_detects_loops),
         cmocka_unit_test(page_parse_ok),
         cmocka_unit_test(page_parse_hostile),
+        cmocka_unit_test(member_pages),
         cmocka_unit_test(sanitize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
