@@ -77,6 +77,8 @@ static const key_def keys[] = {
     {"policy", "both_purpose", K_PURPOSE, F(policy.both_purpose), 0, 0, 0},
     {"state", "path", K_PATH, F(state.path), 0, 0, 0},
     {"state", "user_cache_hours", K_INT, F(state.user_cache_hours), 0, 0, 8760},
+    {"state", "user_negative_cache_minutes", K_INT, F(state.user_negative_cache_minutes), 0, 0,
+     10080},
     {"log", "format", K_LOGFORMAT, F(log.json), 0, 0, 0},
     {"log", "level", K_LOGLEVEL, F(log.level), 0, 0, 0},
 };
@@ -109,6 +111,7 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->policy.both_purpose = SSYNC_PURPOSE_SMIME_ENCRYPTION;
     cfg->log.level = 2;
     cfg->state.user_cache_hours = 24;
+    cfg->state.user_negative_cache_minutes = 60;
 }
 
 static char *trimmed_dup(const char *s, size_t len)

@@ -80,6 +80,7 @@ typedef struct ssync_config {
     struct {
         char *path;
         int user_cache_hours; /* user lookups reused for this long; 0: off (default 24) */
+        int user_negative_cache_minutes; /* "not in Entra ID" reused this long (default 60) */
     } state;
     struct {
         int json;  /* log format: 0 text, 1 JSON lines */

@@ -33,6 +33,9 @@ static const char *const schema =
     "  ('pending','ambiguous');"
     "CREATE INDEX IF NOT EXISTS ops_item ON ops(upn, thumbprint);"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS user_cache(kind TEXT NOT NULL, key TEXT NOT NULL,"
+    "  id TEXT NOT NULL, upn TEXT NOT NULL, mail TEXT, via TEXT, stored REAL NOT NULL,"
+    "  PRIMARY KEY(kind, key));"
     "PRAGMA user_version=1;";
 
 static double now(void)
@@ -301,4 +304,77 @@ ssync_code ssync_journal_meta_set(ssync_journal *j, const char *key, const char 
                "INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET "
                "value=excluded.value",
                "tt", key, value);
+}
+
+/* The cache key: ASCII lowercase (UPNs and addresses compare that way in Entra ID). */
+static char *lower_dup(const char *s)
+{
+    char *d = strdup(s);
+    for (char *p = d; p && *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return d;
+}
+
+ssync_code ssync_journal_user_get(ssync_journal *j, const char *kind, const char *key,
+                                  double not_before, ssync_cached_user *out, int *found,
+                                  ssync_error *err)
+{
+    if (!j || !kind || !key || !out || !found)
+        return ssync_fail(err, SSYNC_ERR_ARG, "journal user cache");
+    *found = 0;
+    memset(out, 0, sizeof *out);
+    char *k = lower_dup(key);
+    if (!k)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "user cache");
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(j->db,
+                                "SELECT id, upn, mail, via FROM user_cache WHERE kind=? AND "
+                                "key=? AND stored>=?",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, k, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_double(st, 3, not_before);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        copy_col(out->id, sizeof out->id, st, 0);
+        copy_col(out->upn, sizeof out->upn, st, 1);
+        copy_col(out->mail, sizeof out->mail, st, 2);
+        copy_col(out->via, sizeof out->via, st, 3);
+        *found = 1;
+    }
+    sqlite3_finalize(st);
+    free(k);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(j, err, "read user cache");
+    return SSYNC_OK;
+}
+
+ssync_code ssync_journal_user_put(ssync_journal *j, const char *kind, const char *key,
+                                  const ssync_cached_user *u, double when, ssync_error *err)
+{
+    if (!j || !kind || !key || !u)
+        return ssync_fail(err, SSYNC_ERR_ARG, "journal user cache");
+    char *k = lower_dup(key);
+    if (!k)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "user cache");
+    ssync_code rc = run(j, err, "write user cache",
+                        "INSERT INTO user_cache(kind, key, id, upn, mail, via, stored) "
+                        "VALUES(?,?,?,?,?,?,?) ON CONFLICT(kind, key) DO UPDATE SET "
+                        "id=excluded.id, upn=excluded.upn, mail=excluded.mail, "
+                        "via=excluded.via, stored=excluded.stored",
+                        "ttttttd", kind, k, u->id, u->upn, u->mail, u->via, when);
+    free(k);
+    return rc;
+}
+
+ssync_code ssync_journal_user_prune(ssync_journal *j, double before, ssync_error *err)
+{
+    if (!j)
+        return ssync_fail(err, SSYNC_ERR_ARG, "journal user cache");
+    return run(j, err, "prune user cache", "DELETE FROM user_cache WHERE stored<?", "d", before);
 }

@@ -70,6 +70,27 @@ ssync_code ssync_journal_meta_get(ssync_journal *j, const char *key, char **valu
 ssync_code ssync_journal_meta_set(ssync_journal *j, const char *key, const char *value,
                                   ssync_error *err);
 
+/* The user-lookup cache: successful directory lookups (never "not found", never an error, so a
+ * new user is seen at once), reused for [state] user_cache_hours. kind says what key is
+ * ("upn", "mail", "cert" for a certificate thumbprint); keys compare in ASCII lowercase. Times
+ * are Unix seconds. */
+typedef struct ssync_cached_user {
+    char id[40];    /* object id as Graph gives it */
+    char upn[256];  /* userPrincipalName */
+    char mail[320]; /* "" when the user has none */
+    char via[24];   /* the property that matched: "userPrincipalName", "mail", "proxyAddresses" */
+} ssync_cached_user;
+
+/* *found = 1 and out filled when an entry for (kind, key) was stored at or after not_before. */
+ssync_code ssync_journal_user_get(ssync_journal *j, const char *kind, const char *key,
+                                  double not_before, ssync_cached_user *out, int *found,
+                                  ssync_error *err);
+/* Stores (replaces) the entry for (kind, key), stamped when. */
+ssync_code ssync_journal_user_put(ssync_journal *j, const char *kind, const char *key,
+                                  const ssync_cached_user *u, double when, ssync_error *err);
+/* Deletes the entries stored before before (all of them with a huge value). */
+ssync_code ssync_journal_user_prune(ssync_journal *j, double before, ssync_error *err);
+
 const char *ssync_op_action_name(ssync_op_action a);
 const char *ssync_op_outcome_name(ssync_op_outcome o);
 

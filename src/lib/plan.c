@@ -4,8 +4,12 @@
 #include "certinfo.h"
 #include "fileio.h"
 #include "recover.h"
+#include "select.h"
+#include "source_pfx.h"
 
+#include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -52,17 +56,58 @@ ssync_plan_item *ssync_plan_add(ssync_plan *p)
     return it;
 }
 
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The certificate facts set_cert fills (an item can be refilled). */
+static void clear_cert(ssync_plan_item *it)
+{
+    free(it->cert_upn);
+    free(it->san_upn);
+    free_list(it->emails, it->n_emails);
+    free_list(it->eku, it->n_eku);
+    free(it->template_oid);
+    free(it->template_name);
+    it->cert_upn = it->san_upn = it->template_oid = it->template_name = NULL;
+    it->emails = it->eku = NULL;
+    it->n_emails = it->n_eku = 0;
+}
+
+static void item_free(ssync_plan_item *it)
+{
+    clear_cert(it);
+    free(it->path);
+    free(it->upn);
+    free(it->user_mail);
+}
+
 void ssync_plan_free(ssync_plan *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->count; i++) {
-        free(p->items[i].path);
-        free(p->items[i].cert_upn);
-        free(p->items[i].upn);
-    }
+    for (size_t i = 0; i < p->count; i++)
+        item_free(&p->items[i]);
     free(p->items);
     memset(p, 0, sizeof *p);
+}
+
+void ssync_plan_keep_if(ssync_plan *p, int (*keep)(void *ctx, const ssync_plan_item *it), void *ctx)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        if (keep(ctx, &p->items[i])) {
+            if (k != i)
+                p->items[k] = p->items[i];
+            k++;
+        } else {
+            item_free(&p->items[i]);
+        }
+    }
+    p->count = k;
 }
 
 ssync_code ssync_plan_load_kras(const ssync_config *cfg, ssync_kra_set **out, ssync_error *err)
@@ -118,6 +163,18 @@ ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err)
     return SSYNC_OK;
 }
 
+long long ssync_plan_request_id_from_name(const char *name)
+{
+    if (!name || !isdigit((unsigned char)name[0]))
+        return 0;
+    errno = 0;
+    char *end = NULL;
+    long long id = strtoll(name, &end, 10);
+    if (errno || id <= 0 || (*end && *end != '.' && *end != '-'))
+        return 0;
+    return id;
+}
+
 static int is_revoked(X509 *cert, X509_CRL *const *crls, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -134,31 +191,67 @@ static int is_blob_name(const struct dirent *d)
     return d->d_name[0] != '.';
 }
 
+static ssync_code dup_list(char *const *src, size_t n, char ***dst, size_t *dn)
+{
+    *dst = NULL;
+    *dn = 0;
+    if (!n)
+        return SSYNC_OK;
+    if (!(*dst = calloc(n, sizeof **dst)))
+        return SSYNC_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++, (*dn)++)
+        if (!((*dst)[i] = strdup(src[i])))
+            return SSYNC_ERR_NOMEM;
+    return SSYNC_OK;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+    return !src || (*dst = strdup(src)) != NULL;
+}
+
+ssync_code ssync_plan_item_set_cert(ssync_plan_item *it, X509 *cert, X509_CRL *const *crls,
+                                    size_t n_crls, ssync_error *err)
+{
+    if (!it || !cert)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_plan_item_set_cert");
+    clear_cert(it);
+    ssync_certinfo info = {0};
+    ssync_code rc = ssync_certinfo_get(cert, &info, err);
+    if (rc != SSYNC_OK)
+        return rc;
+    memcpy(it->thumbprint, info.thumbprint, sizeof it->thumbprint);
+    snprintf(it->serial, sizeof it->serial, "%s", info.serial);
+    it->not_after = info.not_after;
+    it->revoked = is_revoked(cert, crls, n_crls);
+    if (!dup_opt(&it->cert_upn, ssync_certinfo_user(&info)) ||
+        !dup_opt(&it->san_upn, info.upn && *info.upn ? info.upn : NULL) ||
+        !dup_opt(&it->template_oid, info.template_oid) ||
+        !dup_opt(&it->template_name, info.template_name) ||
+        dup_list(info.emails, info.n_emails, &it->emails, &it->n_emails) != SSYNC_OK ||
+        dup_list(info.eku, info.n_eku, &it->eku, &it->n_eku) != SSYNC_OK) {
+        clear_cert(it);
+        rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificate facts");
+    }
+    ssync_certinfo_clear(&info);
+    return rc;
+}
+
 static void scan_one(const ssync_kra_set *kras, X509_CRL *const *crls, size_t n_crls,
                      ssync_plan_item *it)
 {
     ssync_error e = {0};
     ssync_buf b = {0};
     ssync_recovered rec = {0};
-    ssync_certinfo info = {0};
     ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, &e);
     if (rc == SSYNC_OK)
         rc = ssync_recover_blob(kras, b.data, b.len, NULL, &rec, &e);
     if (rc == SSYNC_OK)
-        rc = ssync_certinfo_get(rec.cert, &info, &e);
-    if (rc == SSYNC_OK) {
-        memcpy(it->thumbprint, info.thumbprint, sizeof it->thumbprint);
-        it->not_after = info.not_after;
-        it->revoked = is_revoked(rec.cert, crls, n_crls);
-        const char *user = ssync_certinfo_user(&info);
-        if (user && !(it->cert_upn = strdup(user)))
-            rc = ssync_fail(&e, SSYNC_ERR_NOMEM, NULL);
-    }
+        rc = ssync_plan_item_set_cert(it, rec.cert, crls, n_crls, &e);
     if (rc != SSYNC_OK) {
         it->code = rc;
         snprintf(it->error, sizeof it->error, "%s", e.msg);
     }
-    ssync_certinfo_clear(&info);
     ssync_recovered_clear(&rec);
     ssync_buf_free(&b);
 }
@@ -168,36 +261,86 @@ int ssync_plan_target_empty(const ssync_plan_target *t)
     return !t || (!t->request_id && !t->serial && !t->user);
 }
 
-ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
-                           X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
-                           ssync_plan *out, ssync_error *err)
+static ssync_code scan_blobs(const ssync_config *cfg, const ssync_kra_set *kras,
+                             X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
+                             ssync_plan *out, ssync_error *err)
 {
-    (void)target; /* TODO: targeted runs */
-    if (cfg->source.type != SSYNC_SOURCE_BLOBS)
-        return ssync_fail(err, SSYNC_ERR_UNSUPPORTED,
-                          "[source] type %s is not supported yet (only blobs)",
-                          cfg->source.type == SSYNC_SOURCE_EDB ? "edb" : "pfx");
     if (!cfg->source.path)
         return ssync_fail(err, SSYNC_ERR_CONFIG, "[source] path is required");
     struct dirent **names = NULL;
     int count = scandir(cfg->source.path, &names, is_blob_name, alphasort);
     if (count < 0)
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "[source] path %s", cfg->source.path);
+    long long want_id = target && target->request_id ? strtoll(target->request_id, NULL, 10) : 0;
     ssync_code rc = SSYNC_OK;
     for (int i = 0; i < count; i++) {
-        if (rc == SSYNC_OK) {
+        long long id = ssync_plan_request_id_from_name(names[i]->d_name);
+        /* a request-id target needs no recovery of the other blobs */
+        if (rc == SSYNC_OK && (!want_id || id == want_id)) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", cfg->source.path, names[i]->d_name);
             ssync_plan_item *it = ssync_plan_add(out);
-            if (!it || !(it->path = strdup(path)))
+            if (!it || !(it->path = strdup(path))) {
                 rc = ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-            else
+            } else {
+                it->kind = SSYNC_ITEM_BLOB;
+                it->request_id = id;
                 scan_one(kras, crls, n_crls, it);
+            }
         }
         free(names[i]);
     }
     free(names);
     return rc;
+}
+
+/* A targeted run keeps the items of its request id and serial; a blob that cannot be recovered
+ * stays when its file name carries the wanted request id, so its error is reported. */
+static int keep_target(void *ctx, const ssync_plan_item *it)
+{
+    const ssync_plan_target *t = ctx;
+    if (it->code != SSYNC_OK)
+        return t->request_id && !t->serial && it->request_id > 0 &&
+               it->request_id == strtoll(t->request_id, NULL, 10);
+    return ssync_target_match_cert(t, it);
+}
+
+ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
+                           X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
+                           ssync_plan *out, ssync_error *err)
+{
+    if (!cfg || !out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_plan_scan");
+    ssync_cert_filter filter;
+    ssync_code rc = ssync_target_check(target, err);
+    if (rc == SSYNC_OK)
+        rc = ssync_cert_filter_init(cfg, &filter, err);
+    if (rc != SSYNC_OK)
+        return rc;
+    size_t first = out->count;
+    switch (cfg->source.type) {
+    case SSYNC_SOURCE_BLOBS:
+        rc = scan_blobs(cfg, kras, crls, n_crls, target, out, err);
+        break;
+    case SSYNC_SOURCE_PFX:
+        rc = ssync_pfx_source_scan(cfg, crls, n_crls, out, err);
+        break;
+    default:
+        return ssync_fail(err, SSYNC_ERR_UNSUPPORTED,
+                          "[source] type edb is not supported yet (blobs or pfx)");
+    }
+    if (rc != SSYNC_OK)
+        return rc;
+    if (!ssync_plan_target_empty(target) && (target->request_id || target->serial))
+        ssync_plan_keep_if(out, keep_target, (void *)target);
+    /* the certificate filters, whatever the source */
+    for (size_t i = first; i < out->count; i++) {
+        ssync_plan_item *it = &out->items[i];
+        if (it->code == SSYNC_OK && !it->filtered &&
+            !ssync_cert_filter_check(&filter, it, it->reason, sizeof it->reason))
+            it->filtered = 1;
+    }
+    return SSYNC_OK;
 }
 
 /* a is newer than b: later notAfter, then (a total order) the larger thumbprint */
@@ -229,62 +372,6 @@ static int by_user_then_newest(const void *pa, const void *pb)
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-ssync_code ssync_plan_resolve(ssync_graph *g, const ssync_config *cfg,
-                              const ssync_plan_target *target, ssync_journal *journal,
-                              ssync_plan *p, ssync_pfx_list *listing, ssync_error *err)
-{
-    (void)cfg;
-    (void)target;
-    (void)journal;
-    /* distinct users (case-insensitive) */
-    ssync_user_lookup *lk = calloc(p->count ? p->count : 1, sizeof *lk);
-    size_t *which = calloc(p->count ? p->count : 1, sizeof *which);
-    user_ref *refs = calloc(p->count ? p->count : 1, sizeof *refs);
-    if (!lk || !which || !refs) {
-        free(lk);
-        free(which);
-        free(refs);
-        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-    }
-    size_t nrefs = 0, n = 0;
-    for (size_t i = 0; i < p->count; i++)
-        if (p->items[i].code == SSYNC_OK && p->items[i].cert_upn)
-            refs[nrefs++] = (user_ref){p->items[i].cert_upn, &p->items[i], i};
-    qsort(refs, nrefs, sizeof *refs, by_user_then_newest);
-    for (size_t r = 0; r < nrefs; r++) {
-        if (r == 0 || strcasecmp(refs[r - 1].key, refs[r].key) != 0)
-            lk[n++].key = refs[r].key;
-        which[refs[r].idx] = n - 1;
-    }
-    free(refs);
-    ssync_code rc = n ? ssync_graph_lookup_users(g, SSYNC_USER_BY_UPN, lk, n, err) : SSYNC_OK;
-    for (size_t i = 0; rc == SSYNC_OK && i < p->count; i++) {
-        ssync_plan_item *it = &p->items[i];
-        if (it->code != SSYNC_OK || !it->cert_upn)
-            continue;
-        const ssync_user_lookup *l = &lk[which[i]];
-        if (l->result == SSYNC_OK && l->upn) {
-            it->user_found = 1;
-            snprintf(it->user_id, sizeof it->user_id, "%s", l->id);
-            if (!(it->upn = strdup(l->upn)))
-                rc = ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-        } else if (l->result != SSYNC_ERR_NOT_FOUND) {
-            /* the lookup itself failed for this user: not a verdict on the user */
-            it->code = l->result;
-            snprintf(it->error, sizeof it->error, "user lookup: %.480s", l->err.msg);
-        }
-    }
-    ssync_user_lookup_clear(lk, n);
-    free(lk);
-    free(which);
-    if (rc != SSYNC_OK)
-        return rc;
-    rc = ssync_graph_list_pfx(g, listing, err);
-    if (rc == SSYNC_OK)
-        ssync_pfx_list_sort(listing);
-    return rc;
-}
-
 static void set(ssync_plan_item *it, ssync_plan_action a, const char *reason)
 {
     it->action = a;
@@ -303,10 +390,20 @@ void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync
         it->present = 0;
         if (it->code != SSYNC_OK) {
             set(it, SSYNC_ACT_SKIP, "cannot be recovered");
-        } else if (!it->cert_upn) {
+        } else if (it->filtered) {
+            /* out of scope: left alone in Intune, never removed; the reason names the filter */
+            it->present =
+                it->user_found && ssync_pfx_list_find(listing, it->upn, it->thumbprint) != NULL;
+            it->action = SSYNC_ACT_SKIP;
+            if (!it->reason[0])
+                set(it, SSYNC_ACT_SKIP, "excluded by a [source] filter");
+        } else if (!it->cert_upn && !it->user_found) {
             set(it, SSYNC_ACT_SKIP, "certificate names no user");
         } else if (!it->user_found) {
-            set(it, SSYNC_ACT_SKIP, "user not found in Entra ID");
+            /* resolve may have said why (ambiguous, user_map names an unknown user) */
+            it->action = SSYNC_ACT_SKIP;
+            if (!it->reason[0])
+                set(it, SSYNC_ACT_SKIP, "user not found in Entra ID");
         } else {
             it->present = ssync_pfx_list_find(listing, it->upn, it->thumbprint) != NULL;
             int expired = it->not_after < now;

@@ -29,22 +29,32 @@ typedef enum ssync_item_kind { SSYNC_ITEM_BLOB, SSYNC_ITEM_PFX } ssync_item_kind
 typedef struct ssync_plan_item {
     /* from the source */
     ssync_item_kind kind;
-    char *path;          /* the blob file (or PKCS#12 file) */
+    char *path;           /* the blob file (or PKCS#12 file) */
     long long request_id; /* CA request id when the source knows it (blob file name "<id>.*",
                              edb), else 0 */
-    char serial[80];     /* uppercase hex, "" when not recovered */
-    ssync_code code;     /* SSYNC_OK, or why the blob could not be recovered (error below) */
-    char error[512];     /* recovery error (no secret) */
-    char thumbprint[41]; /* "" when not recovered */
-    char *cert_upn;      /* the certificate's user (SAN UPN, else e-mail); NULL when none */
+    char serial[80];      /* uppercase hex, "" when not recovered */
+    ssync_code code;      /* SSYNC_OK, or why the blob could not be recovered (error below) */
+    char error[512];      /* recovery error (no secret) */
+    char thumbprint[41];  /* "" when not recovered */
+    char *cert_upn;       /* the certificate's user (SAN UPN, else e-mail); NULL when none */
+    char *san_upn;        /* the SAN UPN alone; NULL when none */
+    char **emails;        /* the SAN e-mail addresses, in certificate order */
+    size_t n_emails;
+    char **eku; /* extended key usage OIDs; none: no EKU extension (valid for any purpose) */
+    size_t n_eku;
+    char *template_oid;  /* v2 template extension's OID, or NULL */
+    char *template_name; /* v1 template name extension, or NULL */
     time_t not_after;
-    int revoked; /* serial listed on a CRL of the certificate's issuer */
+    int revoked;  /* serial listed on a CRL of the certificate's issuer */
     int filtered; /* excluded by a [source] filter (template, eku, allow/deny, group): the
                      item is reported as skip with the filter as reason and never removed */
     /* from Entra ID (ssync_plan_resolve) */
     int user_found;
     char *upn; /* userPrincipalName as Entra ID gives it */
     char user_id[40];
+    char *user_mail;         /* the user's mail in Entra ID; NULL when none */
+    const char *resolved_by; /* how the user was found: "certificate UPN", "user_map", "mail",
+                                "proxyAddresses" (static text); NULL when not found */
     /* the decision (ssync_plan_decide) */
     int present; /* (user, thumbprint) is in the listing */
     ssync_plan_action action;
@@ -87,16 +97,24 @@ ssync_code ssync_plan_load_kras(const ssync_config *cfg, ssync_kra_set **out, ss
 /* Loads one CRL file, DER or PEM. */
 ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err);
 
-/* Reads every blob in the [source] directory (type blobs only), recovers each key (proving it is
- * there) and records the certificate facts; revocation from crls. A blob that cannot be
- * recovered becomes an item with code != SSYNC_OK (not a fatal error). Items are in file-name
- * order. */
+/* Reads the [source] (blobs: every file of the directory, each key recovered to prove it is
+ * there; pfx: ssync_pfx_source_scan) and records the certificate facts; revocation from crls.
+ * A blob that cannot be recovered becomes an item with code != SSYNC_OK (not a fatal error).
+ * Blob items are in file-name order, with the request id of their file name. A target keeps
+ * only the items of its request id and serial (target->user is applied by resolve). The
+ * certificate filters ([source] templates, eku) mark items filtered with the reason. */
 ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
                            X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
                            ssync_plan *out, ssync_error *err);
-/* Looks up the distinct users (batched, by UPN) and lists every userPfxCertificate once
- * (listing: appended and sorted); a targeted run lists only the users of its items. journal
- * (may be NULL) caches user lookups between runs. */
+/* Finds the user of every item still in scope: the SAN UPN (by userPrincipalName); else the
+ * [source] user_map's UPN for one of the certificate's identities; else the SAN e-mails (by
+ * mail, then proxyAddresses). Lookups are batched, one call per kind, distinct keys only, and
+ * successful ones are cached in journal (may be NULL) for [state] user_cache_hours. Then the
+ * user filters (users_deny, users_allow, group) mark items filtered, and a warning is set when
+ * no SAN e-mail equals the user's mail. Finally Intune is read into listing (appended, sorted):
+ * the whole tenant for an untargeted run, else only the users of the items (so a listing is
+ * complete exactly when ssync_plan_target_empty(target)). A target->user run drops the items
+ * of other users (before any lookup when the certificate names no one matching). */
 ssync_code ssync_plan_resolve(ssync_graph *g, const ssync_config *cfg,
                               const ssync_plan_target *target, ssync_journal *journal,
                               ssync_plan *p, ssync_pfx_list *listing, ssync_error *err);
@@ -112,6 +130,15 @@ void ssync_plan_count(const ssync_plan *p, ssync_plan_counts *out);
  * the filters need) from its certificate: shared by every source. */
 ssync_code ssync_plan_item_set_cert(ssync_plan_item *it, X509 *cert, X509_CRL *const *crls,
                                     size_t n_crls, ssync_error *err);
+
+/* The CA request id in a blob file name: "<digits>" followed by '.', '-' or the end
+ * ("1234.rsp", "1234-alice.der", "1234"), as `certutil -getkey <RequestId> <RequestId>.rsp`
+ * names them; 0 otherwise. */
+long long ssync_plan_request_id_from_name(const char *file_name);
+
+/* Keeps the items for which keep returns 1, in order; frees the others. */
+void ssync_plan_keep_if(ssync_plan *p, int (*keep)(void *ctx, const ssync_plan_item *it),
+                        void *ctx);
 
 /* Appends an empty item (zeroed, code SSYNC_OK); NULL on memory. */
 ssync_plan_item *ssync_plan_add(ssync_plan *p);

@@ -143,12 +143,78 @@ static void bad_arguments_and_paths(void **state)
     free(dir);
 }
 
+static void user_cache(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    ssync_journal *j = NULL;
+    ssync_error e = {0};
+    assert_int_equal(ssync_journal_open(path, &j, &e), SSYNC_OK);
+    ssync_cached_user u = {0}, got;
+    snprintf(u.id, sizeof u.id, "11111111-2222-3333-4444-555555555555");
+    snprintf(u.upn, sizeof u.upn, "Alice@X.example");
+    snprintf(u.mail, sizeof u.mail, "alice@mail.x.example");
+    snprintf(u.via, sizeof u.via, "proxyAddresses");
+    int found = -1;
+    assert_int_equal(ssync_journal_user_get(j, "upn", "alice@x.example", 0, &got, &found, &e),
+                     SSYNC_OK);
+    assert_int_equal(found, 0);
+    assert_int_equal(ssync_journal_user_put(j, "mail", "Alice@Mail.X.example", &u, 1000.0, &e),
+                     SSYNC_OK);
+    ssync_journal_close(j);
+
+    /* survives a reopen; keys compare in lowercase; kinds are apart */
+    assert_int_equal(ssync_journal_open(path, &j, &e), SSYNC_OK);
+    assert_int_equal(
+        ssync_journal_user_get(j, "mail", "ALICE@mail.x.EXAMPLE", 900.0, &got, &found, &e),
+        SSYNC_OK);
+    assert_int_equal(found, 1);
+    assert_string_equal(got.id, u.id);
+    assert_string_equal(got.upn, "Alice@X.example");
+    assert_string_equal(got.mail, "alice@mail.x.example");
+    assert_string_equal(got.via, "proxyAddresses");
+    assert_int_equal(
+        ssync_journal_user_get(j, "upn", "alice@mail.x.example", 900.0, &got, &found, &e),
+        SSYNC_OK);
+    assert_int_equal(found, 0);
+    /* too old for the window */
+    assert_int_equal(
+        ssync_journal_user_get(j, "mail", "alice@mail.x.example", 1000.5, &got, &found, &e),
+        SSYNC_OK);
+    assert_int_equal(found, 0);
+    /* replaced by a newer lookup */
+    snprintf(u.mail, sizeof u.mail, "%s", "");
+    assert_int_equal(ssync_journal_user_put(j, "mail", "alice@mail.x.example", &u, 2000.0, &e),
+                     SSYNC_OK);
+    assert_int_equal(
+        ssync_journal_user_get(j, "mail", "alice@mail.x.example", 1500.0, &got, &found, &e),
+        SSYNC_OK);
+    assert_int_equal(found, 1);
+    assert_string_equal(got.mail, "");
+    /* prune drops what is older than the window, keeps the rest */
+    assert_int_equal(ssync_journal_user_put(j, "upn", "bob@x.example", &u, 100.0, &e), SSYNC_OK);
+    assert_int_equal(ssync_journal_user_prune(j, 1500.0, &e), SSYNC_OK);
+    assert_int_equal(ssync_journal_user_get(j, "upn", "bob@x.example", 0, &got, &found, &e),
+                     SSYNC_OK);
+    assert_int_equal(found, 0);
+    assert_int_equal(ssync_journal_user_get(j, "mail", "alice@mail.x.example", 0, &got, &found, &e),
+                     SSYNC_OK);
+    assert_int_equal(found, 1);
+    assert_int_equal(ssync_journal_user_get(NULL, "upn", "x", 0, &got, &found, &e), SSYNC_ERR_ARG);
+    assert_int_equal(ssync_journal_user_put(j, "upn", NULL, &u, 0, &e), SSYNC_ERR_ARG);
+    ssync_journal_close(j);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(intents_and_outcomes_survive_reopen),
         cmocka_unit_test(intent_is_durable_across_kill_9),
         cmocka_unit_test(bad_arguments_and_paths),
+        cmocka_unit_test(user_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
