@@ -1,58 +1,122 @@
-/* What plan and sync share: options, configuration, the desired and actual state, the diff,
- * and the report. */
+/* What plan, sync and status share: options, configuration, logger, journal, the desired and
+ * actual state, the diff, and the report. */
 #include "cli_plan.h"
 
 #include "cli.h"
 #include "cli_graph.h"
+#include "cli_log.h"
+#include "cli_progress.h"
+#include "cli_report.h"
+#include "cli_signal.h"
 #include "cli_util.h"
 
 #include "config.h"
-#include "plan.h"
+#include "journal.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
-#include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
-static void usage(const char *cmd, FILE *out)
+enum {
+    OPT_REQUEST_ID = 256,
+    OPT_SERIAL,
+    OPT_USER,
+    OPT_REPORT,
+    OPT_LOG_FORMAT,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_REFRESH_USERS
+};
+
+static const char *default_summary(const char *cmd)
+{
+    if (strcmp(cmd, "sync") == 0)
+        return "Bring Intune to the desired state: upload the archived keys of the source\n"
+               "that are missing, remove the revoked ones (and those dropped by policy).\n"
+               "Every write is recorded in the [state] journal before and after; a run that\n"
+               "was interrupted is finished by the next one. Ctrl-C stops it cleanly.";
+    return "Show what 'smimesync sync' would do: one line per certificate of the\n"
+           "source with its action (upload, remove, keep, skip) and the reason.";
+}
+
+static void usage(const struct cli_plan_run *r, FILE *out)
 {
     fprintf(out,
-            "Usage: smimesync %s --config FILE [--json] [--verbose]\n"
+            "Usage: smimesync %s --config FILE [OPTIONS]\n"
             "%s\n\n"
             "Options:\n"
-            "  --config FILE   the configuration file (see docs/configuration.md)\n"
-            "  --json          print one JSON object (counts and items) instead of a table\n"
-            "  -v, --verbose   also print the Graph client's info messages\n"
-            "  -h, --help      show this help\n\n",
-            cmd,
-            strcmp(cmd, "sync") == 0
-                ? "Bring Intune to the desired state: upload the archived keys of the source\n"
-                  "that are missing, remove the revoked ones (and those dropped by policy).\n"
-                  "Every write is recorded in the [state] journal before and after."
-                : "Show what 'smimesync sync' would do: one line per certificate of the\n"
-                  "source with its action (upload, remove, keep, skip) and the reason.");
+            "  --config FILE         the configuration file (see docs/configuration.md)\n",
+            r->cmd, r->summary ? r->summary : default_summary(r->cmd));
+    if (r->targeted)
+        fprintf(out, "  --request-id N        only the certificate of this CA request id\n"
+                     "  --serial HEX          only the certificate with this serial number\n"
+                     "  --user UPN            only the certificates of this user\n"
+                     "                        (several of them: every one must match; Intune\n"
+                     "                        is then read per user, not listed whole)\n");
+    fprintf(out,
+            "  --json                print one JSON object (counts and items) instead of a table\n"
+            "  --report FILE         also write the report to FILE (JSON when it ends in .json,\n"
+            "                        else text)\n"
+            "  --refresh-users       ask Entra ID again about every user (forget the cached\n"
+            "                        lookups of [state] user_cache_hours)\n"
+            "  --log-format FMT      text or json log lines on stderr (default: [log] format)\n"
+            "  -v, --verbose         also print debug messages\n"
+            "  -q, --quiet           print only errors on stderr, no progress bar\n"
+            "  --progress            draw the progress bar on a terminal even with -q\n"
+            "  --no-progress         never draw the progress bar\n"
+            "  -h, --help            show this help\n\n");
     cli_print_exit_codes(out);
 }
 
-int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv)
+static int valid_serial(const char *s)
+{
+    size_t digits = 0;
+    for (; *s; s++) {
+        if (*s == ':')
+            continue;
+        if (!strchr("0123456789abcdefABCDEF", *s))
+            return 0;
+        digits++;
+    }
+    return digits > 0;
+}
+
+/* Returns CLI_EXIT_OK, -1 after --help, or CLI_EXIT_USAGE (reported). */
+static int parse_options(struct cli_plan_run *r, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
         {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"request-id", required_argument, NULL, OPT_REQUEST_ID},
+        {"serial", required_argument, NULL, OPT_SERIAL},
+        {"user", required_argument, NULL, OPT_USER},
+        {"report", required_argument, NULL, OPT_REPORT},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+        {"refresh-users", no_argument, NULL, OPT_REFRESH_USERS},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL;
+    r->progress_flag = -1;
+    r->log_json = -1;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "c:jvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:jvqh", opts, NULL)) != -1) {
+        int is_target = c == OPT_REQUEST_ID || c == OPT_SERIAL || c == OPT_USER;
+        if (is_target && !r->targeted) {
+            cli_err(r->cmd, "%s takes no --request-id, --serial or --user", r->cmd);
+            return CLI_EXIT_USAGE;
+        }
         switch (c) {
         case 'c':
-            config_path = optarg;
+            r->config_path = optarg;
             break;
         case 'j':
             r->json = 1;
@@ -60,15 +124,58 @@ int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv)
         case 'v':
             r->verbose = 1;
             break;
+        case 'q':
+            r->quiet = 1;
+            break;
         case 'h':
-            usage(r->cmd, stdout);
+            usage(r, stdout);
             return -1;
+        case OPT_REQUEST_ID:
+            if (!*optarg || strspn(optarg, "0123456789") != strlen(optarg) || strlen(optarg) > 18) {
+                cli_err(r->cmd, "--request-id '%s': not a decimal request id", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            r->target.request_id = optarg;
+            break;
+        case OPT_SERIAL:
+            if (!valid_serial(optarg)) {
+                cli_err(r->cmd, "--serial '%s': not a hexadecimal serial number", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            r->target.serial = optarg;
+            break;
+        case OPT_USER:
+            if (!*optarg || strchr(optarg, '\'') || strchr(optarg, ' ')) {
+                cli_err(r->cmd, "--user '%s': not a userPrincipalName", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            r->target.user = optarg;
+            break;
+        case OPT_REPORT:
+            r->report_path = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+                cli_err(r->cmd, "--log-format '%s': use text or json", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            r->log_json = strcmp(optarg, "json") == 0;
+            break;
+        case OPT_PROGRESS:
+            r->progress_flag = 1;
+            break;
+        case OPT_NO_PROGRESS:
+            r->progress_flag = 0;
+            break;
+        case OPT_REFRESH_USERS:
+            r->refresh_users = 1;
+            break;
         default:
-            usage(r->cmd, stderr);
+            usage(r, stderr);
             return CLI_EXIT_USAGE;
         }
     }
-    if (!config_path) {
+    if (!r->config_path) {
         cli_err(r->cmd, "--config is required");
         return CLI_EXIT_USAGE;
     }
@@ -76,57 +183,104 @@ int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv)
         cli_err(r->cmd, "unexpected argument '%s'", argv[optind]);
         return CLI_EXIT_USAGE;
     }
-    r->cfg = calloc(1, sizeof *r->cfg);
-    r->plan = calloc(1, sizeof *r->plan);
-    r->listing = calloc(1, sizeof *r->listing);
-    r->log = calloc(1, sizeof *r->log);
-    if (!r->cfg || !r->plan || !r->listing || !r->log) {
-        cli_err(r->cmd, "out of memory");
-        return CLI_EXIT_FAILURE;
-    }
-    r->log->cmd = r->cmd;
-    r->log->verbosity = r->verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    r->curl_inited = 1;
+    return CLI_EXIT_OK;
+}
 
+const ssync_plan_target *cli_plan_target(const struct cli_plan_run *r)
+{
+    return ssync_plan_target_empty(&r->target) ? NULL : &r->target;
+}
+
+/* The journal is needed by sync (checked there) and optional for the others (user cache). */
+static void open_journal(struct cli_plan_run *r)
+{
+    if (!r->cfg->state.path)
+        return;
     ssync_error e = {0};
-    if (ssync_config_load(config_path, r->cfg, &e) != SSYNC_OK) {
-        cli_report(r->cmd, NULL, &e);
-        return CLI_EXIT_FAILURE;
-    }
-    if (r->cfg->source.type != SSYNC_SOURCE_BLOBS) {
-        cli_err(r->cmd, "%s: [source] type %s is not supported yet (only blobs)", config_path,
-                r->cfg->source.type == SSYNC_SOURCE_EDB ? "edb" : "pfx");
-        return CLI_EXIT_FAILURE;
-    }
-    if (ssync_plan_load_kras(r->cfg, &r->kras, &e) != SSYNC_OK) {
-        cli_report(r->cmd, NULL, &e);
-        return CLI_EXIT_FAILURE;
-    }
+    if (ssync_journal_open(r->cfg->state.path, &r->journal, &e) == SSYNC_OK)
+        return;
+    r->journal = NULL;
+    r->journal_failed = 1;
+    int fatal = strcmp(r->cmd, "sync") == 0;
+    cli_log_msg(r->log, fatal ? SSYNC_LOG_ERROR : SSYNC_LOG_WARN, "[state] path: %s%s", e.msg,
+                fatal ? "" : " (going on without the journal)");
+}
+
+static int scan(struct cli_plan_run *r)
+{
+    ssync_error e = {0};
     X509_CRL *crls[SSYNC_CFG_MAX_LIST] = {0};
     size_t n_crls = 0;
     int rc = CLI_EXIT_OK;
     for (size_t i = 0; i < r->cfg->source.crl.n; i++) {
         if (ssync_crl_load(r->cfg->source.crl.v[i], &crls[n_crls], &e) != SSYNC_OK) {
-            cli_report(r->cmd, NULL, &e);
+            cli_log_error(r->log, NULL, &e);
             rc = CLI_EXIT_FAILURE;
             break;
         }
         n_crls++;
     }
-    if (rc == CLI_EXIT_OK &&
-        ssync_plan_scan(r->cfg, r->kras, crls, n_crls, NULL, r->plan, &e) != SSYNC_OK) {
-        cli_report(r->cmd, NULL, &e);
+    if (rc == CLI_EXIT_OK && ssync_plan_scan(r->cfg, r->kras, crls, n_crls, cli_plan_target(r),
+                                             r->plan, &e) != SSYNC_OK) {
+        cli_log_error(r->log, r->cfg->path, &e);
         rc = CLI_EXIT_FAILURE;
     }
     for (size_t i = 0; i < n_crls; i++)
         X509_CRL_free(crls[i]);
+    return rc;
+}
+
+int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv)
+{
+    r->started = time(NULL);
+    int rc = parse_options(r, argc, argv);
     if (rc != CLI_EXIT_OK)
         return rc;
+    r->cfg = calloc(1, sizeof *r->cfg);
+    r->plan = calloc(1, sizeof *r->plan);
+    r->listing = calloc(1, sizeof *r->listing);
+    r->log = calloc(1, sizeof *r->log);
+    r->progress = calloc(1, sizeof *r->progress);
+    if (!r->cfg || !r->plan || !r->listing || !r->log || !r->progress) {
+        cli_err(r->cmd, "out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    r->log->cmd = r->cmd;
+    r->log->verbosity = cli_log_level(SSYNC_LOG_INFO, r->verbose, r->quiet);
+    r->log->json = r->log_json == 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    r->curl_inited = 1;
+
+    ssync_error e = {0};
+    if (ssync_config_load(r->config_path, r->cfg, &e) != SSYNC_OK) {
+        cli_log_error(r->log, NULL, &e);
+        return CLI_EXIT_FAILURE;
+    }
+    r->log->verbosity = cli_log_level(r->cfg->log.level, r->verbose, r->quiet);
+    r->log->json = r->log_json >= 0 ? r->log_json : r->cfg->log.json;
+    cli_progress_init(
+        r->progress,
+        cli_progress_wanted(r->progress_flag, r->quiet, r->log->json, isatty(STDERR_FILENO)),
+        stderr);
+    r->log->progress = r->progress;
+    /* the library answers for source types it cannot read */
+    if (ssync_plan_load_kras(r->cfg, &r->kras, &e) != SSYNC_OK) {
+        cli_log_error(r->log, NULL, &e);
+        return CLI_EXIT_FAILURE;
+    }
+    if ((rc = scan(r)) != CLI_EXIT_OK)
+        return rc;
+    open_journal(r);
+    if (r->journal && r->refresh_users &&
+        ssync_journal_user_prune(r->journal, 1e300, &e) != SSYNC_OK)
+        cli_log_msg(r->log, SSYNC_LOG_WARN, "[state] path: %s (user cache kept)", e.msg);
     if (!(r->graph = cli_graph_open(r->cfg, r->log)))
         return CLI_EXIT_FAILURE;
-    if (ssync_plan_resolve(r->graph, r->cfg, NULL, NULL, r->plan, r->listing, &e) != SSYNC_OK) {
-        cli_report_graph(r->cmd, NULL, &e, ssync_graph_last_failure(r->graph));
+    if (r->signals)
+        cli_signal_attach(r->signals, r->graph);
+    if (ssync_plan_resolve(r->graph, r->cfg, cli_plan_target(r), r->journal, r->plan, r->listing,
+                           &e) != SSYNC_OK) {
+        cli_log_graph(r->log, NULL, &e, ssync_graph_last_failure(r->graph));
         return CLI_EXIT_FAILURE;
     }
     ssync_plan_policy pol;
@@ -137,9 +291,15 @@ int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv)
 
 void cli_plan_release(struct cli_plan_run *r)
 {
+    if (r->signals)
+        cli_signal_attach(r->signals, NULL);
+    if (r->progress)
+        cli_progress_end(r->progress);
     ssync_graph_free(r->graph);
+    r->graph = NULL;
     if (r->curl_inited)
         curl_global_cleanup();
+    ssync_journal_close(r->journal);
     ssync_kra_set_free(r->kras);
     if (r->plan)
         ssync_plan_free(r->plan);
@@ -151,83 +311,42 @@ void cli_plan_release(struct cli_plan_run *r)
     free(r->listing);
     free(r->cfg);
     free(r->log);
+    free(r->progress);
 }
 
-static const char *item_upn(const ssync_plan_item *it)
+json_t *cli_plan_report(const struct cli_plan_run *r, const struct cli_item_result *results,
+                        long long run_id, int interrupted, size_t resumed)
 {
-    return it->upn ? it->upn : it->cert_upn ? it->cert_upn : "";
-}
-
-static const char *item_error(const ssync_plan_item *it, const char *const *op_errors, size_t i)
-{
-    if (it->code != SSYNC_OK)
-        return it->error;
-    return op_errors ? op_errors[i] : NULL;
-}
-
-int cli_plan_report(const struct cli_plan_run *r, const char *const *op_errors)
-{
-    const ssync_plan *p = r->plan;
-    ssync_plan_counts n = {0};
-    for (size_t i = 0; i < p->count; i++) {
-        const ssync_plan_item *it = &p->items[i];
-        if (item_error(it, op_errors, i)) {
-            n.failed++;
-            continue;
-        }
-        switch (it->action) {
-        case SSYNC_ACT_UPLOAD:
-            n.upload++;
-            break;
-        case SSYNC_ACT_REMOVE:
-            n.remove++;
-            break;
-        case SSYNC_ACT_KEEP:
-            n.keep++;
-            break;
-        case SSYNC_ACT_SKIP:
-            n.skip++;
-            break;
-        }
+    ssync_graph_stats stats;
+    ssync_graph_get_stats(r->graph, &stats);
+    char abs[PATH_MAX];
+    struct cli_report_meta m = {
+        .command = r->cmd,
+        .config_path = realpath(r->config_path, abs) ? abs : r->config_path,
+        .run_id = run_id,
+        .started = r->started,
+        .ended = time(NULL),
+        .interrupted = interrupted,
+        .resumed = resumed,
+        .stats = r->graph ? &stats : NULL,
+    };
+    json_t *doc = cli_report_build(&m, r->plan, results);
+    if (!doc) {
+        cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory building the report");
+        return NULL;
     }
-    if (r->json) {
-        json_t *items = json_array();
-        for (size_t i = 0; i < p->count; i++) {
-            const ssync_plan_item *it = &p->items[i];
-            const char *error = item_error(it, op_errors, i);
-            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "thumbprint", it->thumbprint,
-                                  "userPrincipalName", item_upn(it), "action",
-                                  ssync_plan_action_name(it->action), "reason", it->reason, "file",
-                                  it->path ? it->path : "");
-            if (o && op_errors)
-                json_object_set_new(o, "outcome", json_string(error ? "failed" : "done"));
-            if (o && error)
-                json_object_set_new(o, "error", json_string(error));
-            json_array_append_new(items, o);
-        }
-        json_t *root = json_pack("{s:{s:I, s:I, s:I, s:I, s:I}, s:o}", "counts", "upload",
-                                 (json_int_t)n.upload, "remove", (json_int_t)n.remove, "keep",
-                                 (json_int_t)n.keep, "skip", (json_int_t)n.skip, "failed",
-                                 (json_int_t)n.failed, "items", items);
-        if (!root || json_dumpf(root, stdout, JSON_COMPACT) != 0) {
-            cli_err(r->cmd, "cannot write the JSON report");
-            json_decref(root);
-            return 0;
-        }
-        putchar('\n');
-        json_decref(root);
-    } else {
-        for (size_t i = 0; i < p->count; i++) {
-            const ssync_plan_item *it = &p->items[i];
-            const char *error = item_error(it, op_errors, i);
-            printf("%-6s %-40s %-36s %s%s%s%s\n", ssync_plan_action_name(it->action),
-                   it->thumbprint[0] ? it->thumbprint : "-", item_upn(it), it->reason,
-                   op_errors ? (error ? " [failed]" : " [done]") : "", error ? ": " : "",
-                   error ? error : "");
-        }
-        printf("%s: %zu upload, %zu remove, %zu keep, %zu skip, %zu failed\n", r->cmd, n.upload,
-               n.remove, n.keep, n.skip, n.failed);
+    for (size_t i = 0; i < r->plan->count; i++) {
+        const ssync_plan_item *it = &r->plan->items[i];
+        if (it->warning[0])
+            cli_log_msg(r->log, SSYNC_LOG_WARN, "%s (%s): %s", it->thumbprint,
+                        it->upn        ? it->upn
+                        : it->cert_upn ? it->cert_upn
+                                       : "-",
+                        it->warning);
     }
-    fflush(stdout);
-    return (int)n.failed;
+    cli_report_print(doc, r->json, stdout);
+    ssync_error e = {0};
+    if (r->report_path && cli_report_write(doc, r->report_path, &e) != SSYNC_OK)
+        cli_log_error(r->log, "--report", &e);
+    return doc;
 }

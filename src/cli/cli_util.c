@@ -1,5 +1,6 @@
 #include "cli_util.h"
 
+#include "cli_log.h"
 #include "fileio.h"
 
 #include <openssl/crypto.h>
@@ -16,22 +17,22 @@ int cli_list_add(struct cli_list *l, const char *value)
     return 1;
 }
 
+/* Errors before (or without) a configured logger: text lines at error level. */
 void cli_err(const char *cmd, const char *fmt, ...)
 {
+    char msg[1536];
     va_list ap;
-    fprintf(stderr, "smimesync %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    struct cli_log log = {.cmd = cmd, .verbosity = SSYNC_LOG_ERROR};
+    cli_log_msg(&log, SSYNC_LOG_ERROR, "%s", msg);
 }
 
 void cli_report(const char *cmd, const char *item, const ssync_error *e)
 {
-    if (item)
-        fprintf(stderr, "smimesync %s: %s: %s\n", cmd, item, e->msg);
-    else
-        fprintf(stderr, "smimesync %s: %s\n", cmd, e->msg);
+    struct cli_log log = {.cmd = cmd, .verbosity = SSYNC_LOG_ERROR};
+    cli_log_error(&log, item, e);
 }
 
 ssync_kra_set *cli_load_kras(const char *cmd, const struct cli_list *kras,

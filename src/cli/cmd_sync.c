@@ -1,19 +1,28 @@
-/* smimesync sync: carry out the plan (cli_plan.c builds it): create the missing records, delete
- * the revoked ones, with an intent in the journal before the writes and the outcomes after. */
+/* smimesync sync: carry out the plan (cli_plan.c builds it): finish what interrupted runs left
+ * (cli_resume.c), create the missing records, delete the revoked ones, with an intent in the
+ * journal before the writes and the outcomes after; a report per run; Ctrl-C stops cleanly. */
 #include "cli.h"
 #include "cli_graph.h"
+#include "cli_log.h"
 #include "cli_plan.h"
-#include "cli_util.h"
+#include "cli_progress.h"
+#include "cli_report.h"
+#include "cli_resume.h"
+#include "cli_signal.h"
 
 #include "config.h"
 #include "connector.h"
 #include "exporter.h"
+#include "fileio.h"
 #include "journal.h"
 #include "plan.h"
+#include "source_pfx.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct sync_op {
     size_t item;    /* index in the plan */
@@ -21,114 +30,126 @@ struct sync_op {
     json_t *record; /* CREATE body */
 };
 
-struct sync_ctx {
-    const char *cmd;
-    char **errors; /* per plan item: NULL done, else the error (malloc'd) */
-    size_t done, failed;
+/* One run's state, from the journal's run to the exit code. */
+struct sync_run {
+    struct cli_plan_run *r;
+    struct cli_signal *sig;
+    struct cli_item_result *results; /* one per plan item */
+    int64_t run_id;
+    size_t planned, done, finished, resumed;
+    int interrupted;
 };
+
+static int is_write(const ssync_plan_item *it)
+{
+    return it->code == SSYNC_OK &&
+           (it->action == SSYNC_ACT_UPLOAD || it->action == SSYNC_ACT_REMOVE);
+}
+
+static int signalled(struct sync_run *s)
+{
+    if (!s->interrupted && cli_signal_received(s->sig))
+        s->interrupted = 1;
+    return s->interrupted;
+}
+
+/* Writes that did not run get an error, so the report counts them as failed. */
+static void mark_unrun(struct sync_run *s, const char *why, int cancelled)
+{
+    const ssync_plan *p = s->r->plan;
+    for (size_t i = 0; i < p->count; i++) {
+        struct cli_item_result *res = &s->results[i];
+        if (is_write(&p->items[i]) && !res->error && !res->wrote) {
+            res->error = strdup(why);
+            res->cancelled = cancelled;
+        }
+    }
+}
+
+/* The op was stopped by Ctrl-C (or never started because of it). */
+static int op_cancelled(struct sync_run *s, const ssync_graph_op *op)
+{
+    return s->interrupted && op->result != SSYNC_OK &&
+           (op->result == SSYNC_ERR_CANCELLED || op->sends == 0);
+}
 
 static void on_done(void *ctx, ssync_graph_op *op)
 {
-    struct sync_ctx *sc = ctx;
+    struct sync_run *s = ctx;
     struct sync_op *so = op->user_data;
+    struct cli_item_result *res = &s->results[so->item];
+    snprintf(res->request_id, sizeof res->request_id, "%s", op->detail.request_id);
+    s->finished++;
+    signalled(s);
     if (op->result == SSYNC_OK) {
-        sc->done++;
+        res->wrote = 1;
+        s->done++;
+    } else if (op_cancelled(s, op)) {
+        res->cancelled = 1;
+        res->error = strdup(op->sends ? "interrupted in flight: it may have taken effect; the "
+                                        "next sync reads it back"
+                                      : "cancelled: not sent (interrupted)");
     } else {
         char line[1024];
         ssync_graph_failure_format(&op->detail, line, sizeof line);
+        if (strstr(op->err.msg, line)) /* the message already names the request */
+            line[0] = '\0';
         size_t len = strlen(op->err.msg) + strlen(line) + 4;
         char *msg = malloc(len);
         if (msg)
             snprintf(msg, len, "%s%s%s", op->err.msg, line[0] ? "; " : "", line);
-        sc->errors[so->item] = msg ? msg : strdup("failed");
-        sc->failed++;
+        res->error = msg ? msg : strdup("failed");
+        cli_log_msg(s->r->log, SSYNC_LOG_ERROR, "%s %s for %s: %s",
+                    op->kind == SSYNC_OP_CREATE ? "upload" : "remove",
+                    s->r->plan->items[so->item].thumbprint,
+                    s->r->plan->items[so->item].upn ? s->r->plan->items[so->item].upn : "-",
+                    res->error);
     }
+    cli_progress_update(s->r->progress, s->finished);
 }
 
-static char *dup_error(const ssync_error *e)
+static ssync_code export_item(const ssync_exporter *ex, const ssync_config *cfg,
+                              const ssync_plan_item *it, ssync_export_result *res, ssync_error *e)
 {
-    return strdup(e->msg[0] ? e->msg : "failed");
+    if (it->kind == SSYNC_ITEM_PFX)
+        return ssync_pfx_source_export(ex, cfg, it, it->upn, res, e);
+    ssync_buf b = {0};
+    ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, e);
+    if (rc == SSYNC_OK)
+        rc = ssync_export_blob(ex, b.data, b.len, it->upn, res, e);
+    ssync_buf_free(&b);
+    return rc;
 }
 
-/* Items with a write that did not run get an error, so the report counts them as failed. */
-static void mark_unrun(const ssync_plan *p, char **errors, const char *why)
+/* Builds the records and writes an intent per write; *n: the ops built. Returns -1 after a
+ * journal failure (never write without an intent: nothing is sent then), else 0. */
+static int prepare_ops(struct sync_run *s, ssync_journal *j, const ssync_exporter *ex,
+                       ssync_graph_op *ops, struct sync_op *sops, size_t *n_out)
 {
-    for (size_t i = 0; i < p->count; i++) {
-        const ssync_plan_item *it = &p->items[i];
-        if (it->code == SSYNC_OK && !errors[i] &&
-            (it->action == SSYNC_ACT_UPLOAD || it->action == SSYNC_ACT_REMOVE))
-            errors[i] = strdup(why);
-    }
-}
-
-static int run_sync(struct cli_plan_run *r, char **errors, size_t *done)
-{
-    const char *cmd = r->cmd;
+    struct cli_plan_run *r = s->r;
     ssync_plan *p = r->plan;
-    ssync_config *cfg = r->cfg;
     ssync_error e = {0};
-    size_t nwrites = 0;
-    for (size_t i = 0; i < p->count; i++)
-        if (p->items[i].code == SSYNC_OK &&
-            (p->items[i].action == SSYNC_ACT_UPLOAD || p->items[i].action == SSYNC_ACT_REMOVE))
-            nwrites++;
-    if (nwrites == 0)
-        return CLI_EXIT_OK;
-
-    EVP_PKEY *connector = NULL;
-    if (nwrites && ssync_connector_load(cfg->connector.public_key, &connector, &e) != SSYNC_OK) {
-        cli_report(cmd, "[connector] public_key", &e);
-        mark_unrun(p, errors, "not carried out: the connector key cannot be loaded");
-        return CLI_EXIT_FAILURE;
-    }
-    ssync_journal *j = NULL;
-    int64_t run_id = 0;
-    if (ssync_journal_open(cfg->state.path, &j, &e) != SSYNC_OK ||
-        ssync_journal_run_begin(j, "sync", &run_id, &e) != SSYNC_OK) {
-        cli_report(cmd, "[state] path", &e);
-        mark_unrun(p, errors, "not carried out: the journal cannot be opened");
-        ssync_journal_close(j);
-        EVP_PKEY_free(connector);
-        return CLI_EXIT_FAILURE;
-    }
-    ssync_exporter ex;
-    ssync_exporter_init(&ex);
-    ex.kras = r->kras;
-    ex.connector = connector;
-    ex.profile = cfg->pfx.profile;
-    ex.include_chain = cfg->pfx.include_chain;
-    ex.both_purpose = cfg->policy.both_purpose;
-    ex.record.provider_name = cfg->connector.provider_name;
-    ex.record.key_name = cfg->connector.key_name;
-    ex.record.padding = cfg->connector.padding;
-
-    ssync_graph_op *ops = calloc(nwrites, sizeof *ops);
-    struct sync_op *sops = calloc(nwrites, sizeof *sops);
-    int rc = CLI_EXIT_OK;
-    size_t n = 0;
-    if (!ops || !sops) {
-        cli_err(cmd, "out of memory");
-        rc = CLI_EXIT_FAILURE;
-    }
-    for (size_t i = 0; rc == CLI_EXIT_OK && i < p->count; i++) {
+    size_t n = 0, seen = 0;
+    *n_out = 0;
+    cli_progress_begin(r->progress, "recover", s->planned);
+    for (size_t i = 0; i < p->count && !signalled(s); i++) {
         ssync_plan_item *it = &p->items[i];
-        if (it->code != SSYNC_OK ||
-            (it->action != SSYNC_ACT_UPLOAD && it->action != SSYNC_ACT_REMOVE))
+        if (!is_write(it))
             continue;
+        cli_progress_update(r->progress, seen++);
         ssync_graph_op *op = &ops[n];
         struct sync_op *so = &sops[n];
         so->item = i;
         op->user_data = so;
         if (it->action == SSYNC_ACT_UPLOAD) {
-            ssync_buf b = {0};
             ssync_export_result res = {0};
-            if (ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, &e) != SSYNC_OK ||
-                ssync_export_blob(&ex, b.data, b.len, it->upn, &res, &e) != SSYNC_OK) {
-                errors[i] = dup_error(&e);
-                ssync_buf_free(&b);
+            if (export_item(ex, r->cfg, it, &res, &e) != SSYNC_OK) {
+                s->results[i].error = strdup(e.msg[0] ? e.msg : "failed");
+                cli_log_msg(r->log, SSYNC_LOG_ERROR, "%s: %s",
+                            it->path ? ssync_basename(it->path) : it->thumbprint, e.msg);
+                ssync_export_result_clear(&res);
                 continue;
             }
-            ssync_buf_free(&b);
             so->record = res.record;
             res.record = NULL;
             ssync_export_result_clear(&res);
@@ -142,94 +163,226 @@ static int run_sync(struct cli_plan_run *r, char **errors, size_t *done)
         char record_id[80] = "";
         ssync_pfx_record_id(it->user_id, it->thumbprint, record_id, NULL);
         if (ssync_journal_intent(
-                j, run_id, it->action == SSYNC_ACT_UPLOAD ? SSYNC_OP_UPLOAD : SSYNC_OP_REMOVE,
+                j, s->run_id, it->action == SSYNC_ACT_UPLOAD ? SSYNC_OP_UPLOAD : SSYNC_OP_REMOVE,
                 it->upn, it->thumbprint, record_id, NULL, &so->op_id, &e) != SSYNC_OK) {
-            cli_report(cmd, "journal", &e);
+            cli_log_error(r->log, "journal", &e);
             json_decref(so->record);
             so->record = NULL;
-            rc = CLI_EXIT_FAILURE; /* never write without an intent */
-            break;
+            cli_progress_end(r->progress);
+            *n_out = n;
+            return -1;
         }
         n++;
     }
+    cli_progress_end(r->progress);
+    *n_out = n;
+    return 0;
+}
 
-    struct sync_ctx sc = {.cmd = cmd, .errors = errors};
-    if (rc == CLI_EXIT_OK && n > 0 &&
-        ssync_graph_run(r->graph, ops, n, on_done, &sc, &e) != SSYNC_OK)
-        cli_report_graph(cmd, NULL, &e, ssync_graph_last_failure(r->graph));
+/* The outcome the journal keeps for an op. */
+static ssync_op_outcome outcome_of(struct sync_run *s, const ssync_graph_op *op, ssync_code run_rc)
+{
+    if (op->result == SSYNC_OK)
+        return SSYNC_OUTCOME_DONE;
+    /* sent, then abandoned (interrupted or a fatal error): it may have been applied */
+    if (op->sends > 0 && (op_cancelled(s, op) || (run_rc != SSYNC_OK && op->result == run_rc)))
+        return SSYNC_OUTCOME_AMBIGUOUS;
+    return SSYNC_OUTCOME_FAILED;
+}
 
-    /* outcomes of the batch, in one transaction */
-    if (n > 0) {
-        int tx = ssync_journal_tx_begin(j, &e) == SSYNC_OK;
-        for (size_t k = 0; k < n; k++) {
-            const ssync_graph_op *op = &ops[k];
-            int ran = rc == CLI_EXIT_OK;
-            ssync_op_outcome oc = !ran                     ? SSYNC_OUTCOME_PENDING
-                                  : op->result == SSYNC_OK ? SSYNC_OUTCOME_DONE
-                                                           : SSYNC_OUTCOME_FAILED;
-            if (oc == SSYNC_OUTCOME_PENDING)
-                continue;
-            if (ssync_journal_outcome(j, sops[k].op_id, oc, (int)op->detail.http_status,
-                                      op->detail.request_id,
-                                      op->result == SSYNC_OK ? NULL : op->err.msg, &e) != SSYNC_OK)
-                cli_report(cmd, "journal", &e);
-        }
-        if (tx && ssync_journal_tx_commit(j, &e) != SSYNC_OK)
-            cli_report(cmd, "journal", &e);
+static void record_outcomes(struct sync_run *s, ssync_journal *j, const ssync_graph_op *ops,
+                            const struct sync_op *sops, size_t n, ssync_code run_rc)
+{
+    ssync_error e = {0};
+    int tx = ssync_journal_tx_begin(j, &e) == SSYNC_OK;
+    for (size_t k = 0; k < n; k++) {
+        const ssync_graph_op *op = &ops[k];
+        const char *error = op->result == SSYNC_OK           ? NULL
+                            : s->results[sops[k].item].error ? s->results[sops[k].item].error
+                                                             : op->err.msg;
+        if (ssync_journal_outcome(j, sops[k].op_id, outcome_of(s, op, run_rc),
+                                  (int)op->detail.http_status, op->detail.request_id, error,
+                                  &e) != SSYNC_OK)
+            cli_log_error(s->r->log, "journal", &e);
     }
-    char summary[200];
-    snprintf(summary, sizeof summary, "{\"writes\":%zu,\"done\":%zu,\"failed\":%zu}", n, sc.done,
-             sc.failed);
-    if (ssync_journal_run_end(j, run_id, summary, &e) != SSYNC_OK)
-        cli_report(cmd, "journal", &e);
+    if (tx && ssync_journal_tx_commit(j, &e) != SSYNC_OK)
+        cli_log_error(s->r->log, "journal", &e);
+}
+
+static void init_exporter(ssync_exporter *ex, const struct cli_plan_run *r, EVP_PKEY *connector)
+{
+    ssync_exporter_init(ex);
+    ex->kras = r->kras;
+    ex->connector = connector;
+    ex->profile = r->cfg->pfx.profile;
+    ex->include_chain = r->cfg->pfx.include_chain;
+    ex->both_purpose = r->cfg->policy.both_purpose;
+    ex->record.provider_name = r->cfg->connector.provider_name;
+    ex->record.key_name = r->cfg->connector.key_name;
+    ex->record.padding = r->cfg->connector.padding;
+}
+
+/* The writes. Returns CLI_EXIT_OK when they ran (see the results), else CLI_EXIT_FAILURE. */
+static int run_writes(struct sync_run *s, ssync_journal *j)
+{
+    struct cli_plan_run *r = s->r;
+    ssync_error e = {0};
+    EVP_PKEY *connector = NULL;
+    if (ssync_connector_load(r->cfg->connector.public_key, &connector, &e) != SSYNC_OK) {
+        cli_log_error(r->log, "[connector] public_key", &e);
+        mark_unrun(s, "not carried out: the connector key cannot be loaded", 0);
+        return CLI_EXIT_FAILURE;
+    }
+    ssync_exporter ex;
+    init_exporter(&ex, r, connector);
+    ssync_graph_op *ops = calloc(s->planned, sizeof *ops);
+    struct sync_op *sops = calloc(s->planned, sizeof *sops);
+    int rc = CLI_EXIT_OK;
+    size_t n = 0;
+    if (!ops || !sops) {
+        cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory");
+        rc = CLI_EXIT_FAILURE;
+    } else if (prepare_ops(s, j, &ex, ops, sops, &n) != 0) {
+        rc = CLI_EXIT_FAILURE;
+    }
+    /* ops built before a journal failure have intents but are not sent: they stay pending and
+     * the next run settles them */
+    ssync_code run_rc = SSYNC_OK;
+    if (rc == CLI_EXIT_OK && n > 0 && !signalled(s)) {
+        cli_progress_begin(r->progress, "write", n);
+        run_rc = ssync_graph_run(r->graph, ops, n, on_done, s, &e);
+        cli_progress_end(r->progress);
+        if (run_rc != SSYNC_OK && !signalled(s))
+            cli_log_graph(r->log, NULL, &e, ssync_graph_last_failure(r->graph));
+    } else if (rc == CLI_EXIT_OK) {
+        for (size_t k = 0; k < n; k++) { /* interrupted before the first write */
+            ops[k].result = SSYNC_ERR_CANCELLED;
+            on_done(s, &ops[k]);
+        }
+    }
+    if (rc == CLI_EXIT_OK && n > 0)
+        record_outcomes(s, j, ops, sops, n, run_rc);
     for (size_t k = 0; k < n; k++)
         json_decref(sops[k].record);
-    /* items that never ran (fatal error before or during the run) */
-    if (rc != CLI_EXIT_OK)
-        mark_unrun(p, errors, "not carried out: the run stopped");
-    *done = sc.done;
+    if (signalled(s))
+        mark_unrun(s, "cancelled: not carried out (interrupted)", 1);
+    else if (rc != CLI_EXIT_OK)
+        mark_unrun(s, "not carried out: the run stopped", 0);
     free(ops);
     free(sops);
-    ssync_journal_close(j);
     EVP_PKEY_free(connector);
+    return rc;
+}
+
+static int run_sync(struct sync_run *s)
+{
+    struct cli_plan_run *r = s->r;
+    ssync_error e = {0};
+    for (size_t i = 0; i < r->plan->count; i++)
+        s->planned += is_write(&r->plan->items[i]);
+    ssync_journal *j = r->journal;
+    if (!j || ssync_journal_run_begin(j, "sync", &s->run_id, &e) != SSYNC_OK) {
+        if (j)
+            cli_log_error(r->log, "[state] path", &e);
+        mark_unrun(s, "not carried out: the journal cannot be opened", 0);
+        return CLI_EXIT_FAILURE;
+    }
+    s->resumed = cli_resume(j, r->graph, cli_plan_target(r) ? NULL : r->listing, r->log);
+    int rc = s->planned ? run_writes(s, j) : CLI_EXIT_OK;
+    char summary[256];
+    snprintf(summary, sizeof summary,
+             "{\"writes\":%zu,\"done\":%zu,\"failed\":%zu,\"resumed\":%zu,\"interrupted\":%s}",
+             s->planned, s->done, s->planned - s->done, s->resumed,
+             s->interrupted ? "true" : "false");
+    if (ssync_journal_run_end(j, s->run_id, summary, &e) != SSYNC_OK)
+        cli_log_error(r->log, "journal", &e);
+    return rc;
+}
+
+/* <dir of [state] path>/reports/sync-<run>-<time>.txt and .json */
+static void write_run_reports(const struct sync_run *s, const json_t *doc)
+{
+    const struct cli_plan_run *r = s->r;
+    char dir[4096], path[4200];
+    ssync_error e = {0};
+    if (!s->run_id || cli_report_dir(dir, sizeof dir, r->cfg->state.path) != 0)
+        return;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        cli_log_msg(r->log, SSYNC_LOG_ERROR, "report directory %s: %s", dir, strerror(errno));
+        return;
+    }
+    static const char *const exts[] = {"txt", "json"};
+    for (size_t k = 0; k < 2; k++) {
+        if (cli_report_file_name(path, sizeof path, dir, r->cmd, (long long)s->run_id, r->started,
+                                 exts[k]) != 0)
+            continue;
+        if (cli_report_write(doc, path, &e) != SSYNC_OK)
+            cli_log_error(r->log, "report", &e);
+        else
+            cli_log_msg(r->log, SSYNC_LOG_INFO, "report written to %s", path);
+    }
+}
+
+static int exit_code(const struct sync_run *s, int fatal, size_t failed, size_t count)
+{
+    if (s->interrupted)
+        return s->done > 0 ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
+    if (failed == 0 && !fatal)
+        return CLI_EXIT_OK;
+    if (fatal)
+        return s->done > 0 ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
+    return failed < count ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
+}
+
+static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
+{
+    size_t count = r->plan->count;
+    struct sync_run s = {.r = r, .sig = sig};
+    s.results = calloc(count ? count : 1, sizeof *s.results);
+    if (!s.results) {
+        cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    int fatal = run_sync(&s) != CLI_EXIT_OK;
+    signalled(&s);
+    json_t *doc = cli_plan_report(r, s.results, (long long)s.run_id, s.interrupted, s.resumed);
+    size_t failed = doc ? cli_report_failed(doc) : count;
+    if (doc)
+        write_run_reports(&s, doc);
+    json_decref(doc);
+    if (s.interrupted)
+        cli_log_msg(r->log, SSYNC_LOG_ERROR,
+                    "interrupted: %zu of %zu writes done; run sync again to finish", s.done,
+                    s.planned);
+    int rc = exit_code(&s, fatal, failed, count);
+    for (size_t i = 0; i < count; i++)
+        free(s.results[i].error);
+    free(s.results);
     return rc;
 }
 
 int cmd_sync(int argc, char **argv)
 {
-    struct cli_plan_run r = {.cmd = "sync"};
+    /* before any thread exists (libcurl, OpenSSL): they inherit the blocked signals */
+    struct cli_signal sig;
+    int have_sig = cli_signal_start(&sig) == 0;
+    struct cli_plan_run r = {.cmd = "sync", .targeted = 1, .signals = have_sig ? &sig : NULL};
     int rc = cli_plan_prepare(&r, argc, argv);
     if (rc == -1) {
-        cli_plan_release(&r);
-        return CLI_EXIT_OK;
-    }
-    if (rc == CLI_EXIT_OK && !r.cfg->state.path) {
-        cli_err(r.cmd, "%s: [state] path is required for sync", r.cfg->path ? r.cfg->path : "");
-        rc = CLI_EXIT_FAILURE;
-    }
-    if (rc != CLI_EXIT_OK) {
-        cli_plan_release(&r);
-        return rc;
-    }
-    size_t count = r.plan->count;
-    char **errors = calloc(count ? count : 1, sizeof *errors);
-    if (!errors) {
-        cli_err(r.cmd, "out of memory");
-        cli_plan_release(&r);
-        return CLI_EXIT_FAILURE;
-    }
-    size_t done = 0;
-    int fatal = run_sync(&r, errors, &done) != CLI_EXIT_OK;
-    size_t failed = (size_t)cli_plan_report(&r, (const char *const *)errors);
-    if (failed == 0 && !fatal)
         rc = CLI_EXIT_OK;
-    else if (fatal)
-        rc = done > 0 ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
-    else
-        rc = failed < count ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
-    for (size_t i = 0; i < count; i++)
-        free(errors[i]);
-    free(errors);
+    } else if (rc == CLI_EXIT_OK && !r.cfg->state.path) {
+        cli_log_msg(r.log, SSYNC_LOG_ERROR, "%s: [state] path is required for sync",
+                    r.cfg->path ? r.cfg->path : "");
+        rc = CLI_EXIT_FAILURE;
+    } else if (rc == CLI_EXIT_OK) {
+        rc = sync_planned(&r, have_sig ? &sig : NULL);
+    } else if (have_sig && cli_signal_received(&sig)) {
+        cli_log_msg(r.log, SSYNC_LOG_ERROR, "interrupted: no write done; run sync again to finish");
+    }
+    /* the thread stops before the client it may cancel is freed */
+    if (have_sig)
+        cli_signal_stop(&sig);
+    r.signals = NULL;
     cli_plan_release(&r);
     return rc;
 }
