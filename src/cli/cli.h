@@ -7,10 +7,11 @@
 
 /* Exit codes. Do not reorder or change: scripts and schedulers depend on them (docs/exit-codes). */
 enum cli_exit {
-    CLI_EXIT_OK = 0,      /* everything succeeded */
-    CLI_EXIT_FAILURE = 1, /* nothing succeeded, or a fatal error before any item */
-    CLI_EXIT_USAGE = 2,   /* bad command line */
-    CLI_EXIT_PARTIAL = 3, /* some items succeeded, some failed */
+    CLI_EXIT_OK = 0,        /* everything succeeded */
+    CLI_EXIT_FAILURE = 1,   /* nothing succeeded, or a fatal error before any item */
+    CLI_EXIT_USAGE = 2,     /* bad command line */
+    CLI_EXIT_PARTIAL = 3,   /* some items succeeded, some failed */
+    CLI_EXIT_DIFFERENT = 4, /* status: Intune is not in step with the CA (like diff(1)'s 1) */
 };
 
 struct cli_command {
@@ -24,6 +25,9 @@ int cmd_export(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 void cli_print_exit_codes(FILE *out);
 

@@ -10,6 +10,9 @@ static const struct cli_command commands[] = {
     {"upload", "create exported records in Intune through Microsoft Graph", cmd_upload},
     {"plan", "show what sync would upload, remove, keep or skip", cmd_plan},
     {"sync", "bring Intune to the desired state of the CA", cmd_sync},
+    {"status", "compare Intune with the CA, per user (exit 4 when they differ)", cmd_status},
+    {"remove", "delete a user's or a certificate's records from Intune", cmd_remove},
+    {"check", "validate the configuration, keys, source and Intune access", cmd_check},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,359 @@
+/* smimesync status: compare the CA (the plan's desired state) with Intune, per user, without
+ * writing anything. Like diff(1), the exit status says whether they differ (4) or not (0). */
+#include "cli.h"
+#include "cli_graph.h"
+#include "cli_plan.h"
+#include "cli_util.h"
+
+#include "plan.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const CMD = "status";
+
+/* The order is the report's: differences first. */
+enum cat {
+    CAT_MISSING,         /* desired, not in Intune: sync uploads it */
+    CAT_EXTRA,           /* in Intune for the user, not a certificate of the source */
+    CAT_REVOKED_PRESENT, /* revoked, still in Intune: sync removes it */
+    CAT_DROPPED_PRESENT, /* dropped by the history policy, still in Intune: sync removes it */
+    CAT_IN_STEP,         /* desired and in Intune */
+    CAT_REVOKED_KEPT,    /* revoked, in Intune, kept because remove_revoked = false */
+    CAT_SKIPPED,         /* neither desired nor present, unknown user, excluded by a filter */
+    CAT_FAILED,          /* cannot be compared: not recoverable, user lookup failed */
+    CAT__COUNT
+};
+static const char *const cat_json[CAT__COUNT] = {
+    "missing", "extra",       "revokedPresent", "droppedPresent",
+    "inStep",  "revokedKept", "skipped",        "failed",
+};
+static const char *const cat_text[CAT__COUNT] = {
+    "missing", "extra",        "revoked present", "dropped present",
+    "in step", "revoked kept", "skipped",         "failed",
+};
+#define CAT_DIFFERS(c) ((c) <= CAT_DROPPED_PRESENT)
+
+struct row {
+    const char *upn; /* "" when the item names no user */
+    enum cat cat;
+    const char *thumbprint; /* "" when unknown */
+    const char *file;       /* source file, NULL for extras */
+    const char *error;      /* CAT_FAILED only */
+};
+
+struct status_opts {
+    const char *config, *user;
+    int json, verbose;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: smimesync status --config FILE [--user UPN] [--json] [--verbose]\n"
+            "Compare the CA's certificates (the desired state that sync works towards) with the\n"
+            "userPfxCertificates in Intune, per user: missing (sync would upload), extra (in\n"
+            "Intune, not from the source), revoked or dropped by policy but still present (sync\n"
+            "would remove), and in step. Nothing is written.\n\n"
+            "Options:\n"
+            "  --config FILE   the configuration file (see docs/configuration.md)\n"
+            "  --user UPN      only this user (case-insensitive)\n"
+            "  --json          print one JSON object (counts and users) instead of a table\n"
+            "  -v, --verbose   also print the Graph client's info messages\n"
+            "  -h, --help      show this help\n\n"
+            "Exit status 4 means Intune is not in step with the CA (missing, extra, revoked or\n"
+            "dropped certificates present); 0 means it is.\n\n");
+    cli_print_exit_codes(out);
+}
+
+/* Returns -1 to continue, else the exit status. */
+static int parse(int argc, char **argv, struct status_opts *o)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"user", required_argument, NULL, 'u'},
+        {"json", no_argument, NULL, 'j'},         {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:u:jvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            usage(stderr);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_err(CMD, "unexpected argument '%s'", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->config) {
+        cli_err(CMD, "--config is required");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->user && !*o->user) {
+        cli_err(CMD, "--user: empty user name");
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+static enum cat classify(const ssync_plan_item *it)
+{
+    if (it->code != SSYNC_OK)
+        return CAT_FAILED;
+    if (it->filtered || !it->cert_upn || !it->user_found)
+        return CAT_SKIPPED;
+    switch (it->action) {
+    case SSYNC_ACT_UPLOAD:
+        return CAT_MISSING;
+    case SSYNC_ACT_KEEP:
+        return it->revoked ? CAT_REVOKED_KEPT : CAT_IN_STEP;
+    case SSYNC_ACT_REMOVE:
+        return it->revoked ? CAT_REVOKED_PRESENT : CAT_DROPPED_PRESENT;
+    case SSYNC_ACT_SKIP:
+        break;
+    }
+    return CAT_SKIPPED;
+}
+
+static int row_cmp(const void *pa, const void *pb)
+{
+    const struct row *a = pa, *b = pb;
+    int c = strcasecmp(a->upn, b->upn);
+    if (c)
+        return c;
+    if (a->cat != b->cat)
+        return a->cat < b->cat ? -1 : 1;
+    return strcmp(a->thumbprint, b->thumbprint);
+}
+
+/* One row per plan item and per listing entry that no item of the source explains. */
+static struct row *build_rows(const struct cli_plan_run *r, const char *user, size_t *n_out)
+{
+    const ssync_plan *p = r->plan;
+    const ssync_pfx_list *l = r->listing;
+    struct row *rows = calloc(p->count + l->count + 1, sizeof *rows);
+    char *used = calloc(l->count + 1, 1);
+    if (!rows || !used) {
+        free(rows);
+        free(used);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        const ssync_plan_item *it = &p->items[i];
+        if (it->code == SSYNC_OK && it->user_found && it->upn) {
+            const ssync_pfx_entry *e = ssync_pfx_list_find(l, it->upn, it->thumbprint);
+            if (e)
+                used[e - l->items] = 1;
+        }
+        const char *upn = it->upn ? it->upn : it->cert_upn ? it->cert_upn : "";
+        if (user && strcasecmp(upn, user) != 0)
+            continue;
+        rows[n++] = (struct row){upn, classify(it), it->thumbprint, it->path,
+                                 it->code != SSYNC_OK ? it->error : NULL};
+    }
+    for (size_t k = 0; k < l->count; k++) {
+        const ssync_pfx_entry *e = &l->items[k];
+        const char *upn = e->user_principal_name ? e->user_principal_name : "";
+        if (used[k] || (user && strcasecmp(upn, user) != 0))
+            continue;
+        rows[n++] = (struct row){upn, CAT_EXTRA, e->thumbprint ? e->thumbprint : "", NULL, NULL};
+    }
+    free(used);
+    qsort(rows, n, sizeof *rows, row_cmp);
+    *n_out = n;
+    return rows;
+}
+
+struct totals {
+    size_t cat[CAT__COUNT];
+    size_t users, differences;
+};
+
+static void count(const struct row *rows, size_t n, struct totals *t)
+{
+    for (size_t i = 0; i < n; i++) {
+        t->cat[rows[i].cat]++;
+        if (CAT_DIFFERS(rows[i].cat))
+            t->differences++;
+        if (rows[i].cat != CAT_FAILED && (i == 0 || strcasecmp(rows[i - 1].upn, rows[i].upn) != 0 ||
+                                          rows[i - 1].cat == CAT_FAILED))
+            t->users++;
+    }
+}
+
+static json_t *counts_json(const size_t *cat)
+{
+    json_t *o = json_object();
+    for (int c = 0; o && c < CAT__COUNT; c++)
+        json_object_set_new(o, cat_json[c], json_integer((json_int_t)cat[c]));
+    return o;
+}
+
+static int print_json(const struct row *rows, size_t n, const struct totals *t)
+{
+    json_t *users = json_array(), *failed = json_array();
+    for (size_t i = 0; i < n;) {
+        if (rows[i].cat == CAT_FAILED) {
+            json_array_append_new(failed, json_pack("{s:s, s:s, s:s, s:s}", "userPrincipalName",
+                                                    rows[i].upn, "thumbprint", rows[i].thumbprint,
+                                                    "file", rows[i].file ? rows[i].file : "",
+                                                    "error", rows[i].error ? rows[i].error : ""));
+            i++;
+            continue;
+        }
+        size_t end = i, cat[CAT__COUNT] = {0};
+        json_t *u = json_pack("{s:s}", "userPrincipalName", rows[i].upn);
+        for (int c = 0; c <= CAT_DROPPED_PRESENT; c++)
+            json_object_set_new(u, cat_json[c], json_array());
+        for (; end < n && rows[end].cat != CAT_FAILED && !strcasecmp(rows[end].upn, rows[i].upn);
+             end++) {
+            cat[rows[end].cat]++;
+            if (CAT_DIFFERS(rows[end].cat))
+                json_array_append_new(json_object_get(u, cat_json[rows[end].cat]),
+                                      json_string(rows[end].thumbprint));
+        }
+        json_object_set_new(u, "counts", counts_json(cat));
+        json_array_append_new(users, u);
+        i = end;
+    }
+    json_t *counts = counts_json(t->cat);
+    json_object_set_new(counts, "users", json_integer((json_int_t)t->users));
+    json_object_set_new(counts, "differences", json_integer((json_int_t)t->differences));
+    json_t *root = json_pack("{s:o, s:b, s:o, s:o}", "counts", counts, "inStep",
+                             t->differences == 0, "users", users, "failed", failed);
+    int ok = root && json_dumpf(root, stdout, JSON_COMPACT) == 0;
+    json_decref(root);
+    if (!ok) {
+        cli_err(CMD, "cannot write the JSON report");
+        return 0;
+    }
+    putchar('\n');
+    return 1;
+}
+
+static void print_table(const struct row *rows, size_t n, const struct totals *t)
+{
+    for (size_t i = 0; i < n;) {
+        size_t end = i, cat[CAT__COUNT] = {0}, diff = 0;
+        for (; end < n && rows[end].cat != CAT_FAILED && !strcasecmp(rows[end].upn, rows[i].upn);
+             end++) {
+            cat[rows[end].cat]++;
+            diff += CAT_DIFFERS(rows[end].cat);
+        }
+        if (end == i) { /* a failed item */
+            fprintf(stdout, "%s: failed: %s: %s\n", rows[i].upn[0] ? rows[i].upn : "(unknown)",
+                    rows[i].file ? rows[i].file : "-", rows[i].error ? rows[i].error : "");
+            i++;
+            continue;
+        }
+        if (diff) { /* users in step are only counted */
+            printf("%s: %zu in step, %zu missing, %zu extra, %zu revoked present, %zu dropped "
+                   "present\n",
+                   rows[i].upn, cat[CAT_IN_STEP], cat[CAT_MISSING], cat[CAT_EXTRA],
+                   cat[CAT_REVOKED_PRESENT], cat[CAT_DROPPED_PRESENT]);
+            for (size_t k = i; k < end; k++)
+                if (CAT_DIFFERS(rows[k].cat))
+                    printf("  %-16s %s\n", cat_text[rows[k].cat], rows[k].thumbprint);
+        }
+        i = end;
+    }
+    printf("status: %zu users: %zu in step, %zu missing, %zu extra, %zu revoked present, %zu "
+           "dropped present, %zu revoked kept, %zu skipped, %zu failed: %s\n",
+           t->users, t->cat[CAT_IN_STEP], t->cat[CAT_MISSING], t->cat[CAT_EXTRA],
+           t->cat[CAT_REVOKED_PRESENT], t->cat[CAT_DROPPED_PRESENT], t->cat[CAT_REVOKED_KEPT],
+           t->cat[CAT_SKIPPED], t->cat[CAT_FAILED],
+           t->differences ? "differences found" : "Intune is in step with the CA");
+}
+
+/* A targeted plan lists Intune only for users that have certificates in the source: a user
+ * with none still has records to show (all extra). Returns 0 on failure (reported). */
+static int list_user(struct cli_plan_run *r, const char *user)
+{
+    for (size_t k = 0; k < r->listing->count; k++) {
+        const char *upn = r->listing->items[k].user_principal_name;
+        if (upn && !strcasecmp(upn, user))
+            return 1;
+    }
+    ssync_error e = {0};
+    if (ssync_graph_list_pfx_by_user(r->graph, user, r->listing, &e) != SSYNC_OK) {
+        cli_report_graph(CMD, user, &e, ssync_graph_last_failure(r->graph));
+        return 0;
+    }
+    ssync_pfx_list_sort(r->listing);
+    return 1;
+}
+
+int cmd_status(int argc, char **argv)
+{
+    struct status_opts o = {0};
+    int rc = parse(argc, argv, &o);
+    if (rc != -1)
+        return rc;
+    /* the plan is built by the shared plumbing from the options it knows; with --user it
+     * holds only that user's certificates and Intune is read for that user only */
+    char *pargv[8] = {(char *)CMD, "--config", (char *)o.config};
+    int pargc = 3;
+    if (o.user) {
+        pargv[pargc++] = "--user";
+        pargv[pargc++] = (char *)o.user;
+    }
+    if (o.verbose)
+        pargv[pargc++] = "--verbose";
+    struct cli_plan_run r = {.cmd = CMD, .targeted = 1};
+    rc = cli_plan_prepare(&r, pargc, pargv);
+    if (rc == CLI_EXIT_OK && o.user && !list_user(&r, o.user))
+        rc = CLI_EXIT_FAILURE;
+    if (rc != CLI_EXIT_OK) {
+        cli_plan_release(&r);
+        return rc == -1 ? CLI_EXIT_OK : rc;
+    }
+    size_t n = 0;
+    struct row *rows = build_rows(&r, o.user, &n);
+    if (!rows) {
+        cli_err(CMD, "out of memory");
+        cli_plan_release(&r);
+        return CLI_EXIT_FAILURE;
+    }
+    struct totals t = {0};
+    count(rows, n, &t);
+    int printed = 1;
+    if (o.json)
+        printed = print_json(rows, n, &t);
+    else
+        print_table(rows, n, &t);
+    fflush(stdout);
+    /* differences are definite; failed items make the comparison partial */
+    if (!printed)
+        rc = CLI_EXIT_FAILURE;
+    else if (t.differences)
+        rc = CLI_EXIT_DIFFERENT;
+    else if (t.cat[CAT_FAILED])
+        rc = t.cat[CAT_FAILED] == n ? CLI_EXIT_FAILURE : CLI_EXIT_PARTIAL;
+    else
+        rc = CLI_EXIT_OK;
+    free(rows);
+    cli_plan_release(&r);
+    return rc;
+}
