@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The CA database pitfalls, each on a database the lab writes that way: compressed long values
+# are decompressed (LZXPRESS) or refused naming the column and the row; a dirty database, 32 KiB
+# pages and 8-byte long-value ids are refused with what to do instead; damaged files fail
+# without a crash.
+source "$(dirname "$0")/lib.sh"
+cd "$T_TMP"
+small=(--users 3 --key-pool 1 --renewals 0 --revoked 0 --expired 0 --seed 31)
+
+# compressed RawArchivedKey values are recovered as usual; dates stored as FILETIMEs; the
+# revocation comes from the database alone (no CRL in the configuration)
+"$LAB_BIN" --out lab --users 3 --key-pool 1 --renewals 0 --revoked 1 --expired 0 --seed 31 \
+    --edb lab/ca.edb --edb-opts compress,filetime,extra=5 > /dev/null
+check "lab with compressed archived keys" test -s lab/ca.edb
+emu_start lab || { not_ok "emulator started"; finish; exit 1; }
+write_config lab edb.conf
+sed -i "s|^type = blobs|type = edb|; s|^path = lab/blobs|path = lab/ca.edb|; /^crl = /d" edb.conf
+"$SSYNC_BIN" plan --config edb.conf --json > plan.json 2> plan.err
+check_eq "compressed long values: plan exit status" 0 "$?"
+check_eq "compressed long values: every key recovered" \
+    "$(jq -r .thumbprint lab/manifest.jsonl | sort)" "$(jq -r '.items[].thumbprint' plan.json | sort)"
+check_eq "revoked in the database (FILETIME dates, no CRL): skipped as revoked" \
+    "$(jq -r 'select(.revoked) | .thumbprint' lab/manifest.jsonl)" \
+    "$(jq -r '.items[] | select(.reason == "certificate revoked") | .thumbprint' plan.json)"
+check_eq "compressed long values: the others are uploads" 2 \
+    "$(jq '[.items[] | select(.action == "upload")] | length' plan.json)"
+
+# plan_fails NAME VARIANT EXPECTED: a database written with VARIANT fails the run with EXPECTED,
+# in one line
+plan_fails() {
+    local name=$1 variant=$2 want=$3
+    sed "s|lab/ca.edb|$name.edb|" edb.conf > "$name.conf"
+    "$LAB_BIN" --out "lab-$name" "${small[@]}" --edb "$name.edb" --edb-opts "$variant" > /dev/null
+    "$SSYNC_BIN" plan --config "$name.conf" --json > "$name.json" 2> "$name.err"
+    check_eq "$name: plan fails" 1 "$?"
+    check_contains "$name: the reason and what to do" "$want" "$name.err"
+    check_eq "$name: one line on stderr" 1 "$(wc -l < "$name.err")"
+}
+plan_fails dirty dirty 'was not shut down cleanly (state 2): run esentutl /r'
+plan_fails page32k page32k \
+    '32 KiB pages (a Windows Server 2025 database) cannot be read by libesedb 20181229; export recovery blobs with certutil -getkey and use [source] type = blobs'
+plan_fails lvkey8 lvkey8 \
+    'column RawCertificate of Certificates row 0 (RequestID 1): 8-byte long-value id (large long-value ids, Windows Server 2025) cannot be read by libesedb 20181229; export recovery blobs with certutil -getkey and use [source] type = blobs'
+
+# an unknown compression method: the item says why, naming the column and the row
+sed "s|lab/ca.edb|bad.edb|" edb.conf > bad.conf
+"$LAB_BIN" --out lab-bad "${small[@]}" --edb bad.edb --edb-opts compress-bad > /dev/null
+"$SSYNC_BIN" plan --config bad.conf --json > bad.json 2> bad.err
+check_eq "unknown compression: every request is an item (none recoverable)" 3 \
+    "$(jq '[.items[] | select(.error != null)] | length' bad.json)"
+check_eq "unknown compression: the item's error" \
+    'request 1: column RawArchivedKey of Requests row 0 (RequestID 1): compressed value: cannot read the CA database: compressed with method 0x28 (only LZXPRESS, 0x18, is supported)' \
+    "$(jq -r '.items[0].error' bad.json)"
+
+# damaged input: not an ESE file; cut anywhere: a clear error or a partial read, never a crash
+head -c 100 lab/ca.edb > short.edb
+sed "s|lab/ca.edb|short.edb|" edb.conf > short.conf
+"$SSYNC_BIN" plan --config short.conf > /dev/null 2> short.err
+check_contains "truncated header: a clear error" "short.edb: not an ESE database" short.err
+for n in 20000 60000 120000 200000; do
+    head -c $n lab/ca.edb > cut.edb
+    sed "s|lab/ca.edb|cut.edb|" edb.conf > cut.conf
+    "$SSYNC_BIN" plan --config cut.conf > /dev/null 2> cut.err
+    check "cut after $n bytes: exit status 0 or 1" test "$?" -le 1
+done
+finish
