@@ -29,7 +29,8 @@ enum {
     OPT_LOG_FORMAT,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
-    OPT_REFRESH_USERS
+    OPT_REFRESH_USERS,
+    OPT_WORKERS
 };
 
 static const char *default_summary(const char *cmd)
@@ -59,8 +60,8 @@ static void usage(const struct cli_plan_run *r, FILE *out)
                      "                        is then read per user, not listed whole)\n");
     fprintf(out,
             "  --json                print one JSON object (counts and items) instead of a table\n"
-            "  --report FILE         also write the report to FILE (JSON when it ends in .json,\n"
-            "                        else text)\n"
+            "  --report FILE         also write the report to FILE: JSON for *.json, a\n"
+            "                        self-contained HTML page for *.html, else text\n"
             "  --refresh-users       ask Entra ID again about every user (forget the cached\n"
             "                        lookups of [state] user_cache_hours)\n"
             "  --log-format FMT      text or json log lines on stderr (default: [log] format)\n"
@@ -68,6 +69,7 @@ static void usage(const struct cli_plan_run *r, FILE *out)
             "  -q, --quiet           print only errors on stderr, no progress bar\n"
             "  --progress            draw the progress bar on a terminal even with -q\n"
             "  --no-progress         never draw the progress bar\n"
+            "  --workers N           sync: recovery threads, 1-256 (default: one per CPU)\n"
             "  -h, --help            show this help\n\n");
     cli_print_exit_codes(out);
 }
@@ -102,6 +104,7 @@ static int parse_options(struct cli_plan_run *r, int argc, char **argv)
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
         {"refresh-users", no_argument, NULL, OPT_REFRESH_USERS},
+        {"workers", required_argument, NULL, OPT_WORKERS},
         {NULL, 0, NULL, 0},
     };
     r->progress_flag = -1;
@@ -154,6 +157,17 @@ static int parse_options(struct cli_plan_run *r, int argc, char **argv)
         case OPT_REPORT:
             r->report_path = optarg;
             break;
+        case OPT_WORKERS: {
+            char *end = NULL;
+            long w = strtol(optarg, &end, 10);
+            if (!*optarg || *end || w < 1 || w > 256) {
+                cli_err(r->cmd, "--workers: expected a whole number from 1 to 256, got '%s'",
+                        optarg);
+                return CLI_EXIT_USAGE;
+            }
+            r->workers = (unsigned)w;
+            break;
+        }
         case OPT_LOG_FORMAT:
             if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
                 cli_err(r->cmd, "--log-format '%s': use text or json", optarg);
@@ -220,8 +234,9 @@ static int scan(struct cli_plan_run *r)
         }
         n_crls++;
     }
-    if (rc == CLI_EXIT_OK && ssync_plan_scan(r->cfg, r->kras, crls, n_crls, cli_plan_target(r),
-                                             r->plan, &e) != SSYNC_OK) {
+    if (rc == CLI_EXIT_OK &&
+        ssync_plan_scan_cached(r->cfg, r->kras, crls, n_crls, cli_plan_target(r), r->journal,
+                               r->plan, &e) != SSYNC_OK) {
         cli_log_error(r->log, r->cfg->path, &e);
         rc = CLI_EXIT_FAILURE;
     }
@@ -268,9 +283,9 @@ int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv)
         cli_log_error(r->log, NULL, &e);
         return CLI_EXIT_FAILURE;
     }
+    open_journal(r); /* before the scan: it keeps the scan cache */
     if ((rc = scan(r)) != CLI_EXIT_OK)
         return rc;
-    open_journal(r);
     if (r->journal && r->refresh_users &&
         ssync_journal_user_prune(r->journal, 1e300, &e) != SSYNC_OK)
         cli_log_msg(r->log, SSYNC_LOG_WARN, "[state] path: %s (user cache kept)", e.msg);

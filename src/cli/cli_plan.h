@@ -27,6 +27,7 @@ struct cli_plan_run {
     /* options */
     int json, verbose, quiet;
     int refresh_users; /* --refresh-users: forget the user-lookup cache first */
+    unsigned workers;  /* --workers N (sync's recovery threads); 0: one per CPU */
     int progress_flag; /* -1 auto, 0 --no-progress, 1 --progress */
     int log_json;      /* -1: [log] format */
     const char *config_path;

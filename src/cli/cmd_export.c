@@ -4,6 +4,7 @@
 
 #include "connector.h"
 #include "exporter.h"
+#include "pool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +25,7 @@ static void usage(FILE *out)
             "                        [--padding oaepSha256|oaepSha384|oaepSha512]\n"
             "                        [--provider-name S] [--key-name S] [--include-chain]\n"
             "                        [--both-purpose smimeEncryption|smimeSigning|unassigned]\n"
+            "                        [--workers N]\n"
             "                        BLOB|DIR...\n"
             "Build the Intune record (the exact Graph POST body of a userPfxCertificate) for each\n"
             "recovery blob: the key is recovered with the KRA key, packed with its certificate\n"
@@ -48,6 +50,8 @@ static void usage(FILE *out)
             "  --both-purpose NAME    intendedPurpose when a certificate allows both\n"
             "                         keyEncipherment and digitalSignature (default\n"
             "                         smimeEncryption)\n"
+            "  --workers N            recovery threads, 1-256 (default: one per CPU); the\n"
+            "                         output stays in argument order\n"
             "  -h, --help             show this help\n\n");
     cli_print_exit_codes(out);
 }
@@ -108,11 +112,38 @@ static int expand_argument(const char *arg, char ***items, size_t *n, size_t *ca
     return 1;
 }
 
-static int write_record(const char *dir, const ssync_export_result *r, ssync_error *e)
+/* One item's work on a worker thread: read, recover, build the record and its JSON text. */
+struct export_slot {
+    ssync_export_result r;
+    ssync_error e;
+    ssync_code rc;
+    char *body; /* the record as written (holds no plaintext secret) */
+};
+
+struct export_job {
+    const ssync_exporter *ex;
+    char **items;
+    struct export_slot *slots;
+    size_t window;
+};
+
+static void export_one(void *ctx, size_t i)
 {
-    char *body = json_dumps(r->record, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!body)
-        return ssync_fail(e, SSYNC_ERR_NOMEM, "record JSON"), 0;
+    struct export_job *job = ctx;
+    struct export_slot *s = &job->slots[i % job->window];
+    ssync_buf blob = {0};
+    memset(s, 0, sizeof *s);
+    s->rc = ssync_read_file(job->items[i], SSYNC_MAX_INPUT_FILE, &blob, &s->e);
+    if (s->rc == SSYNC_OK)
+        s->rc = ssync_export_blob(job->ex, blob.data, blob.len, NULL, &s->r, &s->e);
+    if (s->rc == SSYNC_OK &&
+        !(s->body = json_dumps(s->r.record, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+        s->rc = ssync_fail(&s->e, SSYNC_ERR_NOMEM, "record JSON");
+    ssync_buf_free(&blob);
+}
+
+static int write_record(const char *dir, const ssync_export_result *r, char *body, ssync_error *e)
+{
     size_t len = strlen(dir) + 64;
     char *path = malloc(len);
     int ok = 0;
@@ -126,7 +157,6 @@ static int write_record(const char *dir, const ssync_export_result *r, ssync_err
         ssync_fail(e, SSYNC_ERR_NOMEM, "path");
     }
     free(path);
-    free(body);
     return ok;
 }
 
@@ -143,7 +173,8 @@ int cmd_export(int argc, char **argv)
         O_PROVIDER,
         O_KEY_NAME,
         O_CHAIN,
-        O_BOTH
+        O_BOTH,
+        O_WORKERS
     };
     static const struct option opts[] = {
         {"kra", required_argument, NULL, O_KRA},
@@ -157,11 +188,13 @@ int cmd_export(int argc, char **argv)
         {"key-name", required_argument, NULL, O_KEY_NAME},
         {"include-chain", no_argument, NULL, O_CHAIN},
         {"both-purpose", required_argument, NULL, O_BOTH},
+        {"workers", required_argument, NULL, O_WORKERS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct cli_list kras = {0}, pass = {0}, certs = {0};
     const char *connector_path = NULL, *out_dir = NULL;
+    unsigned workers = 0;
     ssync_exporter ex;
     ssync_exporter_init(&ex);
     ssync_error e = {0};
@@ -205,6 +238,16 @@ int cmd_export(int argc, char **argv)
         case O_BOTH:
             pc = ssync_purpose_parse(optarg, &ex.both_purpose, &e);
             break;
+        case O_WORKERS: {
+            char *end = NULL;
+            long w = strtol(optarg, &end, 10);
+            if (!*optarg || *end || w < 1 || w > 256) {
+                cli_err(CMD, "--workers: expected a whole number from 1 to 256, got '%s'", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            workers = (unsigned)w;
+            break;
+        }
         case 'h':
             usage(stdout);
             return CLI_EXIT_OK;
@@ -252,30 +295,50 @@ int cmd_export(int argc, char **argv)
         if (!expand_argument(argv[i], &items, &n_items, &cap))
             failed++;
     json_t *seen = json_object(); /* thumbprint -> file, to report duplicates */
+    struct export_job job = {.ex = &ex, .items = items, .window = 0};
+    ssync_pool *pool = NULL;
+    if (n_items > 0) {
+        if (!workers)
+            workers = ssync_cpu_count();
+        job.window = 4 * (size_t)workers;
+        job.slots = calloc(job.window, sizeof *job.slots);
+        if (!job.slots || ssync_pool_start(workers, n_items, job.window, export_one, &job, NULL,
+                                           &pool, &e) != SSYNC_OK) {
+            cli_report(CMD, NULL, &e);
+            failed += n_items;
+            n_items = 0;
+        }
+    }
+    /* the workers recover ahead; this thread writes and prints in argument order */
     for (size_t i = 0; i < n_items; i++) {
         const char *item = items[i];
-        ssync_buf blob = {0};
-        ssync_export_result r = {0};
-        if (ssync_read_file(item, SSYNC_MAX_INPUT_FILE, &blob, &e) != SSYNC_OK ||
-            ssync_export_blob(&ex, blob.data, blob.len, NULL, &r, &e) != SSYNC_OK) {
-            cli_report(CMD, item, &e);
+        ssync_pool_wait(pool, i);
+        struct export_slot *s = &job.slots[i % job.window];
+        ssync_export_result *r = &s->r;
+        if (s->rc != SSYNC_OK) {
+            cli_report(CMD, item, &s->e);
             failed++;
-        } else if (json_object_get(seen, r.info.thumbprint)) {
+        } else if (json_object_get(seen, r->info.thumbprint)) {
             cli_err(CMD, "%s: certificate %s was already exported from %s; skipped", item,
-                    r.info.thumbprint, json_string_value(json_object_get(seen, r.info.thumbprint)));
+                    r->info.thumbprint,
+                    json_string_value(json_object_get(seen, r->info.thumbprint)));
             failed++;
-        } else if (!write_record(out_dir, &r, &e)) {
+        } else if (!write_record(out_dir, r, s->body, &e)) {
             cli_report(CMD, item, &e);
             failed++;
         } else {
-            json_object_set_new(seen, r.info.thumbprint, json_string(item));
-            printf("%s %s %s\n", r.info.thumbprint,
-                   json_string_value(json_object_get(r.record, "userPrincipalName")), item);
+            json_object_set_new(seen, r->info.thumbprint, json_string(item));
+            printf("%s %s %s\n", r->info.thumbprint,
+                   json_string_value(json_object_get(r->record, "userPrincipalName")), item);
             done++;
         }
-        ssync_export_result_clear(&r);
-        ssync_buf_free(&blob);
+        ssync_export_result_clear(r);
+        free(s->body);
+        s->body = NULL;
+        ssync_pool_release(pool, i);
     }
+    ssync_pool_free(pool);
+    free(job.slots);
     json_decref(seen);
     fflush(stdout);
     fprintf(stderr, "smimesync export: %zu record(s) written to %s, %zu failed\n", done, out_dir,

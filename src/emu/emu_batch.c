@@ -125,8 +125,12 @@ static json_t *run_one(emu_ctx *ctx, const emu_req *outer, json_t *r, const char
     in.path = malloc(need);
     json_t *out = NULL;
     char *body = NULL;
-    if (in.path && dpath)
+    if (in.path && dpath) {
         snprintf(in.path, need, "/%s%s%s", version, dpath[0] == '/' ? "" : "/", dpath);
+    } else { /* a bad %-escape: never route an unwritten path; answered 400 below */
+        free(in.path);
+        in.path = NULL;
+    }
     free(dpath);
     const char *hk;
     json_t *hv;

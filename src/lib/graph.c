@@ -36,6 +36,7 @@ struct job {
     int auth_retried;
     unsigned token_gen;
     int active;
+    unsigned long long write_ticket; /* the write's grant in the limiter, settled at the end */
     ssync_http_xfer x;
     /* outcome */
     ssync_code rc;
@@ -527,6 +528,10 @@ static double response_delay(ssync_graph *g, job *j, int *given)
 
 static void job_complete(ssync_graph *g, job *j, CURLcode cc)
 {
+    /* the service admitted the write before it answered: its window counts from here at the
+     * latest (the first byte of the answer is no bound: it may precede the admission) */
+    ssync_throttle_write_done(&g->thr, j->write_ticket, mono());
+    j->write_ticket = 0;
     ssync_http_finish(&j->x, cc);
     g->stats.bytes_received += j->x.resp_len;
     ssync_graph_failure_clear(&j->detail);
@@ -651,7 +656,7 @@ static ssync_code job_start(ssync_graph *g, job *j, double now, ssync_error *err
     g->stats.requests++;
     if (j->is_write)
         g->stats.writes++;
-    ssync_throttle_take(&g->thr, now, j->is_write, j->cost);
+    j->write_ticket = ssync_throttle_take(&g->thr, now, j->is_write, j->cost);
     return SSYNC_OK;
 }
 
@@ -696,6 +701,8 @@ static ssync_code engine_run(ssync_graph *g, ssync_error *err)
                 curl_multi_remove_handle(g->multi, j->x.easy);
                 j->active = 0;
                 g->active--;
+                ssync_throttle_write_done(&g->thr, j->write_ticket, mono());
+                j->write_ticket = 0;
                 ssync_http_describe(&j->x, &j->detail);
                 snprintf(j->detail.message, sizeof j->detail.message, "abandoned: %s",
                          ssync_strerror(g->fatal));

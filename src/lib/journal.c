@@ -13,6 +13,7 @@
 struct ssync_journal {
     sqlite3 *db;
     int in_tx;
+    sqlite3_stmt *scan_get; /* prepared once: a re-sync asks it once per blob */
 };
 
 static const char *const schema =
@@ -36,6 +37,8 @@ static const char *const schema =
     "CREATE TABLE IF NOT EXISTS user_cache(kind TEXT NOT NULL, key TEXT NOT NULL,"
     "  id TEXT NOT NULL, upn TEXT NOT NULL, mail TEXT, via TEXT, stored REAL NOT NULL,"
     "  PRIMARY KEY(kind, key));"
+    "CREATE TABLE IF NOT EXISTS scan_cache(path TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+    "  mtime_ns INTEGER NOT NULL, kras TEXT NOT NULL, facts TEXT NOT NULL);"
     "PRAGMA user_version=1;";
 
 static double now(void)
@@ -106,6 +109,7 @@ void ssync_journal_close(ssync_journal *j)
 {
     if (!j)
         return;
+    sqlite3_finalize(j->scan_get);
     sqlite3_close_v2(j->db);
     free(j);
 }
@@ -377,4 +381,52 @@ ssync_code ssync_journal_user_prune(ssync_journal *j, double before, ssync_error
     if (!j)
         return ssync_fail(err, SSYNC_ERR_ARG, "journal user cache");
     return run(j, err, "prune user cache", "DELETE FROM user_cache WHERE stored<?", "d", before);
+}
+
+ssync_code ssync_journal_scan_get(ssync_journal *j, const char *path, long long size,
+                                  long long mtime_ns, const char *kras, char **facts,
+                                  ssync_error *err)
+{
+    if (!j || !path || !kras || !facts)
+        return ssync_fail(err, SSYNC_ERR_ARG, "journal scan cache");
+    *facts = NULL;
+    if (!j->scan_get &&
+        sqlite3_prepare_v2(j->db,
+                           "SELECT facts FROM scan_cache WHERE path=? AND size=? AND mtime_ns=? "
+                           "AND kras=?",
+                           -1, &j->scan_get, NULL) != SQLITE_OK)
+        return db_fail(j, err, "read scan cache");
+    sqlite3_stmt *st = j->scan_get;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, size) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, mtime_ns) != SQLITE_OK ||
+        sqlite3_bind_text(st, 4, kras, -1, SQLITE_STATIC) != SQLITE_OK)
+        return db_fail(j, err, "read scan cache");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        if (v && !(*facts = strdup((const char *)v))) {
+            sqlite3_reset(st);
+            return ssync_fail(err, SSYNC_ERR_NOMEM, "scan cache");
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(j, err, "read scan cache");
+    return SSYNC_OK;
+}
+
+ssync_code ssync_journal_scan_put(ssync_journal *j, const char *path, long long size,
+                                  long long mtime_ns, const char *kras, const char *facts,
+                                  ssync_error *err)
+{
+    if (!j || !path || !kras || !facts)
+        return ssync_fail(err, SSYNC_ERR_ARG, "journal scan cache");
+    return run(j, err, "write scan cache",
+               "INSERT INTO scan_cache(path, size, mtime_ns, kras, facts) VALUES(?,?,?,?,?) "
+               "ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns, "
+               "kras=excluded.kras, facts=excluded.facts",
+               "tiitt", path, (int64_t)size, (int64_t)mtime_ns, kras, facts);
 }

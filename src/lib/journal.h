@@ -91,6 +91,16 @@ ssync_code ssync_journal_user_put(ssync_journal *j, const char *kind, const char
 /* Deletes the entries stored before before (all of them with a huge value). */
 ssync_code ssync_journal_user_prune(ssync_journal *j, double before, ssync_error *err);
 
+/* The scan cache: a blob's certificate facts (a JSON text of public facts: no key, no secret)
+ * keyed on its path, size and modification time and on the KRA set that was checked, so a
+ * re-sync does not read unchanged blobs again. *facts is malloc'd, NULL when not cached. */
+ssync_code ssync_journal_scan_get(ssync_journal *j, const char *path, long long size,
+                                  long long mtime_ns, const char *kras, char **facts,
+                                  ssync_error *err);
+ssync_code ssync_journal_scan_put(ssync_journal *j, const char *path, long long size,
+                                  long long mtime_ns, const char *kras, const char *facts,
+                                  ssync_error *err);
+
 const char *ssync_op_action_name(ssync_op_action a);
 const char *ssync_op_outcome_name(ssync_op_outcome o);
 

@@ -4,7 +4,9 @@
 #include "certinfo.h"
 #include "fileio.h"
 #include "recover.h"
+#include "scan_cache.h"
 #include "select.h"
+#include "source_edb.h"
 #include "source_pfx.h"
 
 #include <ctype.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 const char *ssync_plan_action_name(ssync_plan_action a)
 {
@@ -237,21 +240,65 @@ ssync_code ssync_plan_item_set_cert(ssync_plan_item *it, X509 *cert, X509_CRL *c
     return rc;
 }
 
-static void scan_one(const ssync_kra_set *kras, X509_CRL *const *crls, size_t n_crls,
-                     ssync_plan_item *it)
+/* What the scan shares between blobs: the CRLs and the optional cache in the journal. */
+typedef struct scan_ctx {
+    const ssync_kra_set *kras;
+    X509_CRL *const *crls;
+    size_t n_crls;
+    ssync_journal *journal; /* NULL: no cache */
+    char *kra_id;           /* the KRA set's identity: a cache entry is for one set */
+} scan_ctx;
+
+/* The certificate facts of one blob without the KRA's private-key operation (the upload
+ * recovers the key and fails the item if the blob does not decrypt); only a blob whose user
+ * certificate cannot be told without its key is recovered here. An unchanged blob (path, size,
+ * modification time) checked against the same KRA set is not read at all: its facts come
+ * from the journal. */
+static void scan_one(const scan_ctx *c, ssync_plan_item *it)
 {
     ssync_error e = {0};
+    struct stat st;
+    long long mtime_ns = 0;
+    int cacheable = c->journal && c->kra_id && stat(it->path, &st) == 0;
+    if (cacheable) {
+        mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        char *facts = NULL;
+        if (ssync_journal_scan_get(c->journal, it->path, (long long)st.st_size, mtime_ns, c->kra_id,
+                                   &facts, &e) == SSYNC_OK &&
+            facts) {
+            int ok = ssync_scan_facts_decode(facts, it, c->crls, c->n_crls);
+            free(facts);
+            if (ok)
+                return;
+            clear_cert(it);
+        }
+    }
     ssync_buf b = {0};
     ssync_recovered rec = {0};
+    X509 *cert = NULL;
     ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, &e);
     if (rc == SSYNC_OK)
-        rc = ssync_recover_blob(kras, b.data, b.len, NULL, &rec, &e);
+        rc = ssync_recover_peek(c->kras, b.data, b.len, &cert, &e);
+    if (rc == SSYNC_OK && !cert) {
+        rc = ssync_recover_blob(c->kras, b.data, b.len, NULL, &rec, &e);
+        if (rc == SSYNC_OK && X509_up_ref(rec.cert))
+            cert = rec.cert;
+    }
     if (rc == SSYNC_OK)
-        rc = ssync_plan_item_set_cert(it, rec.cert, crls, n_crls, &e);
+        rc = cert ? ssync_plan_item_set_cert(it, cert, c->crls, c->n_crls, &e)
+                  : ssync_fail(&e, SSYNC_ERR_NOMEM, "certificate");
     if (rc != SSYNC_OK) {
         it->code = rc;
         snprintf(it->error, sizeof it->error, "%s", e.msg);
+    } else if (cacheable) {
+        /* failures are never cached: they are read (and reported) again */
+        char *facts = ssync_scan_facts_encode(it, cert);
+        if (facts)
+            ssync_journal_scan_put(c->journal, it->path, (long long)st.st_size, mtime_ns, c->kra_id,
+                                   facts, &e);
+        free(facts);
     }
+    X509_free(cert);
     ssync_recovered_clear(&rec);
     ssync_buf_free(&b);
 }
@@ -261,9 +308,8 @@ int ssync_plan_target_empty(const ssync_plan_target *t)
     return !t || (!t->request_id && !t->serial && !t->user);
 }
 
-static ssync_code scan_blobs(const ssync_config *cfg, const ssync_kra_set *kras,
-                             X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
-                             ssync_plan *out, ssync_error *err)
+static ssync_code scan_blobs(const ssync_config *cfg, const scan_ctx *c,
+                             const ssync_plan_target *target, ssync_plan *out, ssync_error *err)
 {
     if (!cfg->source.path)
         return ssync_fail(err, SSYNC_ERR_CONFIG, "[source] path is required");
@@ -285,7 +331,7 @@ static ssync_code scan_blobs(const ssync_config *cfg, const ssync_kra_set *kras,
             } else {
                 it->kind = SSYNC_ITEM_BLOB;
                 it->request_id = id;
-                scan_one(kras, crls, n_crls, it);
+                scan_one(c, it);
             }
         }
         free(names[i]);
@@ -309,6 +355,14 @@ ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
                            X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
                            ssync_plan *out, ssync_error *err)
 {
+    return ssync_plan_scan_cached(cfg, kras, crls, n_crls, target, NULL, out, err);
+}
+
+ssync_code ssync_plan_scan_cached(const ssync_config *cfg, const ssync_kra_set *kras,
+                                  X509_CRL *const *crls, size_t n_crls,
+                                  const ssync_plan_target *target, ssync_journal *journal,
+                                  ssync_plan *out, ssync_error *err)
+{
     if (!cfg || !out)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_plan_scan");
     ssync_cert_filter filter;
@@ -319,15 +373,24 @@ ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
         return rc;
     size_t first = out->count;
     switch (cfg->source.type) {
-    case SSYNC_SOURCE_BLOBS:
-        rc = scan_blobs(cfg, kras, crls, n_crls, target, out, err);
+    case SSYNC_SOURCE_BLOBS: {
+        scan_ctx c = {kras, crls, n_crls, journal,
+                      kras && journal ? ssync_scan_kra_id(kras) : NULL};
+        /* the cache entries of one scan go in one transaction */
+        ssync_error te = {0};
+        int tx = c.kra_id && ssync_journal_tx_begin(journal, &te) == SSYNC_OK;
+        rc = scan_blobs(cfg, &c, target, out, err);
+        if (tx)
+            ssync_journal_tx_commit(journal, &te);
+        free(c.kra_id);
         break;
+    }
     case SSYNC_SOURCE_PFX:
         rc = ssync_pfx_source_scan(cfg, crls, n_crls, out, err);
         break;
-    default:
-        return ssync_fail(err, SSYNC_ERR_UNSUPPORTED,
-                          "[source] type edb is not supported yet (blobs or pfx)");
+    case SSYNC_SOURCE_EDB:
+        rc = ssync_edb_source_scan(cfg, kras, crls, n_crls, target, out, NULL, err);
+        break;
     }
     if (rc != SSYNC_OK)
         return rc;

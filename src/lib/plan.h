@@ -21,9 +21,10 @@ typedef enum ssync_plan_action {
     SSYNC_ACT_SKIP,   /* not desired and absent, unknown user, or not recoverable */
 } ssync_plan_action;
 
-/* Where an item comes from: a recovery blob, or a PKCS#12 of the pfx source (its manifest
- * names the password file; the key is re-read at upload time, never kept in the plan). */
-typedef enum ssync_item_kind { SSYNC_ITEM_BLOB, SSYNC_ITEM_PFX } ssync_item_kind;
+/* Where an item comes from: a recovery blob, a PKCS#12 of the pfx source (its manifest
+ * names the password file; the key is re-read at upload time, never kept in the plan), or a
+ * request of the CA database (path = the .edb; the key is re-read by request_id). */
+typedef enum ssync_item_kind { SSYNC_ITEM_BLOB, SSYNC_ITEM_PFX, SSYNC_ITEM_EDB } ssync_item_kind;
 
 /* One certificate of the source (one recovery blob). */
 typedef struct ssync_plan_item {
@@ -97,8 +98,9 @@ ssync_code ssync_plan_load_kras(const ssync_config *cfg, ssync_kra_set **out, ss
 /* Loads one CRL file, DER or PEM. */
 ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err);
 
-/* Reads the [source] (blobs: every file of the directory, each key recovered to prove it is
- * there; pfx: ssync_pfx_source_scan) and records the certificate facts; revocation from crls.
+/* Reads the [source] (blobs: every file of the directory, the certificate read from the blob
+ * and a held KRA checked among its recipients without decrypting, see ssync_recover_peek; pfx:
+ * ssync_pfx_source_scan) and records the certificate facts; revocation from crls.
  * A blob that cannot be recovered becomes an item with code != SSYNC_OK (not a fatal error).
  * Blob items are in file-name order, with the request id of their file name. A target keeps
  * only the items of its request id and serial (target->user is applied by resolve). The
@@ -106,6 +108,12 @@ ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err);
 ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
                            X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
                            ssync_plan *out, ssync_error *err);
+/* The same, with the scan cache in journal (may be NULL): an unchanged blob checked against
+ * the same KRA set is not read again (its certificate facts come from the journal). */
+ssync_code ssync_plan_scan_cached(const ssync_config *cfg, const ssync_kra_set *kras,
+                                  X509_CRL *const *crls, size_t n_crls,
+                                  const ssync_plan_target *target, ssync_journal *journal,
+                                  ssync_plan *out, ssync_error *err);
 /* Finds the user of every item still in scope: the SAN UPN (by userPrincipalName); else the
  * [source] user_map's UPN for one of the certificate's identities; else the SAN e-mails (by
  * mail, then proxyAddresses). Lookups are batched, one call per kind, distinct keys only, and

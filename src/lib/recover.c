@@ -63,6 +63,44 @@ static void describe_recipient(CMS_RecipientInfo *ri, char *msg, size_t cap)
     BN_free(bn);
 }
 
+/* The held KRA named by one of the envelope's recipients (issuer + serial or key identifier);
+ * SSYNC_ERR_KRA_NOT_HELD listing the recipients otherwise. No private-key operation. */
+static ssync_code choose_kra(const ssync_kra_set *kras, CMS_ContentInfo *envelope, EVP_PKEY **key,
+                             X509 **cert, ssync_error *err)
+{
+    *key = NULL;
+    *cert = NULL;
+    if (OBJ_obj2nid(CMS_get0_type(envelope)) != NID_pkcs7_enveloped)
+        return ssync_fail(err, SSYNC_ERR_BLOB_TYPE, "the archived key is not an EnvelopedData");
+    STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(envelope);
+    if (sk_CMS_RecipientInfo_num(ris) <= 0)
+        return ssync_fail(err, SSYNC_ERR_BLOB_ASN1, "the EnvelopedData has no recipients");
+    for (int i = 0; i < sk_CMS_RecipientInfo_num(ris) && !*cert; i++) {
+        CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+        if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_TRANS)
+            continue;
+        for (size_t k = 0; k < ssync_kra_set_count(kras); k++) {
+            EVP_PKEY *kk;
+            X509 *kc;
+            if (ssync_kra_set_get(kras, k, &kk, &kc) &&
+                CMS_RecipientInfo_ktri_cert_cmp(ri, kc) == 0) {
+                *key = kk;
+                *cert = kc;
+                break;
+            }
+        }
+    }
+    ERR_clear_error();
+    if (!*cert) {
+        char needed[400] = "";
+        for (int i = 0; i < sk_CMS_RecipientInfo_num(ris); i++)
+            describe_recipient(sk_CMS_RecipientInfo_value(ris, i), needed, sizeof needed);
+        return ssync_fail(err, SSYNC_ERR_KRA_NOT_HELD, "the archived key is for KRA %s (%zu held)",
+                          needed, ssync_kra_set_count(kras));
+    }
+    return SSYNC_OK;
+}
+
 ssync_code ssync_recover_decrypt(const ssync_kra_set *kras, CMS_ContentInfo *envelope,
                                  ssync_buf *plain, ssync_error *err)
 {
@@ -72,45 +110,17 @@ ssync_code ssync_recover_decrypt(const ssync_kra_set *kras, CMS_ContentInfo *env
     plain->len = 0;
     if (!kras || !envelope)
         return ssync_fail(err, SSYNC_ERR_ARG, "KRA set and envelope are required");
-    if (OBJ_obj2nid(CMS_get0_type(envelope)) != NID_pkcs7_enveloped)
-        return ssync_fail(err, SSYNC_ERR_BLOB_TYPE, "the archived key is not an EnvelopedData");
-    STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(envelope);
-    if (sk_CMS_RecipientInfo_num(ris) <= 0)
-        return ssync_fail(err, SSYNC_ERR_BLOB_ASN1, "the EnvelopedData has no recipients");
-
-    /* choose the KRA by the recipient's issuer and serial number (or key identifier) */
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
-    for (int i = 0; i < sk_CMS_RecipientInfo_num(ris) && !cert; i++) {
-        CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
-        if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_TRANS)
-            continue;
-        for (size_t k = 0; k < ssync_kra_set_count(kras); k++) {
-            EVP_PKEY *kk;
-            X509 *kc;
-            if (ssync_kra_set_get(kras, k, &kk, &kc) &&
-                CMS_RecipientInfo_ktri_cert_cmp(ri, kc) == 0) {
-                key = kk;
-                cert = kc;
-                break;
-            }
-        }
-    }
-    ERR_clear_error();
-    if (!cert) {
-        char needed[400] = "";
-        for (int i = 0; i < sk_CMS_RecipientInfo_num(ris); i++)
-            describe_recipient(sk_CMS_RecipientInfo_value(ris, i), needed, sizeof needed);
-        return ssync_fail(err, SSYNC_ERR_KRA_NOT_HELD, "the archived key is for KRA %s (%zu held)",
-                          needed, ssync_kra_set_count(kras));
-    }
+    ssync_code rc = choose_kra(kras, envelope, &key, &cert, err);
+    if (rc != SSYNC_OK)
+        return rc;
 
     /* The certificate is always given: CMS_decrypt then uses only the matching recipient and fails
      * loudly, instead of returning random bytes (its Bleichenbacher countermeasure). */
     BIO *out = BIO_new(BIO_s_secmem()); /* cleared when freed */
     if (!out)
         return ssync_fail(err, SSYNC_ERR_NOMEM, "BIO");
-    ssync_code rc = SSYNC_OK;
     if (!CMS_decrypt(envelope, key, cert, NULL, out, CMS_BINARY)) {
         BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
         char *hex = bn ? BN_bn2hex(bn) : NULL;
@@ -218,5 +228,35 @@ out:
     ssync_blob_clear(&blob);
     if (rc != SSYNC_OK)
         ssync_recovered_clear(out);
+    return rc;
+}
+
+ssync_code ssync_recover_peek(const ssync_kra_set *kras, const unsigned char *data, size_t len,
+                              X509 **cert_out, ssync_error *err)
+{
+    if (!cert_out || !kras)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_recover_peek");
+    *cert_out = NULL;
+    ssync_blob blob = {0};
+    EVP_PKEY *key;
+    X509 *kra;
+    ssync_code rc = ssync_blob_decode(data, len, &blob, err);
+    if (rc == SSYNC_OK)
+        rc = choose_kra(kras, blob.envelope, &key, &kra, err);
+    /* the user certificate without its key: the one end-entity certificate of the blob (the
+     * others are its CA chain); anything else is left to the recovery to decide */
+    X509 *leaf = NULL;
+    int n_leaf = 0;
+    for (int i = 0; rc == SSYNC_OK && i < sk_X509_num(blob.certs); i++) {
+        X509 *c = sk_X509_value(blob.certs, i);
+        if (X509_check_ca(c) == 0) {
+            leaf = c;
+            n_leaf++;
+        }
+    }
+    if (rc == SSYNC_OK && n_leaf == 1 && X509_up_ref(leaf))
+        *cert_out = leaf;
+    ERR_clear_error();
+    ssync_blob_clear(&blob);
     return rc;
 }

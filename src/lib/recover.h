@@ -10,9 +10,10 @@
 #include "kra.h"
 
 typedef struct ssync_recovered {
-    X509 *cert;            /* the user certificate: its public key matches key */
-    EVP_PKEY *key;         /* the recovered private key */
-    STACK_OF(X509) *chain; /* the other certificates of the blob (CA chain); never NULL on success */
+    X509 *cert;    /* the user certificate: its public key matches key */
+    EVP_PKEY *key; /* the recovered private key */
+    STACK_OF(X509) *
+        chain; /* the other certificates of the blob (CA chain); never NULL on success */
 } ssync_recovered;
 
 /* Decrypt the envelope to the plaintext key blob (a secret: free with ssync_buf_free_secret).
@@ -25,5 +26,14 @@ ssync_code ssync_recover_decrypt(const ssync_kra_set *kras, CMS_ContentInfo *env
 ssync_code ssync_recover_blob(const ssync_kra_set *kras, const unsigned char *data, size_t len,
                               X509 *cert_hint, ssync_recovered *out, ssync_error *err);
 void ssync_recovered_clear(ssync_recovered *r);
+
+/* What a plan needs without the KRA's private-key operation: decodes the blob, checks that a
+ * held KRA is among its recipients (SSYNC_ERR_KRA_NOT_HELD as ssync_recover_decrypt says it
+ * otherwise) and returns the user certificate (*cert_out, up-referenced) when the blob carries
+ * exactly one end-entity certificate; *cert_out NULL then means only ssync_recover_blob can
+ * tell. The upload still recovers and matches the key: a blob that does not decrypt fails
+ * there. */
+ssync_code ssync_recover_peek(const ssync_kra_set *kras, const unsigned char *data, size_t len,
+                              X509 **cert_out, ssync_error *err);
 
 #endif

@@ -1,6 +1,7 @@
 #include "throttle.h"
 
 #include <curl/curl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,15 +15,18 @@ ssync_code ssync_bucket_init(ssync_bucket *b, unsigned limit, double window_s, u
         return ssync_fail(err, SSYNC_ERR_ARG, "rate limit must be at least 1 per positive window");
     memset(b, 0, sizeof *b);
     b->ring = calloc(limit, sizeof *b->ring);
-    if (!b->ring)
+    b->seq = calloc(limit, sizeof *b->seq);
+    if (!b->ring || !b->seq) {
+        ssync_bucket_free(b);
         return ssync_fail(err, SSYNC_ERR_NOMEM, "rate limiter");
+    }
     if (burst == 0)
         burst = limit / 10 ? limit / 10 : 1;
     if (burst > limit)
         burst = limit;
     b->limit = limit;
     b->window = window_s;
-    b->rate = (double)limit / window_s;
+    b->rate = limit / window_s;
     b->burst = burst;
     b->tokens = burst;
     b->last = now;
@@ -33,7 +37,9 @@ void ssync_bucket_free(ssync_bucket *b)
 {
     if (b) {
         free(b->ring);
+        free(b->seq);
         b->ring = NULL;
+        b->seq = NULL;
     }
 }
 
@@ -47,6 +53,12 @@ static void refill(ssync_bucket *b, double now)
     }
 }
 
+static int cmp_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return a < b ? -1 : a > b;
+}
+
 double ssync_bucket_wait(ssync_bucket *b, double now, unsigned n)
 {
     if (!b || !b->ring || n == 0)
@@ -58,33 +70,69 @@ double ssync_bucket_wait(ssync_bucket *b, double now, unsigned n)
     double wait = 0;
     if (b->tokens + EPS < need)
         wait = (need - b->tokens) / b->rate;
-    /* Sliding window: the grant that would be the (limit+1)-th inside the window must age out. */
-    if (b->count + n > b->limit) {
-        unsigned k = b->count + n - b->limit - 1; /* index from the oldest */
-        double t_old = b->ring[(b->head + k) % b->limit];
-        double w = t_old + b->window - now;
+    /* Sliding window: the grants still inside it (a pending one, SSYNC_PENDING, is inside until
+     * it is settled); the k oldest must age out before n more fit. Times need not be in grant
+     * order once grants are settled, hence the sort (at most `limit` values). */
+    unsigned inside = 0;
+    for (unsigned i = 0; i < b->count; i++)
+        inside += b->ring[i] > now - b->window + EPS;
+    if (inside + n > b->limit) {
+        unsigned k = inside + n - b->limit;
+        double *t = malloc(b->count * sizeof *t);
+        double w = b->window; /* no memory: a whole window is always safe */
+        if (t) {
+            unsigned m = 0;
+            for (unsigned i = 0; i < b->count; i++)
+                if (b->ring[i] > now - b->window + EPS)
+                    t[m++] = b->ring[i];
+            qsort(t, m, sizeof *t, cmp_double);
+            w = t[k - 1] >= SSYNC_PENDING ? SSYNC_PENDING_POLL : t[k - 1] + b->window - now;
+            free(t);
+        }
         if (w > wait)
             wait = w;
     }
     return wait > EPS ? wait : 0;
 }
 
-void ssync_bucket_take(ssync_bucket *b, double now, unsigned n)
+unsigned long long ssync_bucket_take(ssync_bucket *b, double now, unsigned n)
 {
     if (!b || !b->ring)
-        return;
+        return 0;
     if (n > b->limit)
         n = b->limit;
     refill(b, now);
     b->tokens -= n; /* may go below zero for n > burst: a debt that refill pays back */
     for (unsigned i = 0; i < n; i++) {
-        if (b->count == b->limit) {
-            b->head = (b->head + 1) % b->limit;
-            b->count--;
+        unsigned slot = b->count;
+        if (b->count == b->limit) { /* reuse the oldest settled grant's slot */
+            slot = 0;
+            for (unsigned s = 1; s < b->count; s++)
+                if (b->ring[s] < b->ring[slot])
+                    slot = s;
+        } else {
+            b->count++;
         }
-        b->ring[(b->head + b->count) % b->limit] = now;
-        b->count++;
+        b->ring[slot] = now;
+        b->seq[slot] = ++b->next_seq;
     }
+    return b->next_seq;
+}
+
+unsigned long long ssync_bucket_take_pending(ssync_bucket *b, double now)
+{
+    unsigned long long ticket = ssync_bucket_take(b, now, 1);
+    for (unsigned i = 0; ticket && i < b->count; i++)
+        if (b->seq[i] == ticket)
+            b->ring[i] = SSYNC_PENDING;
+    return ticket;
+}
+
+void ssync_bucket_settle(ssync_bucket *b, unsigned long long ticket, double when)
+{
+    for (unsigned i = 0; b && b->ring && ticket && i < b->count; i++)
+        if (b->seq[i] == ticket && b->ring[i] >= SSYNC_PENDING)
+            b->ring[i] = when;
 }
 
 ssync_code ssync_throttle_init(ssync_throttle *t, unsigned write_limit, unsigned request_limit,
@@ -93,7 +141,13 @@ ssync_code ssync_throttle_init(ssync_throttle *t, unsigned write_limit, unsigned
     if (!t)
         return ssync_fail(err, SSYNC_ERR_ARG, "no throttle");
     memset(t, 0, sizeof *t);
-    ssync_code rc = ssync_bucket_init(&t->writes, write_limit, window_s, 0, now, err);
+    /* Writes: the whole window at once (the sliding window is what the service counts, so a
+     * smaller burst only leaves budget unused). Each write's place in the window is the time
+     * its answer came (ssync_throttle_write_done), not the time it was sent: the service
+     * admitted it in between, so however long the connection and the handshake took, the
+     * write that follows a window later can never be the (limit+1)-th of the service's window.
+     * No 429, whose Retry-After would cost whole seconds. */
+    ssync_code rc = ssync_bucket_init(&t->writes, write_limit, window_s, write_limit, now, err);
     if (rc == SSYNC_OK)
         rc = ssync_bucket_init(&t->requests, request_limit, window_s, 0, now, err);
     if (rc != SSYNC_OK)
@@ -124,11 +178,16 @@ double ssync_throttle_wait(ssync_throttle *t, double now, int is_write, unsigned
     return w > EPS ? w : 0;
 }
 
-void ssync_throttle_take(ssync_throttle *t, double now, int is_write, unsigned cost)
+unsigned long long ssync_throttle_take(ssync_throttle *t, double now, int is_write, unsigned cost)
 {
     ssync_bucket_take(&t->requests, now, cost);
-    if (is_write)
-        ssync_bucket_take(&t->writes, now, 1);
+    return is_write ? ssync_bucket_take_pending(&t->writes, now) : 0;
+}
+
+void ssync_throttle_write_done(ssync_throttle *t, unsigned long long ticket, double now)
+{
+    if (t)
+        ssync_bucket_settle(&t->writes, ticket, now);
 }
 
 void ssync_throttle_pause(ssync_throttle *t, double now, double seconds)

@@ -89,12 +89,15 @@ kill -KILL $pid
 wait $pid 2> /dev/null
 sleep 0.5 # the POST in flight ends on the emulator's side
 pending=$(sqlite3 "$db" "SELECT count(*) FROM ops WHERE outcome = 'pending'")
-check_eq "killed sync: every write still pending" "$n_up" "$pending"
 landed=$(emu records | jq .count)
+# the pipelined sync writes a chunk's intents just before sending it: every write sent has its
+# pending intent, later ones have none yet (they are simply planned again)
+check "killed sync: every write sent is still pending" test "$pending" -ge "$landed" -a \
+    "$pending" -le "$n_up"
 check "killed sync: some but not all records landed" test "$landed" -ge 2 -a "$landed" -lt "$n_up"
 "$SSYNC_BIN" sync --config sync.conf --json > sync3.json 2> sync3.err
 check_eq "sync after kill -9: exit status" 0 "$?"
-check_eq "sync after kill -9: all resumed" "$n_up" "$(jq .outcomes.resumed sync3.json)"
+check_eq "sync after kill -9: all pending ones resumed" "$pending" "$(jq .outcomes.resumed sync3.json)"
 check_eq "sync after kill -9: the landed ones are kept" "$landed" "$(jq .counts.keep sync3.json)"
 check_eq "Intune holds exactly the expected thumbprints" "$(cat want.txt)" \
     "$(emu records | jq -r '.records[].thumbprint' | sort)"

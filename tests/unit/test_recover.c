@@ -248,6 +248,45 @@ static void blob_without_user_cert(void **state)
     ssync_kra_set_free(set);
 }
 
+/* The plan's cheap path: the user certificate and the KRA check without decryption. */
+static void peek_without_decryption(void **state)
+{
+    ssync_kra_set *set = kras(KRA1, NULL);
+    X509 *user = test_load_cert("adcs-basic/user.pem");
+    const char *files[] = {"adcs-basic/getkey.der", "adcs-basic/getkey-base64.txt",
+                           "recovery/getkey-header-crlf.txt"};
+    ssync_error e = {0};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        ssync_buf f = test_read(files[i]);
+        X509 *cert = NULL;
+        assert_ok(ssync_recover_peek(set, f.data, f.len, &cert, &e), e);
+        assert_non_null(cert);
+        assert_int_equal(X509_cmp(cert, user), 0); /* the user's, not the CA's */
+        X509_free(cert);
+        ssync_buf_free(&f);
+    }
+    /* only the CA certificate: no end-entity certificate, left to the recovery */
+    ssync_buf f = test_read("recovery/getkey-no-user-cert.der");
+    X509 *cert = user;
+    assert_ok(ssync_recover_peek(set, f.data, f.len, &cert, &e), e);
+    assert_null(cert);
+    ssync_buf_free(&f);
+    ssync_kra_set_free(set);
+    /* the KRA is not held: the same error as the recovery's, without a private-key operation */
+    set = kras(KRA2, NULL);
+    f = test_read("adcs-basic/getkey.der");
+    assert_int_equal(ssync_recover_peek(set, f.data, f.len, &cert, &e), SSYNC_ERR_KRA_NOT_HELD);
+    assert_null(cert);
+    assert_contains(e.msg, expected_fact("kra_serial"));
+    /* garbage is refused */
+    assert_int_not_equal(ssync_recover_peek(set, (const unsigned char *)"xx", 2, &cert, &e),
+                         SSYNC_OK);
+    assert_int_equal(ssync_recover_peek(NULL, f.data, f.len, &cert, &e), SSYNC_ERR_ARG);
+    ssync_buf_free(&f);
+    ssync_kra_set_free(set);
+    X509_free(user);
+}
+
 static void decrypt_directly(void **state)
 {
     ssync_kra_set *set = kras(KRA1, NULL);
@@ -308,6 +347,7 @@ int main(void)
         cmocka_unit_test(bad_inputs),
         cmocka_unit_test(blob_without_user_cert),
         cmocka_unit_test(decrypt_directly),
+        cmocka_unit_test(peek_without_decryption),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

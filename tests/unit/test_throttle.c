@@ -134,14 +134,28 @@ static void pipe_pause_and_write_budget(void **state)
     NEAR(ssync_throttle_wait(&t, 1.0, 0, 1), 2.0);
     ssync_throttle_pause(&t, 1.0, 5.0);
     NEAR(ssync_throttle_wait(&t, 1.0, 0, 1), 5.0);
-    /* writes run out before reads */
+    /* writes run out before reads: a whole window of writes goes at once (the sliding window
+     * is what the service counts); each counts from its answer, so while one is unanswered the
+     * next waits in short polls, and once answered the next waits a window from the answer */
     double now = 10.0;
-    for (int i = 0; i < 10; i++) {
+    unsigned long long tickets[100];
+    for (int i = 0; i < 100; i++) {
         assert_true(ssync_throttle_wait(&t, now, 1, 1) == 0);
-        ssync_throttle_take(&t, now, 1, 1);
+        tickets[i] = ssync_throttle_take(&t, now, 1, 1);
+        assert_true(tickets[i] > 0);
     }
-    assert_true(ssync_throttle_wait(&t, now, 1, 1) > 0);
-    assert_true(ssync_throttle_wait(&t, now, 0, 1) == 0);
+    /* reads only wait for request tokens (100 used: 1000/20 s refills them in 2 s) */
+    assert_true(ssync_throttle_wait(&t, now + 2.0, 0, 1) == 0);
+    NEAR(ssync_throttle_wait(&t, now + 30.0, 1, 1), SSYNC_PENDING_POLL);
+    for (int i = 0; i < 100; i++) /* answered 0.5 s after they were sent (slow handshakes) */
+        ssync_throttle_write_done(&t, tickets[i], now + 0.5);
+    NEAR(ssync_throttle_wait(&t, now, 1, 1), 20.5);
+    NEAR(ssync_throttle_wait(&t, now + 20.0, 1, 1), 0.5);
+    assert_true(ssync_throttle_wait(&t, now + 20.5, 1, 1) == 0);
+    /* a read takes no write ticket; settling an unknown ticket changes nothing */
+    assert_int_equal(ssync_throttle_take(&t, now + 20.5, 0, 1), 0);
+    ssync_throttle_write_done(&t, 987654321, now);
+    assert_true(ssync_throttle_wait(&t, now + 20.5, 1, 1) == 0);
     ssync_throttle_free(&t);
 }
 

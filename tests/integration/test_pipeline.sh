@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The pipelined sync (issue 5): the plan learns certificates without decrypting (a blob for a
+# KRA not held is still reported at plan time; a blob whose key does not decrypt is planned and
+# fails its own item at upload time), workers recover in parallel with the uploads, a re-sync
+# reads only listing pages, and export keeps argument order with several workers.
+source "$(dirname "$0")/lib.sh"
+cd "$T_TMP"
+"$LAB_BIN" --out lab --users 40 --revoked 0 --expired 0 --renewals 0 --seed 21 > /dev/null
+"$LAB_BIN" --out other --users 2 --revoked 0 --expired 0 --renewals 0 --seed 22 > /dev/null
+check "labs generated" test -f lab/manifest.jsonl -a -f other/manifest.jsonl
+# a blob archived to a KRA we do not hold
+foreign=$(ls other/blobs | head -n 1)
+cp "other/blobs/$foreign" "lab/blobs/zz-foreign-$foreign"
+# a blob whose last ciphertext block is damaged: its certificate is readable, its key is not
+victim=$(ls lab/blobs | grep '\.der$' | head -n 1)
+victim_tp=$(jq -r --arg f "blobs/$victim" 'select(.file == $f) | .thumbprint' lab/manifest.jsonl)
+openssl cms -verify -noverify -inform DER -in "lab/blobs/$victim" -out env.der 2> /dev/null
+python3 - "lab/blobs/$victim" env.der << 'PY'
+import sys
+blob = bytearray(open(sys.argv[1], 'rb').read()); env = open(sys.argv[2], 'rb').read()
+at = blob.find(env)
+assert at >= 0
+blob[at + len(env) - 3] ^= 0x5A  # inside the last ciphertext block: the padding breaks
+open(sys.argv[1], 'wb').write(blob)
+PY
+check "the damaged blob no longer decrypts" bash -c "! openssl cms -decrypt -inform DER \
+    -in <(openssl cms -verify -noverify -inform DER -in lab/blobs/$victim 2>/dev/null) \
+    -recip lab/kra1.pem -inkey lab/kra1.key -binary -out /dev/null"
+emu_start lab --write-limit off --request-limit off || { not_ok "emulator started"; finish; exit 1; }
+ok "emulator started"
+write_config lab sync.conf
+emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
+route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
+
+"$SSYNC_BIN" plan --config sync.conf --json > plan.json 2> plan.err
+check_eq "plan: the foreign KRA's blob is reported as not recoverable" "1" \
+    "$(jq '[.items[] | select(.action == "skip" and (.error // "" | contains("archived key is for KRA")))] | length' plan.json)"
+check_eq "plan: the damaged blob is planned (its certificate is readable)" "upload" \
+    "$(jq -r --arg t "$victim_tp" '.items[] | select(.thumbprint == $t) | .action' plan.json)"
+
+check_eq "sync --workers 0 is a usage error" "2" \
+    "$("$SSYNC_BIN" sync --config sync.conf --workers 0 > /dev/null 2>&1; echo $?)"
+"$SSYNC_BIN" sync --config sync.conf --workers 2 --json > sync1.json 2> sync1.err
+check_eq "sync: partial (one item failed)" "3" "$?"
+check_eq "sync: every other upload done" "39" \
+    "$(jq '[.items[] | select(.outcome == "done")] | length' sync1.json)"
+check_contains "sync: the damaged blob fails with its reason" "KRA" sync1.err
+check_eq "sync: the damaged item carries an error" "1" \
+    "$(jq --arg t "$victim_tp" '[.items[] | select(.thumbprint == $t and .error != null)] | length' sync1.json)"
+check_eq "Intune holds the 39 good records" "39" "$(emu records | jq .count)"
+check_eq "one POST per good upload" "39" "$(route "POST userPfxCertificates")"
+
+gets0=$(route "GET userPfxCertificates")
+"$SSYNC_BIN" sync --config sync.conf --workers 1 --json > sync2.json 2> sync2.err
+check_eq "re-sync: no new POST" "39" "$(route "POST userPfxCertificates")"
+check_eq "re-sync: one listing page read" "1" "$(( $(route "GET userPfxCertificates") - gets0 ))"
+check_eq "re-sync: the damaged item is tried again and fails again" "1" \
+    "$(jq '[.items[] | select(.error != null and .action == "upload")] | length' sync2.json)"
+
+# export with several workers keeps argument order and writes every record
+rm -f "lab/blobs/zz-foreign-$foreign" "lab/blobs/$victim"
+"$SSYNC_BIN" export --workers 3 --kra lab/kra.p12 --kra-pass-file lab/kra.pass \
+    --connector-key lab/connector-public.rsa1blob --out-dir rec lab/blobs > exp.out 2> exp.err
+check_eq "export --workers 3: exit status" "0" "$?"
+check_eq "export --workers 3: lines in argument order" "$(ls lab/blobs | sed 's|^|lab/blobs/|')" \
+    "$(cut -d' ' -f3 exp.out)"
+check_eq "export --workers 3: one record per blob" "$(ls lab/blobs | wc -l)" "$(ls rec | wc -l)"
+check_eq "export --workers x is a usage error" "2" \
+    "$("$SSYNC_BIN" export --workers x --kra lab/kra.p12 --connector-key lab/connector-public.pem \
+        --out-dir rec lab/blobs > /dev/null 2>&1; echo $?)"
+finish
