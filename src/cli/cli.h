@@ -28,6 +28,11 @@ int cmd_sync(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+
+/* sync with the caller's signal thread (NULL: its own); watch runs it per arriving blob */
+struct cli_signal;
+int cmd_sync_run(int argc, char **argv, struct cli_signal *sig);
 
 void cli_print_exit_codes(FILE *out);
 

@@ -41,6 +41,14 @@ static json_t *build_item(const ssync_plan_item *it, const struct cli_item_resul
     set_str(o, "action", ssync_plan_action_name(it->action));
     set_str(o, "reason", it->reason);
     set_str(o, "file", it->path ? it->path : "");
+    if (it->serial[0])
+        set_str(o, "serial", it->serial);
+    char t[24];
+    iso_time(t, it->not_after);
+    if (t[0])
+        set_str(o, "notAfter", t);
+    if (it->request_id > 0)
+        json_object_set_new(o, "caRequestId", json_integer(it->request_id));
     if (res)
         set_str(o, "outcome", error ? "failed" : "done");
     set_str(o, "error", error);
@@ -152,6 +160,9 @@ const char *cli_report_format_for(const char *path)
     size_t n = path ? strlen(path) : 0;
     if (n >= 5 && strcasecmp(path + n - 5, ".json") == 0)
         return "json";
+    if ((n >= 5 && strcasecmp(path + n - 5, ".html") == 0) ||
+        (n >= 4 && strcasecmp(path + n - 4, ".htm") == 0))
+        return "html";
     return "text";
 }
 
@@ -250,13 +261,14 @@ static void render_json(const json_t *doc, FILE *out)
     fputc('\n', out);
 }
 
-/* The renderers, by format name (an HTML one goes here). */
+/* The renderers, by format name (HTML: cli_report_html.c). */
 static const struct {
     const char *name;
     void (*render)(const json_t *doc, FILE *out);
 } renderers[] = {
     {"text", render_text},
     {"json", render_json},
+    {"html", cli_report_render_html},
 };
 
 char *cli_report_render(const json_t *doc, const char *format)

@@ -36,10 +36,12 @@ json_t *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
 /* counts.failed of a built document. */
 size_t cli_report_failed(const json_t *doc);
 
-/* "json" for a name ending in .json (any case), else "text". */
+/* "json" for a name ending in .json, "html" for .html or .htm (any case), else "text". */
 const char *cli_report_format_for(const char *path);
 /* The document in that format (malloc'd, NUL-terminated); NULL for an unknown format. */
 char *cli_report_render(const json_t *doc, const char *format);
+/* The self-contained HTML page (cli_report_html.c). */
+void cli_report_render_html(const json_t *doc, FILE *out);
 /* Renders by cli_report_format_for(path) and writes atomically with mode 0640. */
 ssync_code cli_report_write(const json_t *doc, const char *path, ssync_error *err);
 /* stdout: one compact JSON line, or the table (one line per item and a totals line). */

@@ -16,6 +16,8 @@
 #include "fileio.h"
 #include "journal.h"
 #include "plan.h"
+#include "pool.h"
+#include "source_edb.h"
 #include "source_pfx.h"
 
 #include <errno.h>
@@ -113,70 +115,14 @@ static ssync_code export_item(const ssync_exporter *ex, const ssync_config *cfg,
 {
     if (it->kind == SSYNC_ITEM_PFX)
         return ssync_pfx_source_export(ex, cfg, it, it->upn, res, e);
+    if (it->kind == SSYNC_ITEM_EDB)
+        return ssync_edb_source_export(ex, cfg, it, it->upn, res, e);
     ssync_buf b = {0};
     ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, e);
     if (rc == SSYNC_OK)
         rc = ssync_export_blob(ex, b.data, b.len, it->upn, res, e);
     ssync_buf_free(&b);
     return rc;
-}
-
-/* Builds the records and writes an intent per write; *n: the ops built. Returns -1 after a
- * journal failure (never write without an intent: nothing is sent then), else 0. */
-static int prepare_ops(struct sync_run *s, ssync_journal *j, const ssync_exporter *ex,
-                       ssync_graph_op *ops, struct sync_op *sops, size_t *n_out)
-{
-    struct cli_plan_run *r = s->r;
-    ssync_plan *p = r->plan;
-    ssync_error e = {0};
-    size_t n = 0, seen = 0;
-    *n_out = 0;
-    cli_progress_begin(r->progress, "recover", s->planned);
-    for (size_t i = 0; i < p->count && !signalled(s); i++) {
-        ssync_plan_item *it = &p->items[i];
-        if (!is_write(it))
-            continue;
-        cli_progress_update(r->progress, seen++);
-        ssync_graph_op *op = &ops[n];
-        struct sync_op *so = &sops[n];
-        so->item = i;
-        op->user_data = so;
-        if (it->action == SSYNC_ACT_UPLOAD) {
-            ssync_export_result res = {0};
-            if (export_item(ex, r->cfg, it, &res, &e) != SSYNC_OK) {
-                s->results[i].error = strdup(e.msg[0] ? e.msg : "failed");
-                cli_log_msg(r->log, SSYNC_LOG_ERROR, "%s: %s",
-                            it->path ? ssync_basename(it->path) : it->thumbprint, e.msg);
-                ssync_export_result_clear(&res);
-                continue;
-            }
-            so->record = res.record;
-            res.record = NULL;
-            ssync_export_result_clear(&res);
-            op->kind = SSYNC_OP_CREATE;
-            op->record = so->record;
-        } else {
-            op->kind = SSYNC_OP_DELETE;
-            op->user_id = it->user_id;
-            op->thumbprint = it->thumbprint;
-        }
-        char record_id[80] = "";
-        ssync_pfx_record_id(it->user_id, it->thumbprint, record_id, NULL);
-        if (ssync_journal_intent(
-                j, s->run_id, it->action == SSYNC_ACT_UPLOAD ? SSYNC_OP_UPLOAD : SSYNC_OP_REMOVE,
-                it->upn, it->thumbprint, record_id, NULL, &so->op_id, &e) != SSYNC_OK) {
-            cli_log_error(r->log, "journal", &e);
-            json_decref(so->record);
-            so->record = NULL;
-            cli_progress_end(r->progress);
-            *n_out = n;
-            return -1;
-        }
-        n++;
-    }
-    cli_progress_end(r->progress);
-    *n_out = n;
-    return 0;
 }
 
 /* The outcome the journal keeps for an op. */
@@ -222,6 +168,150 @@ static void init_exporter(ssync_exporter *ex, const struct cli_plan_run *r, EVP_
     ex->record.padding = r->cfg->connector.padding;
 }
 
+/* The pipeline: worker threads recover and build the records (reading -> KRA decryption ->
+ * PKCS#12 -> password encryption) up to two chunks ahead, while this thread writes a chunk's
+ * intents in one transaction (durable before any of its requests) and uploads it through the
+ * Graph client's multi handle, then records the chunk's outcomes in one transaction. */
+#define SYNC_CHUNK 256
+
+struct prep_slot {
+    json_t *record; /* CREATE body, or NULL */
+    char *error;    /* why the record could not be built */
+};
+
+struct prep_job {
+    struct sync_run *s;
+    const ssync_exporter *ex;
+    const size_t *widx; /* plan index of each write */
+    struct prep_slot *slots;
+    size_t window;
+};
+
+static void prepare_one(void *ctx, size_t k)
+{
+    struct prep_job *pj = ctx;
+    struct prep_slot *slot = &pj->slots[k % pj->window];
+    const ssync_plan_item *it = &pj->s->r->plan->items[pj->widx[k]];
+    slot->record = NULL;
+    slot->error = NULL;
+    if (it->action != SSYNC_ACT_UPLOAD)
+        return;
+    ssync_error e = {0};
+    ssync_export_result res = {0};
+    if (export_item(pj->ex, pj->s->r->cfg, it, &res, &e) != SSYNC_OK) {
+        slot->error = strdup(e.msg[0] ? e.msg : "failed");
+    } else if (strcmp(res.info.thumbprint, it->thumbprint) != 0) {
+        /* the plan read the certificate without the key: the recovery must agree */
+        char msg[200];
+        snprintf(msg, sizeof msg, "the recovered key belongs to certificate %s, not to %s",
+                 res.info.thumbprint, it->thumbprint);
+        slot->error = strdup(msg);
+    } else {
+        slot->record = res.record;
+        res.record = NULL;
+    }
+    ssync_export_result_clear(&res);
+}
+
+/* Takes the next chunk from the pool into ops and writes its intents in one transaction.
+ * Returns -1 after a journal failure (nothing of the chunk is sent then), else 0. */
+static int take_chunk(struct sync_run *s, ssync_journal *j, ssync_pool *pool, struct prep_job *pj,
+                      size_t *k, size_t m, ssync_graph_op *ops, struct sync_op *sops, size_t *n_out)
+{
+    struct cli_plan_run *r = s->r;
+    ssync_plan *p = r->plan;
+    ssync_error e = {0};
+    size_t n = 0;
+    int tx = 0, failed = 0;
+    for (; *k < m && n < SYNC_CHUNK && !signalled(s); (*k)++) {
+        /* send what is ready rather than wait for a full chunk: writes start with the first
+         * record */
+        if (n > 0 && !ssync_pool_ready(pool, *k))
+            break;
+        if (!ssync_pool_wait(pool, *k))
+            break;
+        struct prep_slot *slot = &pj->slots[*k % pj->window];
+        size_t i = pj->widx[*k];
+        ssync_plan_item *it = &p->items[i];
+        if (slot->error || failed) {
+            if (slot->error) {
+                s->results[i].error = slot->error;
+                cli_log_msg(r->log, SSYNC_LOG_ERROR, "%s: %s",
+                            it->path ? ssync_basename(it->path) : it->thumbprint, slot->error);
+                s->finished++;
+            }
+            json_decref(slot->record);
+            slot->error = NULL;
+            slot->record = NULL;
+            ssync_pool_release(pool, *k);
+            continue;
+        }
+        ssync_graph_op *op = &ops[n];
+        struct sync_op *so = &sops[n];
+        memset(op, 0, sizeof *op);
+        memset(so, 0, sizeof *so);
+        so->item = i;
+        op->user_data = so;
+        if (it->action == SSYNC_ACT_UPLOAD) {
+            so->record = slot->record;
+            op->kind = SSYNC_OP_CREATE;
+            op->record = so->record;
+        } else {
+            op->kind = SSYNC_OP_DELETE;
+            op->user_id = it->user_id;
+            op->thumbprint = it->thumbprint;
+        }
+        slot->record = NULL;
+        ssync_pool_release(pool, *k);
+        char record_id[80] = "";
+        ssync_pfx_record_id(it->user_id, it->thumbprint, record_id, NULL);
+        if (!tx)
+            tx = ssync_journal_tx_begin(j, &e) == SSYNC_OK;
+        if (ssync_journal_intent(
+                j, s->run_id, it->action == SSYNC_ACT_UPLOAD ? SSYNC_OP_UPLOAD : SSYNC_OP_REMOVE,
+                it->upn, it->thumbprint, record_id, NULL, &so->op_id, &e) != SSYNC_OK) {
+            cli_log_error(r->log, "journal", &e);
+            json_decref(so->record);
+            so->record = NULL;
+            failed = 1;
+            continue;
+        }
+        n++;
+    }
+    /* ops built before a journal failure have intents but are not sent: they stay pending and
+     * the next run settles them */
+    if (tx && ssync_journal_tx_commit(j, &e) != SSYNC_OK) {
+        cli_log_error(r->log, "journal", &e);
+        failed = 1;
+    }
+    *n_out = n;
+    return failed ? -1 : 0;
+}
+
+/* Sends one chunk and records its outcomes. Returns the fatal error of the run, if any. */
+static ssync_code send_chunk(struct sync_run *s, ssync_journal *j, ssync_graph_op *ops,
+                             struct sync_op *sops, size_t n)
+{
+    ssync_error e = {0};
+    ssync_code run_rc = SSYNC_OK;
+    if (!signalled(s)) {
+        run_rc = ssync_graph_run(s->r->graph, ops, n, on_done, s, &e);
+        if (run_rc != SSYNC_OK && !signalled(s))
+            cli_log_graph(s->r->log, NULL, &e, ssync_graph_last_failure(s->r->graph));
+    } else {
+        for (size_t k = 0; k < n; k++) { /* interrupted before the write */
+            ops[k].result = SSYNC_ERR_CANCELLED;
+            on_done(s, &ops[k]);
+        }
+    }
+    record_outcomes(s, j, ops, sops, n, run_rc);
+    for (size_t k = 0; k < n; k++) {
+        json_decref(sops[k].record);
+        sops[k].record = NULL;
+    }
+    return run_rc;
+}
+
 /* The writes. Returns CLI_EXIT_OK when they ran (see the results), else CLI_EXIT_FAILURE. */
 static int run_writes(struct sync_run *s, ssync_journal *j)
 {
@@ -235,39 +325,52 @@ static int run_writes(struct sync_run *s, ssync_journal *j)
     }
     ssync_exporter ex;
     init_exporter(&ex, r, connector);
-    ssync_graph_op *ops = calloc(s->planned, sizeof *ops);
-    struct sync_op *sops = calloc(s->planned, sizeof *sops);
+    size_t m = 0;
+    size_t *widx = calloc(s->planned, sizeof *widx);
+    for (size_t i = 0; widx && i < r->plan->count; i++)
+        if (is_write(&r->plan->items[i]))
+            widx[m++] = i;
+    struct prep_job pj = {.s = s, .ex = &ex, .widx = widx, .window = 2 * SYNC_CHUNK};
+    pj.slots = calloc(pj.window, sizeof *pj.slots);
+    ssync_graph_op *ops = calloc(SYNC_CHUNK, sizeof *ops);
+    struct sync_op *sops = calloc(SYNC_CHUNK, sizeof *sops);
+    ssync_pool *pool = NULL;
     int rc = CLI_EXIT_OK;
-    size_t n = 0;
-    if (!ops || !sops) {
+    if (!widx || !pj.slots || !ops || !sops) {
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory");
         rc = CLI_EXIT_FAILURE;
-    } else if (prepare_ops(s, j, &ex, ops, sops, &n) != 0) {
+    } else if (ssync_pool_start(r->workers, m, pj.window, prepare_one, &pj, NULL, &pool, &e) !=
+               SSYNC_OK) {
+        cli_log_error(r->log, "workers", &e);
         rc = CLI_EXIT_FAILURE;
     }
-    /* ops built before a journal failure have intents but are not sent: they stay pending and
-     * the next run settles them */
     ssync_code run_rc = SSYNC_OK;
-    if (rc == CLI_EXIT_OK && n > 0 && !signalled(s)) {
-        cli_progress_begin(r->progress, "write", n);
-        run_rc = ssync_graph_run(r->graph, ops, n, on_done, s, &e);
-        cli_progress_end(r->progress);
-        if (run_rc != SSYNC_OK && !signalled(s))
-            cli_log_graph(r->log, NULL, &e, ssync_graph_last_failure(r->graph));
-    } else if (rc == CLI_EXIT_OK) {
-        for (size_t k = 0; k < n; k++) { /* interrupted before the first write */
-            ops[k].result = SSYNC_ERR_CANCELLED;
-            on_done(s, &ops[k]);
-        }
+    size_t k = 0;
+    if (rc == CLI_EXIT_OK)
+        cli_progress_begin(r->progress, "write", s->planned);
+    while (rc == CLI_EXIT_OK && run_rc == SSYNC_OK && k < m && !signalled(s)) {
+        size_t n = 0;
+        if (take_chunk(s, j, pool, &pj, &k, m, ops, sops, &n) != 0)
+            rc = CLI_EXIT_FAILURE;
+        else if (n > 0)
+            run_rc = send_chunk(s, j, ops, sops, n);
+        else
+            cli_progress_update(r->progress, s->finished);
     }
-    if (rc == CLI_EXIT_OK && n > 0)
-        record_outcomes(s, j, ops, sops, n, run_rc);
-    for (size_t k = 0; k < n; k++)
-        json_decref(sops[k].record);
+    if (rc == CLI_EXIT_OK)
+        cli_progress_end(r->progress);
+    /* records built ahead and never sent */
+    ssync_pool_free(pool);
+    for (size_t w = 0; pj.slots && w < pj.window; w++) {
+        json_decref(pj.slots[w].record);
+        free(pj.slots[w].error);
+    }
     if (signalled(s))
         mark_unrun(s, "cancelled: not carried out (interrupted)", 1);
-    else if (rc != CLI_EXIT_OK)
+    else if (rc != CLI_EXIT_OK || run_rc != SSYNC_OK)
         mark_unrun(s, "not carried out: the run stopped", 0);
+    free(pj.slots);
+    free(widx);
     free(ops);
     free(sops);
     EVP_PKEY_free(connector);
@@ -355,18 +458,25 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
                     "interrupted: %zu of %zu writes done; run sync again to finish", s.done,
                     s.planned);
     int rc = exit_code(&s, fatal, failed, count);
+    /* an incremental edb source starts after this run's requests next time */
+    ssync_error ce = {0};
+    if (rc == CLI_EXIT_OK && r->journal &&
+        ssync_edb_source_commit(r->journal, r->cfg, r->plan, &ce) != SSYNC_OK)
+        cli_log_error(r->log, "journal", &ce);
     for (size_t i = 0; i < count; i++)
         free(s.results[i].error);
     free(s.results);
     return rc;
 }
 
-int cmd_sync(int argc, char **argv)
+/* The sync command; watch runs it once per arriving blob with its own signal thread (outer:
+ * NULL starts one here). */
+int cmd_sync_run(int argc, char **argv, struct cli_signal *outer)
 {
     /* before any thread exists (libcurl, OpenSSL): they inherit the blocked signals */
-    struct cli_signal sig;
-    int have_sig = cli_signal_start(&sig) == 0;
-    struct cli_plan_run r = {.cmd = "sync", .targeted = 1, .signals = have_sig ? &sig : NULL};
+    struct cli_signal own;
+    struct cli_signal *sig = outer ? outer : cli_signal_start(&own) == 0 ? &own : NULL;
+    struct cli_plan_run r = {.cmd = "sync", .targeted = 1, .signals = sig};
     int rc = cli_plan_prepare(&r, argc, argv);
     if (rc == -1) {
         rc = CLI_EXIT_OK;
@@ -375,14 +485,20 @@ int cmd_sync(int argc, char **argv)
                     r.cfg->path ? r.cfg->path : "");
         rc = CLI_EXIT_FAILURE;
     } else if (rc == CLI_EXIT_OK) {
-        rc = sync_planned(&r, have_sig ? &sig : NULL);
-    } else if (have_sig && cli_signal_received(&sig)) {
+        rc = sync_planned(&r, sig);
+    } else if (sig && cli_signal_received(sig)) {
         cli_log_msg(r.log, SSYNC_LOG_ERROR, "interrupted: no write done; run sync again to finish");
     }
     /* the thread stops before the client it may cancel is freed */
-    if (have_sig)
-        cli_signal_stop(&sig);
-    r.signals = NULL;
+    if (sig == &own) {
+        cli_signal_stop(&own);
+        r.signals = NULL;
+    }
     cli_plan_release(&r);
     return rc;
+}
+
+int cmd_sync(int argc, char **argv)
+{
+    return cmd_sync_run(argc, argv, NULL);
 }

@@ -13,6 +13,7 @@ static const struct cli_command commands[] = {
     {"status", "compare Intune with the CA, per user (exit 4 when they differ)", cmd_status},
     {"remove", "delete a user's or a certificate's records from Intune", cmd_remove},
     {"check", "validate the configuration, keys, source and Intune access", cmd_check},
+    {"watch", "sync each recovery blob as it arrives in the source directory", cmd_watch},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,305 @@
+/* smimesync watch: the event mode. inotify on the blob source directory; each blob that is
+ * closed after writing or renamed into it is synced alone, as 'smimesync sync --request-id N'
+ * (the same code path, cmd_sync_run). The Linux counterpart of the CA's event 52 trigger. */
+#include "cli.h"
+#include "cli_log.h"
+#include "cli_signal.h"
+#include "cli_util.h"
+
+#include "config.h"
+#include "plan.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#define WATCH_MAX_BATCH 256 /* names gathered in one settle window; more wait for the next */
+
+struct watch_opts {
+    const char *config;
+    const char *log_format; /* NULL: [log] format */
+    int verbose, quiet;
+    int settle_ms; /* quiet time after the last event before the batch is synced */
+};
+
+/* The blobs that arrived in one settle window, each once, in arrival order. */
+struct watch_batch {
+    char *names[WATCH_MAX_BATCH];
+    size_t n;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: smimesync watch --config FILE [OPTIONS]\n"
+            "Watch the blob source directory ([source] path, type = blobs) and sync each\n"
+            "recovery blob as it arrives (written and closed, or renamed into it), alone, as\n"
+            "'smimesync sync --request-id N' would. The request id is taken from the file\n"
+            "name, which must start with it (e.g. 1234.rsp); other names are logged and left\n"
+            "for the next full sync. SIGTERM or Ctrl-C stops it cleanly.\n\n"
+            "Options:\n"
+            "  --config FILE         the configuration file (see smimesync.conf(5))\n"
+            "  --settle SECONDS      wait this long after the last arrival before syncing\n"
+            "                        (default 1; 0 to 60)\n"
+            "  --log-format FMT      text or json log lines on stderr (default: [log] format)\n"
+            "  -v, --verbose         also print debug messages\n"
+            "  -q, --quiet           print only errors on stderr\n"
+            "  -h, --help            show this help\n\n");
+    cli_print_exit_codes(out);
+}
+
+/* Returns CLI_EXIT_OK, -1 after --help, or CLI_EXIT_USAGE (reported). */
+static int parse(struct watch_opts *o, int argc, char **argv)
+{
+    enum { OPT_SETTLE = 256, OPT_LOG_FORMAT };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"settle", required_argument, NULL, OPT_SETTLE},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    o->settle_ms = 1000;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:vqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case OPT_SETTLE: {
+            char *end = NULL;
+            double s = strtod(optarg, &end);
+            if (end == optarg || *end || !(s >= 0 && s <= 60)) {
+                cli_err("watch", "--settle '%s': not a number of seconds from 0 to 60", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            o->settle_ms = (int)(s * 1000);
+            break;
+        }
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+                cli_err("watch", "--log-format '%s': use text or json", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            o->log_format = optarg;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            usage(stderr);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!o->config) {
+        cli_err("watch", "--config is required");
+        return CLI_EXIT_USAGE;
+    }
+    if (optind < argc) {
+        cli_err("watch", "unexpected argument '%s'", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+static void batch_add(struct watch_batch *b, const char *name)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->names[i], name) == 0)
+            return;
+    if (b->n < WATCH_MAX_BATCH && (b->names[b->n] = strdup(name)))
+        b->n++;
+}
+
+static void batch_clear(struct watch_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->names[i]);
+    b->n = 0;
+}
+
+/* Reads what inotify has; names of finished blobs go into b. Returns -1 when the directory
+ * itself went away (deleted, moved, unmounted), else 0. */
+static int drain(int fd, struct watch_batch *b, const struct cli_log *log)
+{
+    char buf[16 * (sizeof(struct inotify_event) + NAME_MAX + 1)]
+        __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t len = read(fd, buf, sizeof buf);
+        if (len <= 0)
+            return 0; /* EAGAIN: nothing more for now */
+        for (char *p = buf; p < buf + len;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
+            if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED))
+                return -1;
+            if (ev->mask & IN_Q_OVERFLOW)
+                cli_log_msg(log, SSYNC_LOG_WARN,
+                            "too many arrivals at once: some were missed; run a full sync");
+            /* CLOSE_WRITE and MOVED_TO only: a blob still being written is not read */
+            if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) && ev->name[0] != '.')
+                batch_add(b, ev->name);
+        }
+    }
+}
+
+/* One targeted sync, through the sync command itself. */
+static int sync_one(const struct watch_opts *o, long long id, struct cli_signal *sig)
+{
+    char id_text[24];
+    snprintf(id_text, sizeof id_text, "%lld", id);
+    char *argv[12];
+    int argc = 0;
+    argv[argc++] = "sync";
+    argv[argc++] = "--config";
+    argv[argc++] = (char *)o->config;
+    argv[argc++] = "--request-id";
+    argv[argc++] = id_text;
+    argv[argc++] = "--no-progress";
+    if (o->verbose)
+        argv[argc++] = "--verbose";
+    if (o->quiet)
+        argv[argc++] = "--quiet";
+    if (o->log_format) {
+        argv[argc++] = "--log-format";
+        argv[argc++] = (char *)o->log_format;
+    }
+    argv[argc] = NULL;
+    return cmd_sync_run(argc, argv, sig);
+}
+
+static void sync_batch(const struct watch_opts *o, struct watch_batch *b, struct cli_signal *sig,
+                       const struct cli_log *log)
+{
+    for (size_t i = 0; i < b->n && !cli_signal_received(sig); i++) {
+        long long id = ssync_plan_request_id_from_name(b->names[i]);
+        if (id <= 0) {
+            cli_log_msg(log, SSYNC_LOG_WARN,
+                        "%s: the file name does not start with the CA request id; left for the "
+                        "next full sync",
+                        b->names[i]);
+            continue;
+        }
+        cli_log_msg(log, SSYNC_LOG_INFO, "%s arrived: syncing request id %lld", b->names[i], id);
+        int rc = sync_one(o, id, sig);
+        cli_log_msg(log, rc == CLI_EXIT_OK ? SSYNC_LOG_INFO : SSYNC_LOG_ERROR,
+                    "%s: sync of request id %lld ended with exit status %d", b->names[i], id, rc);
+    }
+    batch_clear(b);
+}
+
+/* Waits for events; a batch is synced once no event came for settle_ms. Returns the exit code. */
+static int watch_loop(const struct watch_opts *o, int fd, struct cli_signal *sig,
+                      const struct cli_log *log)
+{
+    struct watch_batch b = {0};
+    int quiet_ms = 0, rc = CLI_EXIT_OK;
+    const int tick_ms = 100; /* how soon a signal is noticed while idle */
+    while (!cli_signal_received(sig)) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, tick_ms);
+        if (n < 0 && errno != EINTR) {
+            cli_log_msg(log, SSYNC_LOG_ERROR, "inotify: %s", strerror(errno));
+            rc = CLI_EXIT_FAILURE;
+            break;
+        }
+        if (n > 0) {
+            if (drain(fd, &b, log) != 0) {
+                cli_log_msg(log, SSYNC_LOG_ERROR, "the source directory went away: stopping");
+                rc = CLI_EXIT_FAILURE;
+                break;
+            }
+            quiet_ms = 0;
+            continue;
+        }
+        quiet_ms += tick_ms;
+        if (b.n && quiet_ms >= o->settle_ms)
+            sync_batch(o, &b, sig, log);
+    }
+    batch_clear(&b);
+    return rc;
+}
+
+/* The watched directory from the configuration; reports and returns an exit code on error. */
+static int source_dir(const struct watch_opts *o, struct cli_log *log, char *dir, size_t size)
+{
+    ssync_config cfg;
+    ssync_error e = {0};
+    memset(&cfg, 0, sizeof cfg);
+    if (ssync_config_load(o->config, &cfg, &e) != SSYNC_OK) {
+        cli_log_error(log, NULL, &e);
+        ssync_config_free(&cfg);
+        return CLI_EXIT_FAILURE;
+    }
+    log->verbosity = cli_log_level(cfg.log.level, o->verbose, o->quiet);
+    log->json = o->log_format ? strcmp(o->log_format, "json") == 0 : cfg.log.json;
+    int rc = CLI_EXIT_OK;
+    if (cfg.source.type != SSYNC_SOURCE_BLOBS || !cfg.source.path) {
+        cli_log_msg(log, SSYNC_LOG_ERROR,
+                    "%s: watch needs [source] type = blobs with a path (the directory the "
+                    "recovery blobs arrive in)",
+                    o->config);
+        rc = CLI_EXIT_FAILURE;
+    } else if ((size_t)snprintf(dir, size, "%s", cfg.source.path) >= size) {
+        cli_log_msg(log, SSYNC_LOG_ERROR, "[source] path: too long");
+        rc = CLI_EXIT_FAILURE;
+    } else if (!cfg.state.path) {
+        cli_log_msg(log, SSYNC_LOG_ERROR, "%s: [state] path is required for sync", o->config);
+        rc = CLI_EXIT_FAILURE;
+    }
+    ssync_config_free(&cfg);
+    return rc;
+}
+
+int cmd_watch(int argc, char **argv)
+{
+    struct watch_opts o = {0};
+    int rc = parse(&o, argc, argv);
+    if (rc != CLI_EXIT_OK)
+        return rc == -1 ? CLI_EXIT_OK : rc;
+    /* before any thread exists: every sync inherits the blocked signals and this thread */
+    struct cli_signal sig;
+    if (cli_signal_start(&sig) != 0) {
+        cli_err("watch", "cannot set up the signal thread");
+        return CLI_EXIT_FAILURE;
+    }
+    struct cli_log log = {.cmd = "watch", .verbosity = SSYNC_LOG_INFO};
+    char dir[PATH_MAX];
+    rc = source_dir(&o, &log, dir, sizeof dir);
+    int fd = -1;
+    if (rc == CLI_EXIT_OK && (fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+        cli_log_msg(&log, SSYNC_LOG_ERROR, "inotify: %s", strerror(errno));
+        rc = CLI_EXIT_FAILURE;
+    }
+    if (rc == CLI_EXIT_OK && inotify_add_watch(fd, dir,
+                                               IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF |
+                                                   IN_MOVE_SELF | IN_ONLYDIR) < 0) {
+        cli_log_msg(&log, SSYNC_LOG_ERROR, "[source] path %s: %s", dir, strerror(errno));
+        rc = CLI_EXIT_FAILURE;
+    }
+    if (rc == CLI_EXIT_OK) {
+        cli_log_msg(&log, SSYNC_LOG_INFO, "watching %s for recovery blobs", dir);
+        rc = watch_loop(&o, fd, &sig, &log);
+        if (rc == CLI_EXIT_OK)
+            cli_log_msg(&log, SSYNC_LOG_INFO, "stopped by signal %d", cli_signal_received(&sig));
+    }
+    if (fd >= 0)
+        close(fd);
+    cli_signal_stop(&sig);
+    return rc;
+}
