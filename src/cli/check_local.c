@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "plan.h"
 #include "recover.h"
+#include "source_edb.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -274,10 +275,16 @@ void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra
     case SSYNC_SOURCE_PFX:
         check_manifest(l, cfg);
         break;
-    case SSYNC_SOURCE_EDB:
-        check_add(l, CHECK_FAIL, "source", "export recovery blobs and use type = blobs",
-                  "[source] type edb is not supported yet");
+    case SSYNC_SOURCE_EDB: {
+        ssync_error e = {0};
+        size_t n = 0;
+        if (ssync_edb_source_check(cfg, &n, &e) != SSYNC_OK)
+            check_add(l, CHECK_FAIL, "source", NULL, "%s", e.msg);
+        else
+            check_add(l, n ? CHECK_OK : CHECK_WARN, "source", NULL, "CA database %s: %zu requests",
+                      cfg->source.path, n);
         break;
+    }
     }
 }
 

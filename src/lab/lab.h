@@ -33,8 +33,10 @@ typedef struct lab_opts {
     unsigned threads;
     int aes256; /* content cipher of the archived key: 0 = 3DES-CBC, 1 = AES-256-CBC */
     uint64_t seed;
-    int groups;          /* write groups.csv and inGroup (--groups) */
-    const char *pfx_dir; /* also write the pfx source there (--pfx-dir); NULL: no */
+    int groups;           /* write groups.csv and inGroup (--groups) */
+    const char *pfx_dir;  /* also write the pfx source there (--pfx-dir); NULL: no */
+    const char *edb;      /* also write an AD CS database there (--edb, ese_lab.c); NULL: no */
+    const char *edb_opts; /* --edb-opts: fixture variants, see ese_lab.c */
 } lab_opts;
 
 /* A small deterministic PRNG (splitmix64) for the structure of the lab: names, ids, serials,
@@ -174,6 +176,11 @@ int lab_pfx_write_one(const lab *l, const lab_cert *c, X509 *cert);
 int lab_pfx_write_manifest(const lab *l);
 /* The file name stem of a certificate's PKCS#12 ("u00001-g1"), into out[32]. */
 void lab_pfx_stem(const lab_cert *c, char out[32]);
+
+/* ese_lab.c: the CA database (--edb): Requests and Certificates as AD CS keeps them, read
+ * from the recovery blobs already written. */
+int lab_edb_check_opts(const char *opts);
+int lab_write_edb(const lab *l);
 
 /* lab_keys.c */
 int lab_generate_keys(lab *l);

@@ -40,6 +40,8 @@ static const char usage[] =
     "                       some through a nested group; manifest.jsonl gets inGroup\n"
     "  --pfx-dir DIR        also write the certificates as a pfx source into DIR: PKCS#12 files,\n"
     "                       one 0600 password file each, manifest.csv\n"
+    "  --edb FILE           also write the CA database (Requests, Certificates with the\n"
+    "                       archived keys) as an ESE file; --edb-opts LIST: fixture variants\n"
     "  --help               this text\n"
     "\n"
     "Exit status: 0 done, 1 failure while generating, 2 bad command line.\n";
@@ -99,8 +101,9 @@ static int parse_args(int argc, char **argv, lab_opts *o)
         memcpy(flag, a, fl);
         flag[fl] = '\0';
         static const char *const known[] = {
-            "--out",     "--users",         "--kras",     "--cipher", "--renewals", "--revoked",
-            "--expired", "--unknown-users", "--key-pool", "--seed",   "--threads",  "--pfx-dir"};
+            "--out",     "--users",   "--kras",          "--cipher",   "--renewals",
+            "--revoked", "--expired", "--unknown-users", "--key-pool", "--seed",
+            "--threads", "--pfx-dir", "--edb",           "--edb-opts"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -129,6 +132,12 @@ static int parse_args(int argc, char **argv, lab_opts *o)
                 return -1;
             }
             o->pfx_dir = val;
+        } else if (strcmp(flag, "--edb") == 0 || strcmp(flag, "--edb-opts") == 0) {
+            if (flag[5] == '\0' ? !*val : lab_edb_check_opts(val) != 0) {
+                lab_err("%s: bad value '%s'", flag, val);
+                return -1;
+            }
+            *(flag[5] == '\0' ? &o->edb : &o->edb_opts) = val;
         } else if (strcmp(flag, "--cipher") == 0) {
             if (strcmp(val, "3des") == 0)
                 o->aes256 = 0;
@@ -523,8 +532,8 @@ int main(int argc, char **argv)
              lab_parallel(l.opt.threads, l.ncert, issue_one, &l) == 0 && lab_write_crl(&l) == 0 &&
              lab_write_users_csv(&l) == 0 && lab_write_manifest(&l) == 0 &&
              lab_write_groups_csv(&l) == 0 && lab_pfx_write_manifest(&l) == 0 &&
-             lab_write_connector(&l) == 0 && lab_write_emulator_files(&l) == 0 &&
-             write_lab_json(&l) == 0;
+             lab_write_edb(&l) == 0 && lab_write_connector(&l) == 0 &&
+             lab_write_emulator_files(&l) == 0 && write_lab_json(&l) == 0;
     if (ok)
         summary(&l, seconds_since(&t0));
     lab_free(&l);

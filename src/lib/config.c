@@ -46,6 +46,8 @@ static const key_def keys[] = {
     {"source", "group", K_STR, F(source.group), 0, 0, 0},
     {"source", "user_map", K_PATH, F(source.user_map), 0, 0, 0},
     {"source", "manifest", K_PATH, F(source.manifest), 0, 0, 0},
+    {"source", "requester", K_STR, F(source.requester), 0, 0, 0},
+    {"source", "incremental", K_BOOL, F(source.incremental), 0, 0, 0},
     {"kra", "key", K_PATHLIST, F(kra.key), 0, 0, 0},
     {"kra", "cert", K_PATHLIST, F(kra.cert), 0, 0, 0},
     {"kra", "password_file", K_PATH, F(kra.password_file), 0, 0, 0},
@@ -132,7 +134,7 @@ static char *trimmed_dup(const char *s, size_t len)
 
 static char *resolve_path(const parse_ctx *ctx, const char *value)
 {
-    if (value[0] == '/' || !ctx->dir)
+    if (value[0] == '/' || !ctx->dir || strncmp(value, "pkcs11:", 7) == 0) /* token URI */
         return strdup(value);
     size_t len = strlen(ctx->dir) + strlen(value) + 2;
     char *out = malloc(len);

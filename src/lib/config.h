@@ -34,7 +34,9 @@ typedef struct ssync_config {
         char *users_deny;         /* file: one UPN per line */
         char *group;              /* Entra group object id (transitive members) */
         char *user_map;           /* CSV: certificate e-mail or UPN -> userPrincipalName */
-        char *manifest; /* pfx source: the manifest (default: manifest.csv in path) */
+        char *manifest;           /* pfx source: the manifest (default: manifest.csv in path) */
+        char *requester; /* edb source: only requests of this $RequesterName ("DOMAIN\\user") */
+        int incremental; /* edb source: only requests after the last one a sync completed */
     } source;
     struct {
         ssync_cfg_list key;  /* PKCS#12 or PEM files */

@@ -10,7 +10,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Files holding secrets are refused as ssh refuses private keys: group or others may read or
+ * write it, or it belongs to another user (who could loosen it at any time). Checked on the open
+ * descriptor, so the file checked is the file read. */
+static ssync_code check_secret_mode(const char *path, const struct stat *st, int name_it,
+                                    ssync_error *err)
+{
+    const char *p = name_it ? path : "", *sep = name_it ? ": " : "";
+    if (st->st_mode & 077)
+        return ssync_fail(err, SSYNC_ERR_FILE_PERMS,
+                          "%s%smode %03o: group or others may access this secret (chmod 600 %s)", p,
+                          sep, (unsigned)(st->st_mode & 0777), ssync_basename(path));
+    if (st->st_uid != geteuid() && st->st_uid != 0)
+        return ssync_fail(err, SSYNC_ERR_FILE_PERMS,
+                          "%s%sowned by uid %u, not by this user or root: refused for a secret", p,
+                          sep, (unsigned)st->st_uid);
+    return SSYNC_OK;
+}
+
+static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf *buf,
+                            ssync_error *err);
+
 ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err)
+{
+    return read_file(path, max, 0, buf, err);
+}
+
+ssync_code ssync_check_private_file(const char *path, ssync_error *err)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0)
+        return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s", path ? path : "(none)",
+                          strerror(errno));
+    return check_secret_mode(path, &st, 0, err); /* the caller names the file */
+}
+
+static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf *buf,
+                            ssync_error *err)
 {
     if (!path || !buf)
         return ssync_fail(err, SSYNC_ERR_ARG, "no file given");
@@ -23,6 +59,13 @@ ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_e
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: not a regular file", path);
+    }
+    if (secret) {
+        ssync_code rc = check_secret_mode(path, &st, 1, err);
+        if (rc != SSYNC_OK) {
+            close(fd);
+            return rc;
+        }
     }
     if ((size_t)st.st_size > max) {
         close(fd);
@@ -76,7 +119,7 @@ ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_e
 
 ssync_code ssync_read_secret_file(const char *path, ssync_buf *buf, ssync_error *err)
 {
-    ssync_code rc = ssync_read_file(path, 64 * 1024, buf, err);
+    ssync_code rc = read_file(path, 64 * 1024, 1, buf, err);
     if (rc != SSYNC_OK)
         return rc;
     if (buf->len > 0 && buf->data[buf->len - 1] == '\n')

@@ -17,8 +17,13 @@ typedef struct ssync_buf {
 /* Read a whole regular file (at most max bytes). buf->data is NUL-terminated (not counted in len).
  */
 ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err);
-/* Read a file that holds a secret (a password): as ssync_read_file, then strips one trailing
- * "\n" or "\r\n". Free with ssync_buf_free_secret. */
+/* SSYNC_ERR_FILE_PERMS when group or others may access the file or it belongs to another user
+ * (not root), as ssh refuses private keys; for a file found to hold a private key. The message
+ * does not repeat the path (the caller prefixes it). */
+ssync_code ssync_check_private_file(const char *path, ssync_error *err);
+/* Read a file that holds a secret (a password): as ssync_read_file, refused as
+ * ssync_check_private_file refuses (checked on the open file), then strips one trailing "\n" or
+ * "\r\n". Free with ssync_buf_free_secret. */
 ssync_code ssync_read_secret_file(const char *path, ssync_buf *buf, ssync_error *err);
 void ssync_buf_free(ssync_buf *buf);
 /* Cleanses the bytes before freeing. */

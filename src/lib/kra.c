@@ -5,6 +5,7 @@
 #include "kra.h"
 
 #include "fileio.h"
+#include "kra_pkcs11.h"
 #include "p12read.h"
 
 #include <openssl/err.h>
@@ -24,6 +25,7 @@ struct ssync_kra_set {
     kra_entry *items;
     size_t count, cap;
     ssync_p12_reader reader; /* the legacy provider, when a file needed it */
+    void *engine;            /* the pkcs11 engine, when a key is on a token */
 };
 
 ssync_code ssync_kra_set_new(ssync_kra_set **out, ssync_error *err)
@@ -59,8 +61,9 @@ void ssync_kra_set_free(ssync_kra_set *set)
         X509_free(set->items[i].cert);
     }
     free(set->items);
-    /* keys are freed first: they may come from these providers */
+    /* keys are freed first: they may come from these providers and this engine */
     ssync_p12_reader_free(&set->reader);
+    ssync_kra_pkcs11_release(set->engine);
     free(set);
 }
 
@@ -214,18 +217,32 @@ static ssync_code read_cert_file(const char *path, STACK_OF(X509) * *certs, ssyn
     return SSYNC_OK;
 }
 
+static ssync_code finish_add(ssync_kra_set *set, const char *path, EVP_PKEY *key,
+                             STACK_OF(X509) * certs, const char *cert_path, ssync_code rc,
+                             ssync_error *err);
+
 ssync_code ssync_kra_set_add_file(ssync_kra_set *set, const char *path, const char *password,
                                   const char *cert_path, ssync_error *err)
 {
     if (!set || !path)
         return ssync_fail(err, SSYNC_ERR_ARG, "KRA set and path are required");
-    ssync_buf file = {0};
-    ssync_code rc = ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &file, err);
-    if (rc != SSYNC_OK)
-        return rc; /* fileio names the path */
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
     STACK_OF(X509) *certs = NULL;
+    ssync_code rc;
+    if (ssync_is_pkcs11_uri(path)) {
+        /* the key stays on the token; its certificate comes from cert_path or the token */
+        rc = ssync_kra_pkcs11_load(&set->engine, path, password, &key, cert_path ? NULL : &certs,
+                                   err);
+        if (rc == SSYNC_OK && !cert_path && sk_X509_num(certs) == 0)
+            rc = ssync_fail(err, SSYNC_ERR_KRA_NO_CERT,
+                            "no certificate on the token for this URI: name it in [kra] cert");
+        return finish_add(set, path, key, certs, cert_path, rc, err);
+    }
+    ssync_buf file = {0};
+    rc = ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &file, err);
+    if (rc != SSYNC_OK)
+        return rc; /* fileio names the path */
     ERR_clear_error();
 
     const unsigned char *q = file.data;
@@ -259,7 +276,18 @@ ssync_code ssync_kra_set_add_file(ssync_kra_set *set, const char *path, const ch
         rc = ssync_fail(err, SSYNC_ERR_KRA_LOAD, "neither a PKCS#12 nor a PEM file");
     }
     ssync_buf_free_secret(&file);
+    if (rc == SSYNC_OK)
+        rc = ssync_check_private_file(path, err); /* it holds a private key: keep it private */
+    return finish_add(set, path, key, certs, cert_path, rc, err);
+}
 
+/* The common tail: the certificate (from cert_path when given, else among certs) that matches
+ * key joins the set. Takes key and certs. */
+static ssync_code finish_add(ssync_kra_set *set, const char *path, EVP_PKEY *key,
+                             STACK_OF(X509) * certs, const char *cert_path, ssync_code rc,
+                             ssync_error *err)
+{
+    X509 *cert = NULL;
     if (rc == SSYNC_OK && cert_path) {
         sk_X509_pop_free(certs, X509_free);
         certs = NULL;
@@ -275,7 +303,10 @@ ssync_code ssync_kra_set_add_file(ssync_kra_set *set, const char *path, const ch
     }
     EVP_PKEY_free(key);
     sk_X509_pop_free(certs, X509_free);
-    if (rc != SSYNC_OK)
-        ssync_error_prefix(err, "%s: ", path);
+    if (rc != SSYNC_OK) {
+        char shown[512];
+        ssync_pkcs11_uri_display(path, shown, sizeof(shown)); /* a file path stays as it is */
+        ssync_error_prefix(err, "%s: ", shown);
+    }
     return rc;
 }

@@ -45,7 +45,7 @@ check_eq "broken config: FAIL config" FAIL "$(level config broken.txt)"
 check_contains "broken config: names the key" "bogus" broken.txt
 
 # 3. wrong KRA password: the key fails, the sample recovery cannot be tried
-printf 'not-the-password\n' > wrong.pass
+printf 'not-the-password\n' > wrong.pass && chmod 600 wrong.pass
 variant wrongpass.conf "s|^password_file = .*|password_file = $T_TMP/wrong.pass|"
 chk wrongpass.conf > wrongpass.txt 2>&1
 check_eq "wrong KRA password: exit 1" 1 "$?"
@@ -58,7 +58,7 @@ check "wrong KRA password: the password is not printed" bash -c '! grep -q not-t
 # 4. a KRA that the archive was not encrypted to, expiring soon: WARN on it, FAIL on the sample
 openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 10 \
     -subj "/CN=Other KRA" > /dev/null 2>&1
-cat other.key other.pem > other-kra.pem
+cat other.key other.pem > other-kra.pem && chmod 600 other-kra.pem
 variant otherkra.conf "s|^key = .*|key = $T_TMP/other-kra.pem|"
 chk otherkra.conf > otherkra.txt 2>&1
 check_eq "other KRA: exit 1" 1 "$?"
@@ -95,7 +95,7 @@ check_eq "unwritable state: exit 1" 1 "$?"
 check_eq "unwritable state: FAIL state" FAIL "$(level state nostate.txt)"
 
 # 8. wrong client secret: the token fails with Entra's code and a hint; permissions untested
-printf 'wrong-secret\n' > wrong.secret
+printf 'wrong-secret\n' > wrong.secret && chmod 600 wrong.secret
 variant badsecret.conf "s|^client_secret_file = .*|client_secret_file = $T_TMP/wrong.secret|"
 chk badsecret.conf > badsecret.txt 2>&1
 check_eq "wrong secret: exit 1" 1 "$?"

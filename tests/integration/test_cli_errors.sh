@@ -11,7 +11,7 @@ head -c 700 "$V/getkey.der" > truncated.der
 head -c 2048 /dev/urandom > garbage.bin
 : > empty.der
 cp "$V/user.pem" a-certificate.pem
-printf 'wrong password' > wrong.pass
+printf 'wrong password' > wrong.pass && chmod 600 wrong.pass
 openssl req -x509 -newkey rsa:2048 -nodes -keyout kra9.key -out kra9.pem -days 30 \
     -subj "/CN=Another KRA" -set_serial 0x1234ABCD >/dev/null 2>&1
 openssl cms -encrypt -binary -des3 -recip kra9.pem -outform DER -in "$V/user.privatekeyblob" \
@@ -19,7 +19,7 @@ openssl cms -encrypt -binary -des3 -recip kra9.pem -outform DER -in "$V/user.pri
 { printf 'ECK2'; printf '\x20\x00\x00\x00'; head -c 96 /dev/urandom; } > eck.blob
 openssl cms -encrypt -binary -des3 -recip "$V/kra1.pem" -outform DER -in eck.blob -out ecc-key.der
 openssl pkcs12 -export -nokeys -in "$V/kra1.pem" -passout pass:pw -out nokey.p12 2>/dev/null
-printf 'pw' > nokey.pass
+printf 'pw' > nokey.pass && chmod 600 nokey.pass
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.key 2>/dev/null
 openssl pkey -in ec.key -pubout -out ec.pub 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out weak.key 2>/dev/null

@@ -89,6 +89,7 @@ make_pki() {
         2>/dev/null
     openssl pkey -in "$d/connector.key" -pubout -out "$d/connector-public.pem"
     printf 's3cr3t~value.with-chars_%s\n' "$RANDOM" >"$d/client-secret"
+    chmod 600 "$d/client-secret"
     {
         echo "userPrincipalName,id,mail"
         echo "$ALICE,$ALICE_ID,alice@contoso.example"

@@ -85,11 +85,12 @@ check_eq "unusable journal: counts [upload, remove, keep, skip, failed]" \
     "[0,0,0,$((n_unknown + n_rev_known)),$n_up]" "$(counts nostate.json)"
 check_eq "unusable journal: nothing written" 0 "$(emu records | jq .count)"
 
-# Unsupported sources are refused in words.
+# A source that is not what its type says is refused in words (the blob directory as a CA
+# database).
 sed 's/^type = blobs/type = edb/' sync.conf > edb.conf
 "$SSYNC_BIN" plan --config edb.conf > /dev/null 2> edb.err
 check_eq "edb source: exit status" 1 "$?"
-check_contains "edb source: not supported yet" "not supported yet" edb.err
+check_contains "edb source: not a database" "not an ESE database" edb.err
 "$SSYNC_BIN" sync > /dev/null 2>&1
 check_eq "sync without --config: usage" 2 "$?"
 finish
