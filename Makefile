@@ -80,7 +80,7 @@ fuzz: fuzz-build
 	    -print_final_stats=1 build-fuzz/corpus/$(FUZZ_TARGET) fuzz/corpus/$(FUZZ_TARGET)
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
 
 clean:
 	rm -rf $(BUILD) build-asan build-valgrind build-fuzz
