@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package built from the tree (CPack, what `make package` runs): its control data
 # (name, version, library dependencies, the postinst that creates the smimesync user), its
-# files under /usr, and the smimesync it carries runs (unpacked with dpkg-deb -x, so the test
-# needs no root and leaves the machine as it was).
+# files under /usr, and the smimesync it carries runs (unpacked with dpkg-deb -x, and installed by
+# dpkg into a private root, so the test needs no root and leaves the machine as it was).
 source "$(dirname "$0")/lib.sh"
 cd "$T_TMP"
 if ! command -v dpkg-deb > /dev/null || ! command -v cpack > /dev/null; then
@@ -48,4 +48,15 @@ check_contains "the packaged service runs /usr/bin/smimesync with /etc/smimesync
     x/usr/lib/systemd/system/smimesync.service
 check "the packaged binary needs no library from the build tree" \
     bash -c "! ldd x/usr/bin/smimesync | grep -q 'not found\|$SSYNC_BUILD'"
+
+# dpkg itself installs it (unpack phase) into an empty root of its own, recorded in that root's
+# status database; the postinst (the system user) is left to a real installation.
+mkdir -p root/var/lib/dpkg/info root/var/lib/dpkg/updates root/var/lib/dpkg/triggers
+touch root/var/lib/dpkg/status
+dpkg --root="$T_TMP/root" --log=/dev/null --force-not-root --force-depends --unpack "$deb" \
+    > dpkg.log 2>&1
+check_eq "dpkg installs the package into a private root" 0 "$?"
+dpkg --root="$T_TMP/root" -s smimesync > dpkg-status.txt 2>&1
+check_contains "dpkg records it as installed" "Status: install ok unpacked" dpkg-status.txt
+check_eq "the installed smimesync runs" "smimesync $version" "$(root/usr/bin/smimesync --version)"
 finish
