@@ -353,6 +353,10 @@ int emu_query_check(const emu_req *req, emu_resp *resp, const char *version,
                     const char *const *allowed, int intune);
 /* @odata.nextLink: base + path + every original query option except $skiptoken + new token. */
 char *emu_next_link(const emu_ctx *ctx, const emu_req *req, const char *skiptoken);
+/* Answers 200 with one page of a collection: @odata.context, @odata.count when count >= 0,
+ * value (the reference is taken) and, when skiptoken is not NULL, @odata.nextLink. */
+void emu_respond_page(const emu_ctx *ctx, const emu_req *req, emu_resp *resp, const char *context,
+                      long long count, json_t *value, const char *skiptoken);
 /* What $select may name on one entity type. */
 typedef struct emu_select_spec {
     const char *(*prop)(const char *name); /* canonical property name, or NULL if unknown */

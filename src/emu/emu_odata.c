@@ -141,6 +141,22 @@ char *emu_next_link(const emu_ctx *ctx, const emu_req *req, const char *skiptoke
     return out;
 }
 
+void emu_respond_page(const emu_ctx *ctx, const emu_req *req, emu_resp *resp, const char *context,
+                      long long count, json_t *value, const char *skiptoken)
+{
+    json_t *body = json_pack("{s:s}", "@odata.context", context);
+    if (count >= 0)
+        json_object_set_new(body, "@odata.count", json_integer((json_int_t)count));
+    json_object_set_new(body, "value", value);
+    if (skiptoken) {
+        char *link = emu_next_link(ctx, req, skiptoken);
+        if (link)
+            json_object_set_new(body, "@odata.nextLink", json_string(link));
+        free(link);
+    }
+    emu_resp_json(resp, 200, body);
+}
+
 int emu_require_json(const emu_req *req, emu_resp *resp)
 {
     const char *ct = emu_kv_get_ci(&req->headers, "Content-Type");

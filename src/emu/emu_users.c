@@ -329,19 +329,10 @@ static void list(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version
     char context[1024];
     snprintf(context, sizeof(context), "%s/%s/$metadata#users%s%s%s", ctx->base_url, version,
              sel ? "(" : "", sel ? selctx : "", sel ? ")" : "");
-    json_t *body = json_pack("{s:s}", "@odata.context", context);
-    if (want_count && !skip)
-        json_object_set_new(body, "@odata.count", json_integer((json_int_t)total));
-    json_object_set_new(body, "value", value);
-    if (more) {
-        char token[40];
-        snprintf(token, sizeof(token), "emu1.%zu", i);
-        char *link = emu_next_link(ctx, req, token);
-        if (link)
-            json_object_set_new(body, "@odata.nextLink", json_string(link));
-        free(link);
-    }
-    emu_resp_json(resp, 200, body);
+    char token[40];
+    snprintf(token, sizeof(token), "emu1.%zu", i);
+    emu_respond_page(ctx, req, resp, context, want_count && !skip ? (long long)total : -1, value,
+                     more ? token : NULL);
 out:
     emu_filter_free(filter);
     json_decref(sel);
