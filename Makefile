@@ -34,7 +34,9 @@ package: build
 demo: build
 	@scripts/demo $(BUILD)
 
-test: test-deps $(BUILD)/CMakeCache.txt
+# configure again: a build tree made by `make demo` predates cmocka (the unit tests' package)
+test: test-deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
