@@ -32,6 +32,29 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+static size_t body_read(char *buf, size_t size, size_t nitems, void *userp)
+{
+    ssync_http_xfer *x = userp;
+    size_t n = size * nitems, left = x->body_len - x->body_off;
+    if (n > left)
+        n = left;
+    memcpy(buf, x->body + x->body_off, n);
+    x->body_off += n;
+    return n;
+}
+
+/* libcurl asks to rewind the body only to send the request again (its retry after a reused
+ * connection died, or a resend it decided on its own): allowed while nothing was handed out,
+ * refused otherwise, so that a write never leaves twice without the caller reading first. */
+static int body_seek(void *userp, curl_off_t offset, int origin)
+{
+    ssync_http_xfer *x = userp;
+    if (origin == SEEK_SET && offset == 0 && x->body_off == 0)
+        return CURL_SEEKFUNC_OK;
+    x->rewind_refused = 1;
+    return CURL_SEEKFUNC_FAIL;
+}
+
 static int add_header(ssync_http_xfer *x, const char *h)
 {
     struct curl_slist *n = curl_slist_append(x->headers, h);
@@ -126,24 +149,28 @@ ssync_code ssync_http_setup(ssync_http_xfer *x, const ssync_http_opts *o, const 
         SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
     if (o->user_agent)
         SET(CURLOPT_USERAGENT, o->user_agent);
-    if (strcmp(method, "GET") != 0) {
-        /* libcurl silently resends a request whose reused connection died before any answer;
-         * for a write that may already have been applied this would be a blind re-POST. A
-         * write therefore gets a connection of its own, so an ambiguous failure reaches the
-         * caller, which reads back first. */
+    if (strcmp(method, "GET") != 0 && !x->body) {
+        /* A write without a body (DELETE) gets a connection of its own: libcurl silently
+         * resends a request whose reused connection died before any answer. */
         SET(CURLOPT_FRESH_CONNECT, 1L);
         SET(CURLOPT_FORBID_REUSE, 1L);
     }
-    if (strcmp(method, "POST") == 0) {
+    if (strcmp(method, "GET") != 0 && x->body) {
+        /* A write with a body reuses connections (no TLS handshake per write) and can never be
+         * sent twice by libcurl: the body comes from body_read, and a resend on a fresh
+         * connection after a reused one died needs a rewind, which body_seek refuses. The
+         * transfer then fails (CURLE_SEND_FAIL_REWIND) as an ambiguous write, and the caller
+         * reads the record back before anything is sent again. */
         SET(CURLOPT_POST, 1L);
-        SET(CURLOPT_POSTFIELDS, x->body ? x->body : "");
+        SET(CURLOPT_READFUNCTION, body_read);
+        SET(CURLOPT_READDATA, x);
+        SET(CURLOPT_SEEKFUNCTION, body_seek);
+        SET(CURLOPT_SEEKDATA, x);
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        if (strcmp(method, "POST") != 0)
+            SET(CURLOPT_CUSTOMREQUEST, x->method);
     } else if (strcmp(method, "GET") != 0) {
         SET(CURLOPT_CUSTOMREQUEST, x->method);
-        if (x->body) {
-            SET(CURLOPT_POSTFIELDS, x->body);
-            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
-        }
     }
 #undef SET
     if (c != CURLE_OK) {
@@ -176,7 +203,10 @@ void ssync_http_finish(ssync_http_xfer *x, CURLcode rc)
     curl_off_t pre = 0;
     curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
     /* Past "pretransfer" the request may have left; a response status says it arrived. */
-    x->sent = pre > 0 || x->status > 0;
+    x->sent = pre > 0 || x->status > 0 || x->rewind_refused;
+    if (x->rewind_refused && rc != CURLE_OK)
+        snprintf(x->errbuf, sizeof x->errbuf, "%s",
+                 "the connection closed after the request was sent; not resent blindly");
     header_copy(x->easy, "content-type", x->content_type, sizeof x->content_type);
     header_copy(x->easy, "request-id", x->request_id, sizeof x->request_id);
     if (!x->request_id[0])

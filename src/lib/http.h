@@ -26,6 +26,8 @@ typedef struct ssync_http_xfer {
     struct curl_slist *headers; /* may hold the bearer token: cleansed on cleanup */
     char *body;                 /* request body (owned) */
     size_t body_len;
+    size_t body_off; /* bytes of body handed to libcurl */
+    int rewind_refused; /* libcurl wanted to send the body again: refused (see http.c) */
     int body_secret; /* cleanse the body on cleanup (token requests) */
     char method[8];
     char *url;

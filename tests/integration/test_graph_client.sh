@@ -109,6 +109,16 @@ start_emu fault_commit_then_fail --quiet --fault 'POST:userPfxCertificates:1=com
     --fault 'POST:userPfxCertificates:2=commit-drop' \
     --fault 'DELETE:userPfxCertificates:1=commit-500'
 run fault_commit_then_fail "$URL"
+# Writes reuse connections: the commit-drop POST died on a reused connection, where libcurl
+# would resend it by itself. The emulator must have seen each POST exactly once (3 records,
+# no duplicate create answered 409): the client read back instead.
+STATS=$(curl -sS --cacert "$LAB/tls/ca.pem" "$URL/emu/stats")
+POSTS=$(jq '.byRoute["POST userPfxCertificates"] // 0' <<<"$STATS")
+CONFLICTS=$(jq '.byStatus["409"] // 0' <<<"$STATS")
+if [[ $POSTS != 3 || $CONFLICTS != 0 ]]; then
+    echo "FAILED: fault_commit_then_fail: the emulator saw $POSTS POSTs and $CONFLICTS 409s (want 3, 0)"
+    FAILED=1
+fi
 
 start_emu fault_token_expiry --quiet --token-lifetime 2 \
     --fault 'GET:userPfxCertificates:2=expire'
