@@ -352,7 +352,7 @@ json_t *cli_plan_report(const struct cli_plan_run *r, const struct cli_item_resu
     }
     for (size_t i = 0; i < r->plan->count; i++) {
         const ssync_plan_item *it = &r->plan->items[i];
-        if (it->warning[0])
+        if (ssync_has_text(it->warning))
             cli_log_msg(r->log, SSYNC_LOG_WARN, "%s (%s): %s", it->thumbprint,
                         it->upn        ? it->upn
                         : it->cert_upn ? it->cert_upn

@@ -56,7 +56,7 @@ static json_t *build_item(const ssync_plan_item *it, const struct cli_item_resul
         set_str(o, "requestId", res->request_id);
     if (res && res->cancelled)
         json_object_set_new(o, "cancelled", json_true());
-    if (it->warning[0])
+    if (ssync_has_text(it->warning))
         set_str(o, "warning", it->warning);
     return o;
 }
@@ -69,7 +69,9 @@ json_t *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
     for (size_t i = 0; items && warnings && i < p->count; i++) {
         const ssync_plan_item *it = &p->items[i];
         const struct cli_item_result *res = results ? &results[i] : NULL;
-        const char *error = it->code != SSYNC_OK ? it->error : res ? res->error : NULL;
+        const char *error = it->code != SSYNC_OK ? ssync_plan_item_error(it)
+                            : res                ? res->error
+                                                 : NULL;
         int is_write = it->action == SSYNC_ACT_UPLOAD || it->action == SSYNC_ACT_REMOVE;
         if (error)
             failed++;
@@ -84,7 +86,7 @@ json_t *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
         if (it->code == SSYNC_OK && is_write)
             writes++;
         json_array_append_new(items, build_item(it, res, error));
-        if (it->warning[0])
+        if (ssync_has_text(it->warning))
             json_array_append_new(warnings, json_pack("{s:s, s:s, s:s}", "thumbprint",
                                                       it->thumbprint, "userPrincipalName",
                                                       item_upn(it), "warning", it->warning));

@@ -170,8 +170,8 @@ static struct row *build_rows(const struct cli_plan_run *r, const char *user, si
         const char *upn = it->upn ? it->upn : it->cert_upn ? it->cert_upn : "";
         if (user && strcasecmp(upn, user) != 0)
             continue;
-        rows[n++] = (struct row){upn, classify(it), it->thumbprint, it->path,
-                                 it->code != SSYNC_OK ? it->error : NULL};
+        rows[n++] =
+            (struct row){upn, classify(it), it->thumbprint, it->path, ssync_plan_item_error(it)};
     }
     for (size_t k = 0; k < l->count; k++) {
         const ssync_pfx_entry *e = &l->items[k];

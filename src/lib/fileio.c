@@ -148,15 +148,15 @@ void ssync_buf_free_secret(ssync_buf *buf)
     }
 }
 
-ssync_code ssync_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
-                                   ssync_error *err)
+/* The temporary file next to path: created with O_EXCL and exactly mode. */
+static int temp_open(const char *path, unsigned mode, char **tmp_out)
 {
-    if (!path || (!data && len))
-        return ssync_fail(err, SSYNC_ERR_ARG, "no output file given");
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
-    if (!tmp)
-        return ssync_fail(err, SSYNC_ERR_NOMEM, "%s", path);
+    if (!tmp) {
+        errno = ENOMEM;
+        return -1;
+    }
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
         snprintf(tmp, plen + 32, "%s.tmp.%ld.%d", path, (long)getpid(), attempt);
@@ -167,41 +167,129 @@ ssync_code ssync_write_file_atomic(const char *path, const void *data, size_t le
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", path, strerror(e));
+        errno = e;
+        return -1;
     }
     /* the umask may have narrowed the mode; it may never widen it, so set it exactly */
-    if (fchmod(fd, (mode_t)mode) != 0)
-        goto fail;
+    if (fchmod(fd, (mode_t)mode) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        errno = e;
+        return -1;
+    }
+    *tmp_out = tmp;
+    return fd;
+}
+
+/* fsync, close and rename into place; on failure the temporary file is removed. Frees tmp. */
+static ssync_code temp_commit(int fd, char *tmp, const char *path, ssync_error *err)
+{
+    int ok = fsync(fd) == 0;
+    int e = errno;
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok)
+        unlink(tmp);
+    free(tmp);
+    return ok ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", path, strerror(e));
+}
+
+static void temp_abort(int fd, char *tmp)
+{
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+}
+
+ssync_code ssync_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                                   ssync_error *err)
+{
+    if (!path || (!data && len))
+        return ssync_fail(err, SSYNC_ERR_ARG, "no output file given");
+    char *tmp = NULL;
+    int fd = temp_open(path, mode, &tmp);
+    if (fd < 0)
+        return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", path, strerror(errno));
     const unsigned char *p = data;
     size_t left = len;
     while (left) {
         ssize_t n = write(fd, p, left);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            goto fail;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            temp_abort(fd, tmp);
+            return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", path, strerror(e));
+        }
         p += n;
         left -= (size_t)n;
     }
-    if (fsync(fd) != 0)
-        goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto fail;
-    free(tmp);
-    return SSYNC_OK;
-fail : {
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    free(tmp);
-    return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", path, strerror(e));
+    return temp_commit(fd, tmp, path, err);
 }
+
+ssync_code ssync_atomic_open(const char *path, unsigned mode, ssync_atomic_file *out,
+                             ssync_error *err)
+{
+    if (!path || !out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "no output file given");
+    memset(out, 0, sizeof *out);
+    int fd = temp_open(path, mode, &out->tmp);
+    if (fd < 0)
+        return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", path, strerror(errno));
+    out->f = fdopen(fd, "w");
+    out->path = strdup(path);
+    if (!out->f || !out->path) {
+        if (out->f)
+            fclose(out->f);
+        temp_abort(out->f ? -1 : fd, out->tmp);
+        free(out->path);
+        memset(out, 0, sizeof *out);
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "%s", path);
+    }
+    return SSYNC_OK;
+}
+
+ssync_code ssync_atomic_commit(ssync_atomic_file *af, ssync_error *err)
+{
+    if (!af || !af->f)
+        return ssync_fail(err, SSYNC_ERR_ARG, "no open output file");
+    int bad = fflush(af->f) != 0 || ferror(af->f);
+    int e = bad ? (errno ? errno : EIO) : 0;
+    int fd = dup(fileno(af->f)); /* fclose would close the descriptor temp_commit syncs */
+    if (fclose(af->f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    af->f = NULL;
+    ssync_code rc;
+    if (bad || fd < 0) {
+        temp_abort(fd, af->tmp);
+        rc = ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", af->path, strerror(bad ? e : errno));
+    } else {
+        rc = temp_commit(fd, af->tmp, af->path, err);
+    }
+    free(af->path);
+    memset(af, 0, sizeof *af);
+    return rc;
+}
+
+void ssync_atomic_abort(ssync_atomic_file *af)
+{
+    if (!af || !af->f)
+        return;
+    fclose(af->f);
+    temp_abort(-1, af->tmp);
+    free(af->path);
+    memset(af, 0, sizeof *af);
 }
 
 const char *ssync_basename(const char *path)

@@ -6,6 +6,7 @@
 #include "errors.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define SSYNC_MAX_INPUT_FILE (16u * 1024u * 1024u)
 
@@ -33,6 +34,17 @@ void ssync_buf_free_secret(ssync_buf *buf);
  * (0600 for secrets), fsync, rename. On any failure nothing is left at path or beside it. */
 ssync_code ssync_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
                                    ssync_error *err);
+
+/* The same for output written piece by piece: f is the temporary file (mode as above); commit
+ * flushes, fsyncs and renames it into place, abort removes it. Either one ends the file. */
+typedef struct ssync_atomic_file {
+    FILE *f;
+    char *tmp, *path;
+} ssync_atomic_file;
+ssync_code ssync_atomic_open(const char *path, unsigned mode, ssync_atomic_file *out,
+                             ssync_error *err);
+ssync_code ssync_atomic_commit(ssync_atomic_file *af, ssync_error *err);
+void ssync_atomic_abort(ssync_atomic_file *af);
 
 /* The last path component, for messages ("dir/x.der" -> "x.der"); never NULL. */
 const char *ssync_basename(const char *path);

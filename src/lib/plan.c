@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +84,29 @@ static void clear_cert(ssync_plan_item *it)
 static void item_free(ssync_plan_item *it)
 {
     clear_cert(it);
+    free(it->error);
+    free(it->reason);
+    free(it->warning);
     free(it->path);
     free(it->upn);
     free(it->user_mail);
+}
+
+void ssync_plan_note(char **field, const char *fmt, ...)
+{
+    free(*field);
+    *field = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *field = s;
 }
 
 void ssync_plan_free(ssync_plan *p)
@@ -289,7 +310,7 @@ static void scan_one(const scan_ctx *c, ssync_plan_item *it)
                   : ssync_fail(&e, SSYNC_ERR_NOMEM, "certificate");
     if (rc != SSYNC_OK) {
         it->code = rc;
-        snprintf(it->error, sizeof it->error, "%s", e.msg);
+        ssync_plan_note(&it->error, "%s", e.msg);
     } else if (cacheable) {
         /* failures are never cached: they are read (and reported) again */
         char *facts = ssync_scan_facts_encode(it, cert);
@@ -397,11 +418,14 @@ ssync_code ssync_plan_scan_cached(const ssync_config *cfg, const ssync_kra_set *
     if (!ssync_plan_target_empty(target) && (target->request_id || target->serial))
         ssync_plan_keep_if(out, keep_target, (void *)target);
     /* the certificate filters, whatever the source */
+    char why[256];
     for (size_t i = first; i < out->count; i++) {
         ssync_plan_item *it = &out->items[i];
         if (it->code == SSYNC_OK && !it->filtered &&
-            !ssync_cert_filter_check(&filter, it, it->reason, sizeof it->reason))
+            !ssync_cert_filter_check(&filter, it, why, sizeof why)) {
             it->filtered = 1;
+            ssync_plan_note(&it->reason, "%s", why);
+        }
     }
     return SSYNC_OK;
 }
@@ -438,7 +462,7 @@ static int by_user_then_newest(const void *pa, const void *pb)
 static void set(ssync_plan_item *it, ssync_plan_action a, const char *reason)
 {
     it->action = a;
-    snprintf(it->reason, sizeof it->reason, "%s", reason);
+    ssync_plan_note(&it->reason, "%s", reason);
 }
 
 /* Candidates for keep_newest: recovered, known user, not revoked, not dropped by expiry. */
@@ -458,14 +482,14 @@ void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync
             it->present =
                 it->user_found && ssync_pfx_list_find(listing, it->upn, it->thumbprint) != NULL;
             it->action = SSYNC_ACT_SKIP;
-            if (!it->reason[0])
+            if (!ssync_has_text(it->reason))
                 set(it, SSYNC_ACT_SKIP, "excluded by a [source] filter");
         } else if (!it->cert_upn && !it->user_found) {
             set(it, SSYNC_ACT_SKIP, "certificate names no user");
         } else if (!it->user_found) {
             /* resolve may have said why (ambiguous, user_map names an unknown user) */
             it->action = SSYNC_ACT_SKIP;
-            if (!it->reason[0])
+            if (!ssync_has_text(it->reason))
                 set(it, SSYNC_ACT_SKIP, "user not found in Entra ID");
         } else {
             it->present = ssync_pfx_list_find(listing, it->upn, it->thumbprint) != NULL;

@@ -35,7 +35,7 @@ typedef struct ssync_plan_item {
                              edb), else 0 */
     char serial[80];      /* uppercase hex, "" when not recovered */
     ssync_code code;      /* SSYNC_OK, or why the blob could not be recovered (error below) */
-    char error[512];      /* recovery error (no secret) */
+    char *error;          /* recovery error (no secret); NULL when none */
     char thumbprint[41];  /* "" when not recovered */
     char *cert_upn;       /* the certificate's user (SAN UPN, else e-mail); NULL when none */
     char *san_upn;        /* the SAN UPN alone; NULL when none */
@@ -59,9 +59,9 @@ typedef struct ssync_plan_item {
     /* the decision (ssync_plan_decide) */
     int present; /* (user, thumbprint) is in the listing */
     ssync_plan_action action;
-    char reason[160];
-    char warning[200]; /* e.g. no SAN e-mail equals the user's mail (Outlook mobile refuses
-                          the certificate); "" when none */
+    char *reason;  /* why the action; NULL when none yet */
+    char *warning; /* e.g. no SAN e-mail equals the user's mail (Outlook mobile refuses the
+                      certificate); NULL when none */
 } ssync_plan_item;
 
 /* A targeted run (the CA's "certificate issued" event): only the items matching every set
@@ -147,6 +147,22 @@ long long ssync_plan_request_id_from_name(const char *file_name);
 /* Keeps the items for which keep returns 1, in order; frees the others. */
 void ssync_plan_keep_if(ssync_plan *p, int (*keep)(void *ctx, const ssync_plan_item *it),
                         void *ctx);
+
+/* Sets *field (an item's error, reason or warning) to the formatted text, freeing what it
+ * held. The texts live on the heap, not in the item: most items have none, and a plan holds
+ * every certificate of the CA. On memory failure *field is set to NULL. */
+void ssync_plan_note(char **field, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 1 when s holds text (an item's error, reason or warning is set). */
+static inline int ssync_has_text(const char *s)
+{
+    return s && s[0];
+}
+
+/* Why the item cannot be recovered (its error, else its code's message); NULL when it can. */
+static inline const char *ssync_plan_item_error(const ssync_plan_item *it)
+{
+    return it->code == SSYNC_OK ? NULL : it->error ? it->error : ssync_strerror(it->code);
+}
 
 /* Appends an empty item (zeroed, code SSYNC_OK); NULL on memory. */
 ssync_plan_item *ssync_plan_add(ssync_plan *p);

@@ -153,7 +153,8 @@ static ssync_code accept(ssync_plan_item *it, const ssync_user_lookup *l, const 
     it->user_found = 1;
     it->resolved_by = via;
     snprintf(it->user_id, sizeof it->user_id, "%s", l->id);
-    it->reason[0] = '\0';
+    free(it->reason);
+    it->reason = NULL;
     if (!(it->upn = strdup(l->upn)) || (l->mail && !(it->user_mail = strdup(l->mail))))
         return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     return SSYNC_OK;
@@ -163,7 +164,7 @@ static ssync_code accept(ssync_plan_item *it, const ssync_user_lookup *l, const 
 static void lookup_failed(ssync_plan_item *it, const ssync_user_lookup *l)
 {
     it->code = l->result;
-    snprintf(it->error, sizeof it->error, "user lookup: %.480s", l->err.msg);
+    ssync_plan_note(&it->error, "user lookup: %.480s", l->err.msg);
 }
 
 static int usable(const ssync_user_lookup *l)
@@ -253,7 +254,7 @@ static ssync_code to_cert_cache(ssync_journal *j, int hours, int negative, const
     for (size_t i = 0; rc == SSYNC_OK && i < p->count; i++) {
         const ssync_plan_item *it = &p->items[i];
         /* not found: in scope, no user, no other verdict (ambiguous, user_map) in reason */
-        int absent = negative && in_scope(it) && !it->reason[0] && it->thumbprint[0];
+        int absent = negative && in_scope(it) && !ssync_has_text(it->reason) && it->thumbprint[0];
         if (from_cache[i] || (!absent && (!it->user_found || !cert_via(it->resolved_by))))
             continue;
         if (!tx)
@@ -319,9 +320,9 @@ static ssync_code by_upn(ssync_graph *g, const ssync_config *cfg, ssync_journal 
             lookup_failed(it, lm);
         } else if (m) {
             /* the administrator named the user: no guessing from the e-mails */
-            snprintf(it->reason, sizeof it->reason, "user_map names %.100s: %s", m,
-                     lm && lm->result == SSYNC_ERR_USER_AMBIGUOUS ? "several directory users"
-                                                                  : "not in Entra ID");
+            ssync_plan_note(&it->reason, "user_map names %.100s: %s", m,
+                            lm && lm->result == SSYNC_ERR_USER_AMBIGUOUS ? "several directory users"
+                                                                         : "not in Entra ID");
         } else {
             pending[i] = it->n_emails > 0;
         }
@@ -370,8 +371,7 @@ static ssync_code by_mail(ssync_graph *g, const ssync_config *cfg, ssync_journal
             }
         }
         if (ambiguous)
-            snprintf(it->reason, sizeof it->reason,
-                     "the certificate's e-mails match several directory users");
+            ssync_plan_note(&it->reason, "the certificate's e-mails match several directory users");
         else if (found)
             rc = accept(it, found, via_name(found->matched_by), err);
         else if (failed)
@@ -488,10 +488,16 @@ ssync_code ssync_plan_resolve(ssync_graph *g, const ssync_config *cfg,
         ssync_plan_item *it = &p->items[i];
         if (it->code != SSYNC_OK || !it->user_found || it->filtered)
             continue;
-        if (!ssync_user_filter_check(&uf, it->upn, it->reason, sizeof it->reason))
+        char text[256];
+        text[0] = '\0';
+        if (!ssync_user_filter_check(&uf, it->upn, text, sizeof text)) {
             it->filtered = 1;
-        else
-            ssync_mail_mismatch_warning(it, it->warning, sizeof it->warning);
+            ssync_plan_note(&it->reason, "%s", text);
+        } else {
+            ssync_mail_mismatch_warning(it, text, sizeof text);
+            if (text[0])
+                ssync_plan_note(&it->warning, "%s", text);
+        }
     }
     free(pending);
     free(from_cache);

@@ -101,7 +101,7 @@ static ssync_code scan_entry(void *ctx, const ssync_edb_entry *e, ssync_error *e
         return ssync_fail(err, rc, NULL);
     if (rc != SSYNC_OK) {
         it->code = rc;
-        snprintf(it->error, sizeof it->error, "%s", ie.msg);
+        ssync_plan_note(&it->error, "%s", ie.msg);
         return SSYNC_OK;
     }
     /* the database knows revocations even without a CRL (a delayed one counts when due) */

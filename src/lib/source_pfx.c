@@ -421,9 +421,7 @@ static ssync_code scan_entry(ssync_p12_reader *r, const ssync_pfx_manifest *m,
     if (rc != SSYNC_OK) {
         it->code = rc;
         ssync_error_prefix(&ie, "%s:%zu: ", m->path, e->line);
-        memcpy(it->error, ie.msg,
-               sizeof it->error < sizeof ie.msg ? sizeof it->error : sizeof ie.msg);
-        it->error[sizeof it->error - 1] = '\0';
+        ssync_plan_note(&it->error, "%s", ie.msg);
     }
     return SSYNC_OK; /* a failed entry is an item, not a failed scan */
 }

@@ -15,7 +15,7 @@ static ssync_plan_item *add(ssync_plan *p, char digit, const char *upn, ssync_pl
     memset(it->thumbprint, digit, 40);
     it->upn = strdup(upn);
     it->action = a;
-    snprintf(it->reason, sizeof it->reason, "%s", reason);
+    ssync_plan_note(&it->reason, "%s", reason);
     return it;
 }
 
@@ -27,10 +27,10 @@ static void sample(ssync_plan *p, struct cli_item_result res[5])
     add(p, 'b', "b@x", SSYNC_ACT_UPLOAD, "not in Intune");
     add(p, 'c', "c@x", SSYNC_ACT_REMOVE, "certificate revoked");
     ssync_plan_item *k = add(p, 'd', "d@x", SSYNC_ACT_KEEP, "in Intune");
-    snprintf(k->warning, sizeof k->warning, "no SAN e-mail equals the user's mail");
+    ssync_plan_note(&k->warning, "no SAN e-mail equals the user's mail");
     ssync_plan_item *s = add(p, 'e', "e@x", SSYNC_ACT_SKIP, "cannot be recovered");
     s->code = SSYNC_ERR_KRA_NOT_HELD;
-    snprintf(s->error, sizeof s->error, "no held KRA key");
+    ssync_plan_note(&s->error, "no held KRA key");
     memset(res, 0, 5 * sizeof *res);
     res[0].wrote = 1;
     strcpy(res[0].request_id, "11111111-0000-0000-0000-000000000001");

@@ -13,7 +13,7 @@ static ssync_plan_item *add(ssync_plan *p, char digit, const char *upn, ssync_pl
     memset(it->thumbprint, digit, 40);
     it->upn = strdup(upn);
     it->action = a;
-    snprintf(it->reason, sizeof it->reason, "not in Intune");
+    ssync_plan_note(&it->reason, "not in Intune");
     return it;
 }
 

@@ -33,6 +33,54 @@ static void atomic_write_is_0600_and_leaves_no_temporary(void **state)
     free(dir);
 }
 
+static int count_entries(const char *dir)
+{
+    int entries = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *de; d && (de = readdir(d));)
+        if (de->d_name[0] != '.')
+            entries++;
+    if (d)
+        closedir(d);
+    return entries;
+}
+
+/* Written piece by piece: nothing at the path until commit; abort leaves nothing at all. */
+static void atomic_stream_commit_and_abort(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/report.txt", dir);
+    ssync_error e = {0};
+    ssync_atomic_file af;
+    assert_int_equal(ssync_atomic_open(path, 0640, &af, &e), SSYNC_OK);
+    fprintf(af.f, "line %d\n", 1);
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0); /* not there before the commit */
+    fprintf(af.f, "line %d\n", 2);
+    assert_int_equal(ssync_atomic_commit(&af, &e), SSYNC_OK);
+    assert_null(af.f);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    ssync_buf b = {0};
+    assert_int_equal(ssync_read_file(path, 1024, &b, &e), SSYNC_OK);
+    assert_string_equal((char *)b.data, "line 1\nline 2\n");
+    ssync_buf_free(&b);
+    assert_int_equal(count_entries(dir), 1);
+
+    snprintf(path, sizeof path, "%s/aborted.txt", dir);
+    assert_int_equal(ssync_atomic_open(path, 0640, &af, &e), SSYNC_OK);
+    fputs("half", af.f);
+    ssync_atomic_abort(&af);
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_int_equal(count_entries(dir), 1);
+
+    assert_int_equal(ssync_atomic_open("/nonexistent-dir/x", 0640, &af, &e), SSYNC_ERR_FILE_WRITE);
+    assert_non_null(strstr(e.msg, "/nonexistent-dir/x"));
+    test_rmtree(dir);
+    free(dir);
+}
+
 static void write_into_missing_dir_fails_cleanly(void **state)
 {
     ssync_error e = {0};
@@ -73,6 +121,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(atomic_write_is_0600_and_leaves_no_temporary),
         cmocka_unit_test(write_into_missing_dir_fails_cleanly),
+        cmocka_unit_test(atomic_stream_commit_and_abort),
         cmocka_unit_test(read_errors_name_the_file),
         cmocka_unit_test(secret_file_strips_one_newline),
     };

@@ -177,13 +177,13 @@ static void filtered_items_are_left_alone(void **state)
     ssync_pfx_list l = {0};
     ssync_plan_item *f1 = add(&p, "a@x.example", '1', NOW + DAY, 1, 1); /* revoked, present */
     f1->filtered = 1;
-    snprintf(f1->reason, sizeof f1->reason, "user on users_deny");
+    ssync_plan_note(&f1->reason, "user on users_deny");
     ssync_plan_item *f2 = add(&p, "a@x.example", '2', NOW - 90 * DAY, 0, 1); /* expired, present */
     f2->filtered = 1;
-    snprintf(f2->reason, sizeof f2->reason, "template 1.2.3 not in [source] templates");
+    ssync_plan_note(&f2->reason, "template 1.2.3 not in [source] templates");
     ssync_plan_item *f3 = add(&p, "b@x.example", '3', NOW + DAY, 0, 0); /* filtered before lookup */
     f3->filtered = 1;
-    snprintf(f3->reason, sizeof f3->reason, "no EKU of [source] eku (1.3.6.1.5.5.7.3.4)");
+    ssync_plan_note(&f3->reason, "no EKU of [source] eku (1.3.6.1.5.5.7.3.4)");
     add(&p, "a@x.example", '4', NOW + 5 * DAY, 0, 1); /* the user's only candidate */
     listed(&l, "a@x.example", '1');
     listed(&l, "a@x.example", '2');
@@ -216,11 +216,10 @@ static void resolve_reasons_and_warnings(void **state)
     ssync_plan p = {0};
     ssync_pfx_list l = {0};
     ssync_plan_item *amb = add(&p, "a@x.example", '1', NOW + DAY, 0, 0);
-    snprintf(amb->reason, sizeof amb->reason,
-             "the certificate's e-mails match several directory users");
+    ssync_plan_note(&amb->reason, "the certificate's e-mails match several directory users");
     add(&p, "b@x.example", '2', NOW + DAY, 0, 0);
     ssync_plan_item *w = add(&p, "c@x.example", '3', NOW + DAY, 0, 1);
-    snprintf(w->warning, sizeof w->warning, "no SAN e-mail equals the user's mail c@y.example");
+    ssync_plan_note(&w->warning, "no SAN e-mail equals the user's mail c@y.example");
     ssync_plan_decide(&p, &l, &DEFAULTS, NOW);
     assert_int_equal(p.items[0].action, SSYNC_ACT_SKIP);
     assert_string_equal(p.items[0].reason,
