@@ -329,8 +329,8 @@ void cli_plan_release(struct cli_plan_run *r)
     free(r->progress);
 }
 
-json_t *cli_plan_report(const struct cli_plan_run *r, const struct cli_item_result *results,
-                        long long run_id, int interrupted, size_t resumed)
+cli_run_report *cli_plan_report(const struct cli_plan_run *r, const struct cli_item_result *results,
+                                long long run_id, int interrupted, size_t resumed)
 {
     ssync_graph_stats stats;
     ssync_graph_get_stats(r->graph, &stats);
@@ -345,7 +345,7 @@ json_t *cli_plan_report(const struct cli_plan_run *r, const struct cli_item_resu
         .resumed = resumed,
         .stats = r->graph ? &stats : NULL,
     };
-    json_t *doc = cli_report_build(&m, r->plan, results);
+    cli_run_report *doc = cli_report_build(&m, r->plan, results);
     if (!doc) {
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory building the report");
         return NULL;

@@ -3,6 +3,7 @@
 
 /* Shared by plan, sync and status: options, configuration, logger, journal, the desired and
  * actual state, the diff, and the report. */
+#include "cli_report.h"
 #include "plan.h"
 
 #include <jansson.h>
@@ -54,9 +55,9 @@ int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv);
 const ssync_plan_target *cli_plan_target(const struct cli_plan_run *r);
 /* Builds the report document (results: NULL for a plan; see cli_report.h), prints it on
  * stdout (table, or JSON with --json), logs each item warning, and writes --report FILE.
- * Returns the document (the caller frees it), NULL on memory. */
-json_t *cli_plan_report(const struct cli_plan_run *r, const struct cli_item_result *results,
-                        long long run_id, int interrupted, size_t resumed);
+ * Returns the report (the caller frees it with cli_report_free), NULL on memory. */
+cli_run_report *cli_plan_report(const struct cli_plan_run *r, const struct cli_item_result *results,
+                                long long run_id, int interrupted, size_t resumed);
 void cli_plan_release(struct cli_plan_run *r);
 
 #endif

@@ -61,17 +61,25 @@ static json_t *build_item(const ssync_plan_item *it, const struct cli_item_resul
     return o;
 }
 
-json_t *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
-                         const struct cli_item_result *results)
+static json_t *build_warning(const ssync_plan_item *it)
+{
+    return json_pack("{s:s, s:s, s:s}", "thumbprint", it->thumbprint, "userPrincipalName",
+                     item_upn(it), "warning", it->warning);
+}
+
+static const char *item_error(const ssync_plan_item *it, const struct cli_item_result *res)
+{
+    return it->code != SSYNC_OK ? ssync_plan_item_error(it) : res ? res->error : NULL;
+}
+
+cli_run_report *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
+                                 const struct cli_item_result *results)
 {
     size_t n_act[4] = {0}, failed = 0, done = 0, skipped = 0, cancelled = 0, writes = 0;
-    json_t *items = json_array(), *warnings = json_array();
-    for (size_t i = 0; items && warnings && i < p->count; i++) {
+    for (size_t i = 0; i < p->count; i++) {
         const ssync_plan_item *it = &p->items[i];
         const struct cli_item_result *res = results ? &results[i] : NULL;
-        const char *error = it->code != SSYNC_OK ? ssync_plan_item_error(it)
-                            : res                ? res->error
-                                                 : NULL;
+        const char *error = item_error(it, res);
         int is_write = it->action == SSYNC_ACT_UPLOAD || it->action == SSYNC_ACT_REMOVE;
         if (error)
             failed++;
@@ -85,19 +93,17 @@ json_t *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
             cancelled++;
         if (it->code == SSYNC_OK && is_write)
             writes++;
-        json_array_append_new(items, build_item(it, res, error));
-        if (ssync_has_text(it->warning))
-            json_array_append_new(warnings, json_pack("{s:s, s:s, s:s}", "thumbprint",
-                                                      it->thumbprint, "userPrincipalName",
-                                                      item_upn(it), "warning", it->warning));
     }
+    cli_run_report *r = calloc(1, sizeof *r);
     json_t *doc = json_object();
-    if (!doc || !items || !warnings) {
+    if (!r || !doc) {
+        free(r);
         json_decref(doc);
-        json_decref(items);
-        json_decref(warnings);
         return NULL;
     }
+    r->head = doc;
+    r->plan = p;
+    r->results = results;
     set_str(doc, "command", m->command);
     if (m->run_id)
         json_object_set_new(doc, "runId", json_integer(m->run_id));
@@ -135,6 +141,69 @@ json_t *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
             json_pack("{s:I, s:I, s:I, s:I}", "requests", (json_int_t)m->stats->requests, "writes",
                       (json_int_t)m->stats->writes, "retries", (json_int_t)m->stats->retries,
                       "throttled", (json_int_t)m->stats->throttled));
+    return r;
+}
+
+void cli_report_free(cli_run_report *r)
+{
+    if (r) {
+        json_decref(r->head);
+        free(r);
+    }
+}
+
+size_t cli_report_count(const cli_run_report *r)
+{
+    return r->plan->count;
+}
+
+json_t *cli_report_item(const cli_run_report *r, size_t i)
+{
+    const ssync_plan_item *it = &r->plan->items[i];
+    const struct cli_item_result *res = r->results ? &r->results[i] : NULL;
+    return build_item(it, res, item_error(it, res));
+}
+
+/* Calls fn with each warning object (a new reference each, released after the call). */
+static void each_warning(const cli_run_report *r, void (*fn)(const json_t *w, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < r->plan->count; i++) {
+        if (!ssync_has_text(r->plan->items[i].warning))
+            continue;
+        json_t *w = build_warning(&r->plan->items[i]);
+        if (w)
+            fn(w, ctx);
+        json_decref(w);
+    }
+}
+
+/* Calls fn with each item object in plan order. */
+static void each_item(const cli_run_report *r, void (*fn)(const json_t *it, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < r->plan->count; i++) {
+        json_t *o = cli_report_item(r, i);
+        if (o)
+            fn(o, ctx);
+        json_decref(o);
+    }
+}
+
+static void append_to(const json_t *o, void *ctx)
+{
+    json_array_append((json_t *)ctx, (json_t *)o);
+}
+
+json_t *cli_report_document(const cli_run_report *r)
+{
+    json_t *doc = json_deep_copy(r->head), *warnings = json_array(), *items = json_array();
+    if (!doc || !warnings || !items) {
+        json_decref(doc);
+        json_decref(warnings);
+        json_decref(items);
+        return NULL;
+    }
+    each_warning(r, append_to, warnings);
+    each_item(r, append_to, items);
     json_object_set_new(doc, "warnings", warnings);
     json_object_set_new(doc, "items", items);
     return doc;
@@ -152,9 +221,9 @@ static const char *str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-size_t cli_report_failed(const json_t *doc)
+size_t cli_report_failed(const cli_run_report *r)
 {
-    return (size_t)num(doc, "counts", "failed");
+    return (size_t)num(r->head, "counts", "failed");
 }
 
 const char *cli_report_format_for(const char *path)
@@ -177,29 +246,56 @@ static void totals(const json_t *doc, FILE *out)
 }
 
 /* One line per item: action, thumbprint, user, reason, [outcome]: error; a warning below. */
-static void item_lines(const json_t *doc, FILE *out)
+static void item_line(const json_t *it, void *ctx)
 {
-    size_t i;
-    const json_t *it;
-    json_array_foreach(json_object_get(doc, "items"), i, it)
-    {
-        const char *outcome = json_string_value(json_object_get(it, "outcome"));
-        const char *error = json_string_value(json_object_get(it, "error"));
-        const char *tp = str(it, "thumbprint");
-        fprintf(out, "%-6s %-40s %-36s %s", str(it, "action"), tp[0] ? tp : "-",
-                str(it, "userPrincipalName"), str(it, "reason"));
-        if (outcome)
-            fprintf(out, " [%s]", outcome);
-        if (error)
-            fprintf(out, ": %s", error);
-        fputc('\n', out);
-        if (json_object_get(it, "warning"))
-            fprintf(out, "       warning: %s\n", str(it, "warning"));
-    }
+    FILE *out = ctx;
+    const char *outcome = json_string_value(json_object_get(it, "outcome"));
+    const char *error = json_string_value(json_object_get(it, "error"));
+    const char *tp = str(it, "thumbprint");
+    fprintf(out, "%-6s %-40s %-36s %s", str(it, "action"), tp[0] ? tp : "-",
+            str(it, "userPrincipalName"), str(it, "reason"));
+    if (outcome)
+        fprintf(out, " [%s]", outcome);
+    if (error)
+        fprintf(out, ": %s", error);
+    fputc('\n', out);
+    if (json_object_get(it, "warning"))
+        fprintf(out, "       warning: %s\n", str(it, "warning"));
 }
 
-static void render_text(const json_t *doc, FILE *out)
+struct text_list {
+    FILE *out;
+    int first;
+};
+
+static void failed_line(const json_t *it, void *ctx)
 {
+    struct text_list *l = ctx;
+    if (!json_object_get(it, "error"))
+        return;
+    if (l->first)
+        fprintf(l->out, "\nfailed:\n");
+    l->first = 0;
+    fprintf(l->out, "  %s %s %s: %s", str(it, "action"), str(it, "thumbprint"),
+            str(it, "userPrincipalName"), str(it, "error"));
+    if (json_object_get(it, "requestId"))
+        fprintf(l->out, " (request-id %s)", str(it, "requestId"));
+    fputc('\n', l->out);
+}
+
+static void warning_line(const json_t *w, void *ctx)
+{
+    struct text_list *l = ctx;
+    if (l->first)
+        fprintf(l->out, "\nwarnings:\n");
+    l->first = 0;
+    fprintf(l->out, "  %s %s: %s\n", str(w, "thumbprint"), str(w, "userPrincipalName"),
+            str(w, "warning"));
+}
+
+static void render_text(const cli_run_report *r, FILE *out)
+{
+    const json_t *doc = r->head;
     fprintf(out, "smimesync %s report\n", str(doc, "command"));
     if (json_object_get(doc, "runId"))
         fprintf(out, "run:         %lld\n", (long long)num(doc, "runId", NULL));
@@ -228,89 +324,116 @@ static void render_text(const json_t *doc, FILE *out)
         fprintf(out, "graph:       %lld requests, %lld writes, %lld retries, %lld throttled\n",
                 (long long)num(doc, "graph", "requests"), (long long)num(doc, "graph", "writes"),
                 (long long)num(doc, "graph", "retries"), (long long)num(doc, "graph", "throttled"));
-    size_t i;
-    const json_t *it;
-    int first = 1;
-    json_array_foreach(json_object_get(doc, "items"), i, it)
-    {
-        if (!json_object_get(it, "error"))
-            continue;
-        if (first)
-            fprintf(out, "\nfailed:\n");
-        first = 0;
-        fprintf(out, "  %s %s %s: %s", str(it, "action"), str(it, "thumbprint"),
-                str(it, "userPrincipalName"), str(it, "error"));
-        if (json_object_get(it, "requestId"))
-            fprintf(out, " (request-id %s)", str(it, "requestId"));
-        fputc('\n', out);
-    }
-    first = 1;
-    json_array_foreach(json_object_get(doc, "warnings"), i, it)
-    {
-        if (first)
-            fprintf(out, "\nwarnings:\n");
-        first = 0;
-        fprintf(out, "  %s %s: %s\n", str(it, "thumbprint"), str(it, "userPrincipalName"),
-                str(it, "warning"));
-    }
+    struct text_list l = {out, 1};
+    each_item(r, failed_line, &l);
+    l.first = 1;
+    each_warning(r, warning_line, &l);
     fprintf(out, "\nitems:\n");
-    item_lines(doc, out);
+    each_item(r, item_line, out);
 }
 
-static void render_json(const json_t *doc, FILE *out)
+struct json_list {
+    FILE *out;
+    size_t flags;
+    int first;
+};
+
+static void json_element(const json_t *o, void *ctx)
 {
-    json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', out);
+    struct json_list *l = ctx;
+    if (!l->first)
+        fputs(l->flags & JSON_COMPACT ? "," : ",\n", l->out);
+    l->first = 0;
+    json_dumpf(o, l->out, l->flags);
+}
+
+/* The document as cli_report_document would give it, written one item at a time: the head's
+ * members, then "warnings" and "items". */
+static void dump_json(const cli_run_report *r, FILE *out, size_t flags)
+{
+    char *head = json_dumps(r->head, flags);
+    if (!head)
+        return;
+    size_t n = strlen(head);
+    while (n && head[n - 1] != '}') /* the head is an object: reopen it */
+        n--;
+    if (n)
+        n--;
+    while (n && (head[n - 1] == '\n' || head[n - 1] == ' '))
+        n--;
+    const char *sep = flags & JSON_COMPACT ? "," : ",\n";
+    fwrite(head, 1, n, out);
+    fprintf(out, "%s\"warnings\":%s[", json_object_size(r->head) ? sep : "",
+            flags & JSON_COMPACT ? "" : " ");
+    struct json_list l = {out, flags, 1};
+    each_warning(r, json_element, &l);
+    fprintf(out, "]%s\"items\":%s[", sep, flags & JSON_COMPACT ? "" : " ");
+    l.first = 1;
+    each_item(r, json_element, &l);
+    fputs("]}\n", out);
+    free(head);
+}
+
+static void render_json(const cli_run_report *r, FILE *out)
+{
+    dump_json(r, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 }
 
 /* The renderers, by format name (HTML: cli_report_html.c). */
 static const struct {
     const char *name;
-    void (*render)(const json_t *doc, FILE *out);
+    void (*render)(const cli_run_report *r, FILE *out);
 } renderers[] = {
     {"text", render_text},
     {"json", render_json},
     {"html", cli_report_render_html},
 };
 
-char *cli_report_render(const json_t *doc, const char *format)
+static void (*renderer_for(const char *format))(const cli_run_report *, FILE *)
 {
-    for (size_t k = 0; k < sizeof renderers / sizeof renderers[0]; k++) {
-        if (strcmp(renderers[k].name, format) != 0)
-            continue;
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        if (!f)
-            return NULL;
-        renderers[k].render(doc, f);
-        if (fclose(f) != 0) {
-            free(text);
-            return NULL;
-        }
-        return text;
-    }
+    for (size_t k = 0; k < sizeof renderers / sizeof renderers[0]; k++)
+        if (strcmp(renderers[k].name, format) == 0)
+            return renderers[k].render;
     return NULL;
 }
 
-ssync_code cli_report_write(const json_t *doc, const char *path, ssync_error *err)
+char *cli_report_render(const cli_run_report *r, const char *format)
 {
-    char *text = cli_report_render(doc, cli_report_format_for(path));
-    if (!text)
-        return ssync_fail(err, SSYNC_ERR_NOMEM, "report %s", path);
-    ssync_code rc = ssync_write_file_atomic(path, text, strlen(text), 0640, err);
-    free(text);
-    return rc;
+    void (*render)(const cli_run_report *, FILE *) = renderer_for(format);
+    if (!render)
+        return NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    render(r, f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
-void cli_report_print(const json_t *doc, int json, FILE *out)
+ssync_code cli_report_write(const cli_run_report *r, const char *path, ssync_error *err)
+{
+    void (*render)(const cli_run_report *, FILE *) = renderer_for(cli_report_format_for(path));
+    ssync_atomic_file af;
+    ssync_code rc = render ? ssync_atomic_open(path, 0640, &af, err)
+                           : ssync_fail(err, SSYNC_ERR_ARG, "report %s", path);
+    if (rc != SSYNC_OK)
+        return rc;
+    render(r, af.f);
+    return ssync_atomic_commit(&af, err);
+}
+
+void cli_report_print(const cli_run_report *r, int json, FILE *out)
 {
     if (json) {
-        json_dumpf(doc, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', out);
+        dump_json(r, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
     } else {
-        item_lines(doc, out);
-        totals(doc, out);
+        each_item(r, item_line, out);
+        totals(r->head, out);
     }
     fflush(out);
 }

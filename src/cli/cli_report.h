@@ -1,5 +1,5 @@
-/* A plan's or a sync run's report. It is built once as a JSON document (what `--json` prints),
- * then rendered: the stdout table, the text file, the JSON file. A renderer is one entry of a
+/* A plan's or a sync run's report: a JSON document (what `--json` prints), rendered as the
+ * stdout table, the text file, the JSON file, item by item. A renderer is one entry of a
  * table keyed by the file name's extension, so an HTML report is one more function. */
 #ifndef SSYNC_CLI_REPORT_H
 #define SSYNC_CLI_REPORT_H
@@ -30,22 +30,38 @@ struct cli_report_meta {
     const ssync_graph_stats *stats; /* NULL: no Graph figures */
 };
 
+/* A report: the document's head (command, run, times, counts, outcomes, Graph figures) and the
+ * plan (and results) its items are made from one at a time when rendered, so that a report of
+ * 100,000 certificates never holds 100,000 JSON objects. The plan and results must outlive it. */
+typedef struct cli_run_report {
+    json_t *head;
+    const ssync_plan *plan;
+    const struct cli_item_result *results;
+} cli_run_report;
+
 /* results: NULL for a plan (items carry no outcome). NULL on memory. */
-json_t *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
-                         const struct cli_item_result *results);
-/* counts.failed of a built document. */
-size_t cli_report_failed(const json_t *doc);
+cli_run_report *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
+                                 const struct cli_item_result *results);
+void cli_report_free(cli_run_report *r);
+/* counts.failed. */
+size_t cli_report_failed(const cli_run_report *r);
+size_t cli_report_count(const cli_run_report *r);
+/* Item i as the document shows it (a new reference; NULL on memory). */
+json_t *cli_report_item(const cli_run_report *r, size_t i);
+/* The whole document (head, "warnings", "items"), what the JSON renderings write. */
+json_t *cli_report_document(const cli_run_report *r);
 
 /* "json" for a name ending in .json, "html" for .html or .htm (any case), else "text". */
 const char *cli_report_format_for(const char *path);
-/* The document in that format (malloc'd, NUL-terminated); NULL for an unknown format. */
-char *cli_report_render(const json_t *doc, const char *format);
+/* The report in that format (malloc'd, NUL-terminated); NULL for an unknown format. */
+char *cli_report_render(const cli_run_report *r, const char *format);
 /* The self-contained HTML page (cli_report_html.c). */
-void cli_report_render_html(const json_t *doc, FILE *out);
-/* Renders by cli_report_format_for(path) and writes atomically with mode 0640. */
-ssync_code cli_report_write(const json_t *doc, const char *path, ssync_error *err);
+void cli_report_render_html(const cli_run_report *r, FILE *out);
+/* Renders by cli_report_format_for(path) straight into the file (written atomically, mode
+ * 0640). */
+ssync_code cli_report_write(const cli_run_report *r, const char *path, ssync_error *err);
 /* stdout: one compact JSON line, or the table (one line per item and a totals line). */
-void cli_report_print(const json_t *doc, int json, FILE *out);
+void cli_report_print(const cli_run_report *r, int json, FILE *out);
 
 /* "<dir of state_path>/reports" into out; -1 when it does not fit. */
 int cli_report_dir(char *out, size_t size, const char *state_path);

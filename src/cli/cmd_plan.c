@@ -11,9 +11,9 @@ int cmd_plan(int argc, char **argv)
     if (rc == -1) {
         rc = CLI_EXIT_OK;
     } else if (rc == CLI_EXIT_OK) {
-        json_t *doc = cli_plan_report(&r, NULL, 0, 0, 0);
+        cli_run_report *doc = cli_plan_report(&r, NULL, 0, 0, 0);
         size_t failed = doc ? cli_report_failed(doc) : r.plan->count;
-        json_decref(doc);
+        cli_report_free(doc);
         rc = !doc                     ? CLI_EXIT_FAILURE
              : failed == 0            ? CLI_EXIT_OK
              : failed < r.plan->count ? CLI_EXIT_PARTIAL

@@ -403,7 +403,7 @@ static int run_sync(struct sync_run *s)
 }
 
 /* <dir of [state] path>/reports/sync-<run>-<time>.txt and .json */
-static void write_run_reports(const struct sync_run *s, const json_t *doc)
+static void write_run_reports(const struct sync_run *s, const cli_run_report *doc)
 {
     const struct cli_plan_run *r = s->r;
     char dir[4096], path[4200];
@@ -448,11 +448,12 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
     }
     int fatal = run_sync(&s) != CLI_EXIT_OK;
     signalled(&s);
-    json_t *doc = cli_plan_report(r, s.results, (long long)s.run_id, s.interrupted, s.resumed);
+    cli_run_report *doc =
+        cli_plan_report(r, s.results, (long long)s.run_id, s.interrupted, s.resumed);
     size_t failed = doc ? cli_report_failed(doc) : count;
     if (doc)
         write_run_reports(&s, doc);
-    json_decref(doc);
+    cli_report_free(doc);
     if (s.interrupted)
         cli_log_msg(r->log, SSYNC_LOG_ERROR,
                     "interrupted: %zu of %zu writes done; run sync again to finish", s.done,

@@ -60,14 +60,16 @@ static void test_build_sync(void **state)
                                 .interrupted = 1,
                                 .resumed = 3,
                                 .stats = &st};
-    json_t *doc = cli_report_build(&m, &p, res);
+    cli_run_report *rep = cli_report_build(&m, &p, res);
+    assert_non_null(rep);
+    json_t *doc = cli_report_document(rep);
     assert_non_null(doc);
     /* the --json shape, plus the run's fields */
     assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "counts"), "upload")),
                      1);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "counts"), "keep")),
                      1);
-    assert_int_equal(cli_report_failed(doc), 3);
+    assert_int_equal(cli_report_failed(rep), 3);
     const json_t *oc = json_object_get(doc, "outcomes");
     assert_int_equal(json_integer_value(json_object_get(oc, "done")), 1);
     assert_int_equal(json_integer_value(json_object_get(oc, "skipped")), 1);
@@ -90,7 +92,7 @@ static void test_build_sync(void **state)
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(doc, "graph"), "throttled")), 1);
 
-    char *text = cli_report_render(doc, "text");
+    char *text = cli_report_render(rep, "text");
     assert_non_null(text);
     assert_non_null(strstr(text, "run:         7\n"));
     assert_non_null(strstr(text, "counts:      1 upload, 0 remove, 1 keep, 0 skip, 3 failed\n"));
@@ -103,13 +105,26 @@ static void test_build_sync(void **state)
                                  "SAN e-mail"));
     assert_non_null(strstr(text, "       warning: no SAN e-mail"));
     free(text);
-    char *js = cli_report_render(doc, "json");
+    /* written item by item, read back as one document: the same */
+    char *js = cli_report_render(rep, "json");
     json_t *back = json_loads(js, 0, NULL);
     assert_true(json_equal(back, doc));
     json_decref(back);
     free(js);
-    assert_null(cli_report_render(doc, "pdf"));
+    char *line = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&line, &len);
+    cli_report_print(rep, 1, f); /* --json: one line */
+    fclose(f);
+    assert_non_null(strchr(line, '\n'));
+    assert_true(strchr(line, '\n') == line + len - 1);
+    back = json_loads(line, 0, NULL);
+    assert_true(json_equal(back, doc));
+    json_decref(back);
+    free(line);
+    assert_null(cli_report_render(rep, "pdf"));
     json_decref(doc);
+    cli_report_free(rep);
     for (size_t i = 0; i < p.count; i++)
         free(p.items[i].upn), p.items[i].upn = NULL;
     ssync_plan_free(&p);
@@ -122,23 +137,25 @@ static void test_build_plan(void **state)
     struct cli_item_result res[5];
     sample(&p, res);
     struct cli_report_meta m = {.command = "plan"};
-    json_t *doc = cli_report_build(&m, &p, NULL);
-    assert_non_null(doc);
+    cli_run_report *rep = cli_report_build(&m, &p, NULL);
+    assert_non_null(rep);
+    json_t *doc = cli_report_document(rep);
     /* a plan has no outcome, no run and no Graph figures */
     assert_null(json_object_get(doc, "outcomes"));
     assert_null(json_object_get(doc, "runId"));
     assert_null(json_object_get(doc, "graph"));
     assert_null(json_object_get(item(doc, 0), "outcome"));
-    assert_int_equal(cli_report_failed(doc), 1);
+    assert_int_equal(cli_report_failed(rep), 1);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cli_report_print(doc, 0, f);
+    cli_report_print(rep, 0, f);
     fclose(f);
     assert_non_null(strstr(buf, "plan: 2 upload, 1 remove, 1 keep, 0 skip, 1 failed\n"));
     assert_non_null(strstr(buf, "upload aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa a@x"));
     free(buf);
     json_decref(doc);
+    cli_report_free(rep);
     for (size_t i = 0; i < p.count; i++)
         free(p.items[i].upn), p.items[i].upn = NULL;
     ssync_plan_free(&p);
@@ -165,9 +182,12 @@ static void test_names_and_write(void **state)
     char *dir = test_tmpdir();
     char path[512];
     snprintf(path, sizeof path, "%s/r.json", dir);
-    json_t *doc = json_pack("{s:s, s:{s:i}}", "command", "sync", "counts", "failed", 0);
+    ssync_plan empty = {0};
+    struct cli_report_meta m = {.command = "sync"};
+    cli_run_report *rep = cli_report_build(&m, &empty, NULL);
+    json_t *doc = cli_report_document(rep);
     ssync_error e = {0};
-    assert_int_equal(cli_report_write(doc, path, &e), SSYNC_OK);
+    assert_int_equal(cli_report_write(rep, path, &e), SSYNC_OK);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0640);
@@ -175,8 +195,9 @@ static void test_names_and_write(void **state)
     assert_true(json_equal(back, doc));
     json_decref(back);
     snprintf(path, sizeof path, "%s/missing/r.txt", dir);
-    assert_int_not_equal(cli_report_write(doc, path, &e), SSYNC_OK);
+    assert_int_not_equal(cli_report_write(rep, path, &e), SSYNC_OK);
     json_decref(doc);
+    cli_report_free(rep);
     test_rmtree(dir);
     free(dir);
 }

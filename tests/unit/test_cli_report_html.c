@@ -41,15 +41,15 @@ static void test_html(void **state)
     res[1].error = "HTTP 400 BadRequest: \"bad\" <input>";
     strcpy(res[1].request_id, "22222222-0000-0000-0000-000000000002");
     struct cli_report_meta m = {.command = "sync", .config_path = "/etc/s.conf", .run_id = 9};
-    json_t *doc = cli_report_build(&m, &p, res);
-    assert_non_null(doc);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(json_object_get(doc, "items"), 0), "serial")),
-                        "1A2B");
+    cli_run_report *rep = cli_report_build(&m, &p, res);
+    assert_non_null(rep);
+    json_t *first = cli_report_item(rep, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "serial")), "1A2B");
+    json_decref(first);
 
     assert_string_equal(cli_report_format_for("r.html"), "html");
     assert_string_equal(cli_report_format_for("R.HTM"), "html");
-    char *html = cli_report_render(doc, "html");
+    char *html = cli_report_render(rep, "html");
     assert_non_null(html);
     assert_true(strncmp(html, "<!DOCTYPE html>", 15) == 0);
     /* self-contained: no script, no link, no external reference */
@@ -73,8 +73,12 @@ static void test_html(void **state)
     assert_non_null(strstr(html, "HTTP 400 BadRequest: &quot;bad&quot; &lt;input&gt;"));
     assert_non_null(strstr(html, "22222222-0000-0000-0000-000000000002"));
     assert_null(strstr(html, "11111111-0000-0000-0000-000000000001"));
+    /* users in first-seen order, each user's certificates in plan order */
+    assert_true(strstr(html, "class=\"upn\">ann@x") < strstr(html, "class=\"upn\">&lt;script"));
+    assert_true(strstr(html, "<code>aaaa") < strstr(html, "<code>cccc"));
+    assert_true(strstr(html, "<code>cccc") < strstr(html, "<code>bbbb"));
     free(html);
-    json_decref(doc);
+    cli_report_free(rep);
     for (size_t i = 0; i < p.count; i++)
         free(p.items[i].upn), p.items[i].upn = NULL;
     ssync_plan_free(&p);
