@@ -12,9 +12,23 @@
 #include <strings.h>
 #include <time.h>
 
-/* Distinct lookup keys (case-insensitive), sorted, each with its lookup. */
+/* What resolution keeps of one directory lookup. ssync_user_lookup also carries a whole Graph
+ * failure record (about 1.5 KB): a plan of 100,000 certificates keeps only this, and asks
+ * Graph LOOKUP_CHUNK keys at a time. */
+typedef struct user_answer {
+    const char *key; /* borrowed from the plan */
+    ssync_code result;
+    char id[40];
+    char *upn, *mail; /* malloc'd; mail may be NULL */
+    ssync_user_key matched_by;
+    char *error; /* why the lookup failed (no verdict on the user); NULL when it did not */
+} user_answer;
+
+#define LOOKUP_CHUNK 1000
+
+/* Distinct lookup keys (case-insensitive), sorted, each with its answer. */
 typedef struct lookups {
-    ssync_user_lookup *lk;
+    user_answer *lk;
     size_t n;
 } lookups;
 
@@ -25,7 +39,7 @@ static int key_cmp(const void *pa, const void *pb)
 
 static int lookup_cmp(const void *key, const void *elem)
 {
-    return strcasecmp(key, ((const ssync_user_lookup *)elem)->key);
+    return strcasecmp(key, ((const user_answer *)elem)->key);
 }
 
 /* keys[0..n) (borrowed strings) become the distinct lookups of l. */
@@ -43,14 +57,18 @@ static ssync_code lookups_init(lookups *l, const char **keys, size_t n, ssync_er
     return SSYNC_OK;
 }
 
-static const ssync_user_lookup *lookups_find(const lookups *l, const char *key)
+static const user_answer *lookups_find(const lookups *l, const char *key)
 {
     return key && l->n ? bsearch(key, l->lk, l->n, sizeof *l->lk, lookup_cmp) : NULL;
 }
 
 static void lookups_free(lookups *l)
 {
-    ssync_user_lookup_clear(l->lk, l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->lk[i].upn);
+        free(l->lk[i].mail);
+        free(l->lk[i].error);
+    }
     free(l->lk);
     memset(l, 0, sizeof *l);
 }
@@ -69,7 +87,45 @@ static ssync_user_key via_key(const char *s)
                                           : SSYNC_USER_BY_UPN;
 }
 
-/* Answers l from the journal's cache where it can, asks Graph (one batched call) for the rest
+/* Moves Graph's answer into the slim form (upn and mail change owner). */
+static ssync_code keep_answer(user_answer *a, ssync_user_lookup *q, ssync_error *err)
+{
+    a->result = q->result;
+    snprintf(a->id, sizeof a->id, "%s", q->id);
+    a->upn = q->upn;
+    a->mail = q->mail;
+    q->upn = q->mail = NULL;
+    a->matched_by = q->matched_by;
+    if (q->result != SSYNC_OK && q->result != SSYNC_ERR_NOT_FOUND &&
+        q->result != SSYNC_ERR_USER_AMBIGUOUS && !(a->error = strdup(q->err.msg)))
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "user lookups");
+    return SSYNC_OK;
+}
+
+/* Asks Graph (batched) about the keys of l listed in miss, LOOKUP_CHUNK at a time. */
+static ssync_code ask_graph(ssync_graph *g, ssync_user_key by, lookups *l, const size_t *miss,
+                            size_t nm, ssync_error *err)
+{
+    size_t cap = nm < LOOKUP_CHUNK ? nm : LOOKUP_CHUNK;
+    ssync_user_lookup *ask = calloc(cap ? cap : 1, sizeof *ask);
+    if (!ask)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "user lookups");
+    ssync_code rc = SSYNC_OK;
+    for (size_t done = 0; rc == SSYNC_OK && done < nm; done += cap) {
+        size_t n = nm - done < cap ? nm - done : cap;
+        memset(ask, 0, n * sizeof *ask);
+        for (size_t k = 0; k < n; k++)
+            ask[k].key = l->lk[miss[done + k]].key;
+        rc = ssync_graph_lookup_users(g, by, ask, n, err);
+        for (size_t k = 0; rc == SSYNC_OK && k < n; k++)
+            rc = keep_answer(&l->lk[miss[done + k]], &ask[k], err);
+        ssync_user_lookup_clear(ask, n);
+    }
+    free(ask);
+    return rc;
+}
+
+/* Answers l from the journal's cache where it can, asks Graph (batched calls) for the rest
  * and caches what Graph found. Only successful lookups are cached. */
 static ssync_code lookup_cached(ssync_graph *g, ssync_journal *j, int hours, ssync_user_key by,
                                 lookups *l, ssync_error *err)
@@ -80,16 +136,16 @@ static ssync_code lookup_cached(ssync_graph *g, ssync_journal *j, int hours, ssy
     double now = (double)time(NULL);
     int cache = j && hours > 0;
     size_t *miss = calloc(l->n, sizeof *miss);
-    ssync_user_lookup *ask = calloc(l->n, sizeof *ask);
     size_t nm = 0;
-    ssync_code rc = miss && ask ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_NOMEM, "user lookups");
+    ssync_code rc = miss ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_NOMEM, "user lookups");
     for (size_t i = 0; rc == SSYNC_OK && i < l->n; i++) {
-        ssync_user_lookup *it = &l->lk[i];
+        user_answer *it = &l->lk[i];
         ssync_cached_user c;
         int found = 0;
+        char nodash[33];
         if (cache)
             rc = ssync_journal_user_get(j, kind, it->key, now - hours * 3600.0, &c, &found, err);
-        if (rc == SSYNC_OK && found && ssync_uuid_nodash(c.id, it->id_nodash)) {
+        if (rc == SSYNC_OK && found && ssync_uuid_nodash(c.id, nodash)) {
             snprintf(it->id, sizeof it->id, "%s", c.id);
             it->upn = strdup(c.upn);
             it->mail = c.mail[0] ? strdup(c.mail) : NULL;
@@ -98,20 +154,15 @@ static ssync_code lookup_cached(ssync_graph *g, ssync_journal *j, int hours, ssy
             if (!it->upn || (c.mail[0] && !it->mail))
                 rc = ssync_fail(err, SSYNC_ERR_NOMEM, "user lookups");
         } else if (rc == SSYNC_OK) {
-            ask[nm].key = it->key;
             miss[nm++] = i;
         }
     }
     if (rc == SSYNC_OK && nm)
-        rc = ssync_graph_lookup_users(g, by, ask, nm, err);
+        rc = ask_graph(g, by, l, miss, nm, err);
     if (rc == SSYNC_OK) {
-        for (size_t k = 0; k < nm; k++) {
-            l->lk[miss[k]] = ask[k]; /* moves upn and mail */
-            ask[k].upn = ask[k].mail = NULL;
-        }
         int tx = cache && nm && ssync_journal_tx_begin(j, err) == SSYNC_OK;
         for (size_t k = 0; cache && rc == SSYNC_OK && k < nm; k++) {
-            const ssync_user_lookup *it = &l->lk[miss[k]];
+            const user_answer *it = &l->lk[miss[k]];
             if (it->result != SSYNC_OK || !it->upn)
                 continue; /* never "not found" (new users appear) nor errors */
             ssync_cached_user c;
@@ -127,8 +178,6 @@ static ssync_code lookup_cached(ssync_graph *g, ssync_journal *j, int hours, ssy
         else if (tx)
             ssync_journal_tx_commit(j, NULL);
     }
-    ssync_user_lookup_clear(ask, nm);
-    free(ask);
     free(miss);
     return rc;
 }
@@ -147,7 +196,7 @@ static int in_scope(const ssync_plan_item *it)
     return it->code == SSYNC_OK && !it->filtered && !it->user_found;
 }
 
-static ssync_code accept(ssync_plan_item *it, const ssync_user_lookup *l, const char *via,
+static ssync_code accept(ssync_plan_item *it, const user_answer *l, const char *via,
                          ssync_error *err)
 {
     it->user_found = 1;
@@ -161,18 +210,19 @@ static ssync_code accept(ssync_plan_item *it, const ssync_user_lookup *l, const 
 }
 
 /* The lookup itself failed: not a verdict on the user, the item fails. */
-static void lookup_failed(ssync_plan_item *it, const ssync_user_lookup *l)
+static void lookup_failed(ssync_plan_item *it, const user_answer *l)
 {
     it->code = l->result;
-    ssync_plan_note(&it->error, "user lookup: %.480s", l->err.msg);
+    ssync_plan_note(&it->error, "user lookup: %.480s",
+                    l->error ? l->error : ssync_strerror(l->result));
 }
 
-static int usable(const ssync_user_lookup *l)
+static int usable(const user_answer *l)
 {
     return l && l->result == SSYNC_OK && l->upn;
 }
 
-static int verdict(const ssync_user_lookup *l)
+static int verdict(const user_answer *l)
 {
     return l && (l->result == SSYNC_ERR_NOT_FOUND || l->result == SSYNC_ERR_USER_AMBIGUOUS);
 }
@@ -235,7 +285,7 @@ static ssync_code from_cert_cache(ssync_journal *j, int hours, int negative_minu
             (m ? strcmp(via, "user_map") != 0 || strcasecmp(c.upn, m) != 0
                : strcmp(via, "user_map") == 0))
             continue;
-        ssync_user_lookup l = {.upn = c.upn, .mail = c.mail[0] ? c.mail : NULL};
+        user_answer l = {.upn = c.upn, .mail = c.mail[0] ? c.mail : NULL};
         snprintf(l.id, sizeof l.id, "%s", c.id);
         rc = accept(it, &l, via, err);
         from_cache[i] = 1;
@@ -307,9 +357,9 @@ static ssync_code by_upn(ssync_graph *g, const ssync_config *cfg, ssync_journal 
         ssync_plan_item *it = &p->items[i];
         if (!in_scope(it) || known_absent[i] == 2)
             continue;
-        const ssync_user_lookup *la = lookups_find(&l, it->san_upn);
+        const user_answer *la = lookups_find(&l, it->san_upn);
         const char *m = mapped_upn(map, it);
-        const ssync_user_lookup *lm = lookups_find(&l, m);
+        const user_answer *lm = lookups_find(&l, m);
         if (usable(la)) {
             rc = accept(it, la, "certificate UPN", err);
         } else if (la && !verdict(la)) {
@@ -357,10 +407,10 @@ static ssync_code by_mail(ssync_graph *g, const ssync_config *cfg, ssync_journal
         ssync_plan_item *it = &p->items[i];
         if (!pending[i])
             continue;
-        const ssync_user_lookup *found = NULL, *failed = NULL;
+        const user_answer *found = NULL, *failed = NULL;
         int ambiguous = 0;
         for (size_t k = 0; k < it->n_emails; k++) {
-            const ssync_user_lookup *lk = lookups_find(&l, it->emails[k]);
+            const user_answer *lk = lookups_find(&l, it->emails[k]);
             if (usable(lk)) {
                 ambiguous |= found && strcasecmp(found->id, lk->id) != 0;
                 found = lk;
