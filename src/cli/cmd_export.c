@@ -142,22 +142,70 @@ static void export_one(void *ctx, size_t i)
     ssync_buf_free(&blob);
 }
 
-static int write_record(const char *dir, const ssync_export_result *r, char *body, ssync_error *e)
+/* Records written but not yet reported: they become durable together (one file-system sync for
+ * up to EXPORT_BATCH records instead of one fsync each) and are printed once they are. */
+#define EXPORT_BATCH 64
+
+struct pending {
+    const char *item;
+    char thumbprint[41];
+    char *upn;
+};
+
+struct export_out {
+    ssync_file_batch batch;
+    struct pending p[EXPORT_BATCH];
+    size_t n;
+    json_t *seen; /* thumbprint -> file, to report duplicates */
+    size_t done, failed;
+};
+
+/* Makes the pending records durable, then prints them; a failure names every record lost. */
+static void flush_records(struct export_out *o)
 {
-    size_t len = strlen(dir) + 64;
-    char *path = malloc(len);
-    int ok = 0;
-    if (path) {
-        snprintf(path, len, "%s/%s.json", dir, r->info.thumbprint);
-        size_t blen = strlen(body);
-        body[blen] = '\n'; /* overwrite the NUL: the file ends with a newline */
-        ok = ssync_write_file_atomic(path, body, blen + 1, 0600, e) == SSYNC_OK;
-        body[blen] = '\0';
-    } else {
-        ssync_fail(e, SSYNC_ERR_NOMEM, "path");
+    ssync_error e = {0};
+    size_t placed = 0;
+    ssync_code rc = ssync_file_batch_commit(&o->batch, &placed, &e);
+    for (size_t k = 0; k < o->n; k++) {
+        struct pending *p = &o->p[k];
+        if (k < placed) {
+            printf("%s %s %s\n", p->thumbprint, p->upn ? p->upn : "", p->item);
+            o->done++;
+        } else {
+            cli_report(CMD, p->item, &e);
+            json_object_del(o->seen, p->thumbprint);
+            o->failed++;
+        }
+        free(p->upn);
     }
-    free(path);
-    return ok;
+    if (rc != SSYNC_OK && placed == o->n) /* in place, but the directory sync failed */
+        cli_report(CMD, NULL, &e);
+    o->n = 0;
+}
+
+static void add_record(struct export_out *o, const char *item, const ssync_export_result *r,
+                       char *body)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.json", r->info.thumbprint);
+    size_t blen = strlen(body);
+    body[blen] = '\n'; /* overwrite the NUL: the file ends with a newline */
+    ssync_error e = {0};
+    ssync_code rc = ssync_file_batch_add(&o->batch, name, body, blen + 1, 0600, &e);
+    body[blen] = '\0';
+    if (rc != SSYNC_OK) {
+        cli_report(CMD, item, &e);
+        o->failed++;
+        return;
+    }
+    struct pending *p = &o->p[o->n++];
+    p->item = item;
+    snprintf(p->thumbprint, sizeof p->thumbprint, "%s", r->info.thumbprint);
+    const char *upn = json_string_value(json_object_get(r->record, "userPrincipalName"));
+    p->upn = upn ? strdup(upn) : NULL;
+    json_object_set_new(o->seen, r->info.thumbprint, json_string(item));
+    if (o->n == EXPORT_BATCH)
+        flush_records(o);
 }
 
 int cmd_export(int argc, char **argv)
@@ -294,7 +342,12 @@ int cmd_export(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (!expand_argument(argv[i], &items, &n_items, &cap))
             failed++;
-    json_t *seen = json_object(); /* thumbprint -> file, to report duplicates */
+    struct export_out o = {.seen = json_object()};
+    if (ssync_file_batch_init(&o.batch, out_dir, &e) != SSYNC_OK) {
+        cli_report(CMD, NULL, &e);
+        failed += n_items;
+        n_items = 0;
+    }
     struct export_job job = {.ex = &ex, .items = items, .window = 0};
     ssync_pool *pool = NULL;
     if (n_items > 0) {
@@ -318,28 +371,26 @@ int cmd_export(int argc, char **argv)
         if (s->rc != SSYNC_OK) {
             cli_report(CMD, item, &s->e);
             failed++;
-        } else if (json_object_get(seen, r->info.thumbprint)) {
+        } else if (json_object_get(o.seen, r->info.thumbprint)) {
             cli_err(CMD, "%s: certificate %s was already exported from %s; skipped", item,
                     r->info.thumbprint,
-                    json_string_value(json_object_get(seen, r->info.thumbprint)));
-            failed++;
-        } else if (!write_record(out_dir, r, s->body, &e)) {
-            cli_report(CMD, item, &e);
+                    json_string_value(json_object_get(o.seen, r->info.thumbprint)));
             failed++;
         } else {
-            json_object_set_new(seen, r->info.thumbprint, json_string(item));
-            printf("%s %s %s\n", r->info.thumbprint,
-                   json_string_value(json_object_get(r->record, "userPrincipalName")), item);
-            done++;
+            add_record(&o, item, r, s->body);
         }
         ssync_export_result_clear(r);
         free(s->body);
         s->body = NULL;
         ssync_pool_release(pool, i);
     }
+    flush_records(&o);
+    ssync_file_batch_free(&o.batch);
     ssync_pool_free(pool);
     free(job.slots);
-    json_decref(seen);
+    json_decref(o.seen);
+    done += o.done;
+    failed += o.failed;
     fflush(stdout);
     fprintf(stderr, "smimesync export: %zu record(s) written to %s, %zu failed\n", done, out_dir,
             failed);

@@ -1,4 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
+/* syncfs(2): one sync of the file system for a batch of files */
+#define _GNU_SOURCE
 #include "fileio.h"
 
 #include <errno.h>
@@ -159,7 +161,12 @@ static int temp_open(const char *path, unsigned mode, char **tmp_out)
     }
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, plen + 32, "%s.tmp.%ld.%d", path, (long)getpid(), attempt);
+        /* hidden (".name.tmp.PID.N"): what a crash leaves behind is skipped by every reader
+         * of a directory (sources, records) */
+        const char *slash = strrchr(path, '/');
+        int dir_len = slash ? (int)(slash - path + 1) : 0;
+        snprintf(tmp, plen + 32, "%.*s.%s.tmp.%ld.%d", dir_len, path, path + dir_len,
+                 (long)getpid(), attempt);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
         if (fd < 0 && errno != EEXIST)
             break;
@@ -290,6 +297,148 @@ void ssync_atomic_abort(ssync_atomic_file *af)
     temp_abort(-1, af->tmp);
     free(af->path);
     memset(af, 0, sizeof *af);
+}
+
+/* Writes all of data to fd; 0 or an errno value. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? errno : EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+ssync_code ssync_file_batch_init(ssync_file_batch *b, const char *dir, ssync_error *err)
+{
+    if (!b || !dir)
+        return ssync_fail(err, SSYNC_ERR_ARG, "no output directory given");
+    memset(b, 0, sizeof *b);
+    b->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (b->dirfd < 0)
+        return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", dir, strerror(errno));
+    if (!(b->dir = strdup(dir))) {
+        close(b->dirfd);
+        b->dirfd = -1;
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "%s", dir);
+    }
+    return SSYNC_OK;
+}
+
+ssync_code ssync_file_batch_add(ssync_file_batch *b, const char *name, const void *data, size_t len,
+                                unsigned mode, ssync_error *err)
+{
+    if (!b || !b->dir || !name || !*name || strchr(name, '/') || (!data && len))
+        return ssync_fail(err, SSYNC_ERR_ARG, "bad file for the batch");
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? 2 * b->cap : 64;
+        struct ssync_batch_file *f = realloc(b->files, ncap * sizeof *f);
+        if (!f)
+            return ssync_fail(err, SSYNC_ERR_NOMEM, "%s", name);
+        b->files = f;
+        b->cap = ncap;
+    }
+    size_t plen = strlen(b->dir) + strlen(name) + 2;
+    char *path = malloc(plen), *tmp = NULL;
+    if (!path)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "%s", name);
+    snprintf(path, plen, "%s/%s", b->dir, name);
+    int fd = temp_open(path, mode, &tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(path);
+        return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s/%s: %s", b->dir, name, strerror(e));
+    }
+    int e = write_all(fd, data, len);
+    if (!e && close(fd) != 0)
+        e = errno;
+    else if (e)
+        close(fd);
+    if (e) {
+        unlink(tmp);
+        free(tmp);
+        free(path);
+        return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s/%s: %s", b->dir, name, strerror(e));
+    }
+    b->files[b->n++] = (struct ssync_batch_file){tmp, path};
+    return SSYNC_OK;
+}
+
+static void batch_drop(ssync_file_batch *b, size_t from)
+{
+    for (size_t i = from; i < b->n; i++) {
+        unlink(b->files[i].tmp);
+        free(b->files[i].tmp);
+        free(b->files[i].path);
+    }
+    b->n = 0;
+}
+
+ssync_code ssync_file_batch_commit(ssync_file_batch *b, size_t *committed, ssync_error *err)
+{
+    size_t dummy;
+    if (!committed)
+        committed = &dummy;
+    *committed = 0;
+    if (!b || b->dirfd < 0)
+        return ssync_fail(err, SSYNC_ERR_ARG, "no batch");
+    if (!b->n)
+        return SSYNC_OK;
+    if (syncfs(b->dirfd) != 0) {
+        int e = errno;
+        batch_drop(b, 0);
+        return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", b->dir, strerror(e));
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        if (rename(b->files[i].tmp, b->files[i].path) != 0) {
+            int e = errno;
+            ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", b->files[i].path, strerror(e));
+            /* the renamed ones are complete and synced: they stay; the rest is removed */
+            *committed = i;
+            for (size_t k = 0; k < i; k++) {
+                free(b->files[k].tmp);
+                free(b->files[k].path);
+            }
+            memmove(b->files, b->files + i, (b->n - i) * sizeof *b->files);
+            b->n -= i;
+            batch_drop(b, 0);
+            return err ? err->code : SSYNC_ERR_FILE_WRITE;
+        }
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->files[i].tmp);
+        free(b->files[i].path);
+    }
+    *committed = b->n;
+    b->n = 0;
+    if (fsync(b->dirfd) != 0)
+        return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", b->dir, strerror(errno));
+    return SSYNC_OK;
+}
+
+void ssync_file_batch_abort(ssync_file_batch *b)
+{
+    if (b)
+        batch_drop(b, 0);
+}
+
+void ssync_file_batch_free(ssync_file_batch *b)
+{
+    if (!b)
+        return;
+    batch_drop(b, 0);
+    free(b->files);
+    free(b->dir);
+    if (b->dirfd >= 0)
+        close(b->dirfd);
+    memset(b, 0, sizeof *b);
+    b->dirfd = -1;
 }
 
 const char *ssync_basename(const char *path)

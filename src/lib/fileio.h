@@ -46,6 +46,30 @@ ssync_code ssync_atomic_open(const char *path, unsigned mode, ssync_atomic_file 
 ssync_code ssync_atomic_commit(ssync_atomic_file *af, ssync_error *err);
 void ssync_atomic_abort(ssync_atomic_file *af);
 
+/* Many files into one directory, made durable together (group commit): each add writes a
+ * temporary file next to its final name (O_EXCL, mode) without syncing it; commit syncs the file
+ * system once (syncfs), renames every file into place and syncs the directory. A final name
+ * never holds a partial file; one sync serves the whole batch instead of one fsync per file.
+ * commit sets *committed (may be NULL) to the number of files, in the order added, that are in
+ * place: all of them on success; on failure the rest of the batch is removed (a failed sync
+ * places none, a failed rename the ones before it). abort removes every pending file. */
+typedef struct ssync_file_batch {
+    int dirfd;
+    char *dir;
+    size_t n, cap;
+    struct ssync_batch_file {
+        char *tmp, *path;
+    } * files;
+} ssync_file_batch;
+ssync_code ssync_file_batch_init(ssync_file_batch *b, const char *dir, ssync_error *err);
+/* name: a file name inside the directory (no '/'). */
+ssync_code ssync_file_batch_add(ssync_file_batch *b, const char *name, const void *data, size_t len,
+                                unsigned mode, ssync_error *err);
+ssync_code ssync_file_batch_commit(ssync_file_batch *b, size_t *committed, ssync_error *err);
+void ssync_file_batch_abort(ssync_file_batch *b);
+/* Aborts what is pending and releases the batch. */
+void ssync_file_batch_free(ssync_file_batch *b);
+
 /* The last path component, for messages ("dir/x.der" -> "x.der"); never NULL. */
 const char *ssync_basename(const char *path);
 

@@ -100,7 +100,7 @@ if strace -f -qq -e trace=open,openat,creat,rename,link -o trace.txt true 2> /de
     grep -E 'O_WRONLY|O_RDWR|O_CREAT|creat\(|rename\(|link\(' trace.txt |
         grep -vE '= -1 |"/dev/(null|tty|urandom)"' |
         grep -oE '"[^"]*"' | sort -u |
-        grep -vE "^\"($T_TMP/)?(state\.db(-journal|-wal|-shm)?|out/traced\.json(\.tmp\.[0-9.]*)?|reports/sync-[0-9]+-[0-9TZ]+\.(json|txt)(\.tmp\.[0-9.]*)?)\"$" > written.txt
+        grep -vE "^\"($T_TMP/)?(state\.db(-journal|-wal|-shm)?|out/\.?traced\.json(\.tmp\.[0-9.]*)?|reports/\.?sync-[0-9]+-[0-9TZ]+\.(json|txt)(\.tmp\.[0-9.]*)?)\"$" > written.txt
     check_eq "sync wrote only its journal and its report" "" "$(cat written.txt)"
 else
     echo "skip: strace cannot trace here"

@@ -81,6 +81,61 @@ static void atomic_stream_commit_and_abort(void **state)
     free(dir);
 }
 
+/* Group commit: nothing under a final name before commit; after it every file complete, 0600;
+ * abort and a failed rename leave no temporary file, and a rename failure keeps the files
+ * placed before it. */
+static void file_batch_commit_abort_and_failure(void **state)
+{
+    char *dir = test_tmpdir();
+    ssync_error e = {0};
+    ssync_file_batch b;
+    assert_int_equal(ssync_file_batch_init(&b, dir, &e), SSYNC_OK);
+    assert_int_equal(ssync_file_batch_add(&b, "a.json", "A\n", 2, 0600, &e), SSYNC_OK);
+    assert_int_equal(ssync_file_batch_add(&b, "b.json", "BB\n", 3, 0600, &e), SSYNC_OK);
+    assert_int_equal(ssync_file_batch_add(&b, "x/y", "z", 1, 0600, &e), SSYNC_ERR_ARG);
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/a.json", dir);
+    assert_int_not_equal(stat(path, &st), 0);
+    size_t placed = 99;
+    assert_int_equal(ssync_file_batch_commit(&b, &placed, &e), SSYNC_OK);
+    assert_int_equal(placed, 2);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    ssync_buf r = {0};
+    snprintf(path, sizeof path, "%s/b.json", dir);
+    assert_int_equal(ssync_read_file(path, 64, &r, &e), SSYNC_OK);
+    assert_string_equal((char *)r.data, "BB\n");
+    ssync_buf_free(&r);
+    assert_int_equal(count_entries(dir), 2); /* no temporary file */
+
+    assert_int_equal(ssync_file_batch_add(&b, "c.json", "C", 1, 0600, &e), SSYNC_OK);
+    ssync_file_batch_abort(&b);
+    assert_int_equal(ssync_file_batch_commit(&b, &placed, &e), SSYNC_OK);
+    assert_int_equal(placed, 0);
+    assert_int_equal(count_entries(dir), 2);
+
+    /* a directory where the second file should go: its rename fails */
+    snprintf(path, sizeof path, "%s/e.json", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(ssync_file_batch_add(&b, "d.json", "D", 1, 0600, &e), SSYNC_OK);
+    assert_int_equal(ssync_file_batch_add(&b, "e.json", "E", 1, 0600, &e), SSYNC_OK);
+    assert_int_equal(ssync_file_batch_add(&b, "f.json", "F", 1, 0600, &e), SSYNC_OK);
+    assert_int_equal(ssync_file_batch_commit(&b, &placed, &e), SSYNC_ERR_FILE_WRITE);
+    assert_int_equal(placed, 1);
+    assert_non_null(strstr(e.msg, "e.json"));
+    snprintf(path, sizeof path, "%s/d.json", dir);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof path, "%s/f.json", dir);
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_int_equal(count_entries(dir), 4); /* a, b, d and the directory e */
+    ssync_file_batch_free(&b);
+
+    assert_int_equal(ssync_file_batch_init(&b, "/nonexistent-dir", &e), SSYNC_ERR_FILE_WRITE);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static void write_into_missing_dir_fails_cleanly(void **state)
 {
     ssync_error e = {0};
@@ -122,6 +177,7 @@ int main(void)
         cmocka_unit_test(atomic_write_is_0600_and_leaves_no_temporary),
         cmocka_unit_test(write_into_missing_dir_fails_cleanly),
         cmocka_unit_test(atomic_stream_commit_and_abort),
+        cmocka_unit_test(file_batch_commit_abort_and_failure),
         cmocka_unit_test(read_errors_name_the_file),
         cmocka_unit_test(secret_file_strips_one_newline),
     };
