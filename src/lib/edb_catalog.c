@@ -63,7 +63,8 @@ static int add_column(cat_walk *w, ssync_edb_tabledef *t, uint32_t id, uint32_t 
     c->type = type;
     c->size = size;
     size_t n = name->len < sizeof c->name - 1 ? name->len : sizeof c->name - 1;
-    memcpy(c->name, name->data, n);
+    if (n) /* a NULL Name (data NULL) leaves the name empty */
+        memcpy(c->name, name->data, n);
     return 0;
 }
 
