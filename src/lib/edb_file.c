@@ -1,7 +1,7 @@
 /* The CA database read with our own page reader: header checks, the catalog, tables behind the
  * row interface with rows streamed from their leaf pages, columns by name, values by column
  * type, separated long values and compressed values. Memory: one page per table, the page
- * reader's scratch page, and an index of 12 bytes per leaf page (to load row i directly). */
+ * reader's scratch page, and an index of 16 bytes per leaf page (to load row i directly). */
 #include "edb_catalog.h"
 #include "edb_file.h"
 
