@@ -3,7 +3,7 @@
 # edb): the same steps and the same outcome as from the recovery blobs.
 source "$(dirname "$0")/lib.sh"
 cd "$T_TMP"
-DEMO_SOURCE=edb DEMO_OUT=$T_TMP/demo "$SSYNC_SRC/scripts/demo" "$SSYNC_BUILD" > demo.out 2> demo.err
+DEMO_SOURCE=edb DEMO_OUT=$T_TMP/demo DEMO_BIN=$SSYNC_BIN "$SSYNC_SRC/scripts/demo" "$SSYNC_BUILD" > demo.out 2> demo.err
 check_eq "the demo from the CA database exits 0" 0 "$?"
 check_contains "it says it reads the database" "smimesync reads the CA database" demo.out
 check "the configuration names the database" grep -qx "type = edb" demo/smimesync.conf
