@@ -25,14 +25,17 @@ check_eq "plan: exit status" 0 "$?"
 check_eq "plan: the 20 archived keys among 100,000 requests" 20 "$(jq '.items | length' plan.json)"
 read -r secs rss_kb < time.txt
 echo "# 100,000 requests: ${secs} s, ${rss_kb} KB peak RSS, file ${size_kb} KB"
-check "plan: under 10 s (${secs} s)" awk -v s="$secs" 'BEGIN { exit !(s < 10) }'
+if [ -z "${SSYNC_VALGRIND:-}" ]; then # memcheck runs the plan some 20 times slower
+    check "plan: under 10 s (${secs} s)" awk -v s="$secs" 'BEGIN { exit !(s < 10) }'
+fi
 /usr/bin/time -f "%e %M" -o time10k.txt "$SSYNC_BIN" plan --config small.conf --json \
     > plan10k.json 2> plan10k.err
 check_eq "plan, 10,000 requests: exit status" 0 "$?"
 check_eq "plan, 10,000 requests: the 20 archived keys" 20 "$(jq '.items | length' plan10k.json)"
 read -r secs10k rss10k < time10k.txt
 echo "# 10,000 requests: ${secs10k} s, ${rss10k} KB peak RSS"
-if [ -z "${SSYNC_SANITIZED:-}" ]; then # ASan's shadow memory makes RSS meaningless
+# ASan's shadow memory and memcheck's own make RSS meaningless
+if [ -z "${SSYNC_SANITIZED:-}${SSYNC_VALGRIND:-}" ]; then
     # the leaf index is 16 bytes per leaf page (about 0.2 bytes per row): 10 times the rows
     # may add a few hundred KB, where libesedb's per-row index added 80 MB
     check "plan: peak memory under 40 MB (${rss_kb} KB for a ${size_kb} KB file)" \
@@ -48,5 +51,7 @@ check_eq "one request: exit status" 0 "$?"
 check_eq "one request: that request" "$rid" "$(jq '.items[0].caRequestId' one.json)"
 read -r secs1 rss1 < time1.txt
 echo "# one request: ${secs1} s, ${rss1} KB peak RSS"
-check "one request: under 5 s (${secs1} s)" awk -v s="$secs1" 'BEGIN { exit !(s < 5) }'
+if [ -z "${SSYNC_VALGRIND:-}" ]; then
+    check "one request: under 5 s (${secs1} s)" awk -v s="$secs1" 'BEGIN { exit !(s < 5) }'
+fi
 finish
