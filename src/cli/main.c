@@ -1,5 +1,6 @@
 /* smimesync: the command-line tool over the library. Only this layer prints. */
 #include "cli.h"
+#include "cli_wipe.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +31,7 @@ static void usage(FILE *out)
     cli_print_exit_codes(out);
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -49,4 +50,15 @@ int main(int argc, char **argv)
             return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "smimesync: unknown command '%s' (see 'smimesync --help')\n", argv[1]);
     return CLI_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    /* first of all: what OpenSSL, libcurl and jansson free is cleared (cli_wipe.h) */
+    if (!cli_wipe_install())
+        fprintf(stderr, "smimesync: warning: cannot make the libraries clear the memory they "
+                        "free\n");
+    int rc = run(argc, argv);
+    cli_wipe_end();
+    return rc;
 }

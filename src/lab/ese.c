@@ -19,9 +19,13 @@
 #define ESE_LV_CHUNK 1024 /* small chunks, so archived keys span several segments */
 #define ESE_MAX_RECORD 4000
 
-/* tagged value flags (the byte before the value when offset bit 0x4000 is set) */
+/* tagged value flags (the byte before the value when offset bit 0x4000 is set), as ESE's
+ * TAGFLD_HEADER: every value of a LongBinary/LongText column carries fLongValue; a value in the
+ * long-value tree adds fSeparated (0x05 in real files); compression only ever marks a value kept
+ * in the record (ESE asserts !(fSeparatedLV && fCompressedLV)) */
+#define ESE_TAG_LONG_COLUMN 0x01
 #define ESE_TAG_COMPRESSED 0x02
-#define ESE_TAG_LONG_VALUE 0x04
+#define ESE_TAG_SEPARATED 0x04
 
 /* catalog (MSysObjects) record types */
 enum { CAT_TABLE = 1, CAT_COLUMN = 2, CAT_LONG_VALUE = 4 };
@@ -199,8 +203,10 @@ static int encode(ese_writer *w, ese_tbl *t, const ese_column *cols, size_t ncol
     for (size_t i = 0; i < ncols; i++) {
         if (cols[i].id < 256 || !v[i].data)
             continue;
-        unsigned flags =
-            (v[i].separate ? ESE_TAG_LONG_VALUE : 0) | (v[i].compressed ? ESE_TAG_COMPRESSED : 0);
+        int long_col = cols[i].type == ESE_COLTYP_LONGBINARY || cols[i].type == ESE_COLTYP_LONGTEXT;
+        unsigned flags = (long_col ? ESE_TAG_LONG_COLUMN : 0) |
+                         (v[i].separate ? ESE_TAG_SEPARATED : 0) |
+                         (v[i].compressed ? ESE_TAG_COMPRESSED : 0);
         size_t vlen = v[i].separate ? w->o.lv_key_size : v[i].len;
         if (tag + tv + 1 + vlen > ESE_MAX_RECORD)
             goto too_big;

@@ -9,8 +9,12 @@
  *                  denied requests without a certificate), spread between the lab's
  *   filetime       date columns hold FILETIME integers instead of OLE dates
  *   partial=FILE   also write FILE without the last request (for incremental runs)
- *   compress       RawArchivedKey stored LZXPRESS-compressed
- *   compress-bad   RawArchivedKey stored with an unknown compression method
+ *   intrinsic      RawArchivedKey and RawCertificate kept in the record (intrinsic long
+ *                  values, as ESE stores values under its separation threshold): the
+ *                  variant libesedb 20181229 can read back (docs/formats.md)
+ *   compress       RawArchivedKey stored LZXPRESS-compressed in the record (ESE compresses
+ *                  only values it keeps in the record; a separated value is never flagged so)
+ *   compress-bad   the same with an unknown compression method
  *   dirty          the header says dirty shutdown
  *   page32k        the header says 32 KiB pages (the pages stay 8 KiB: a refusal fixture)
  *   lvkey8         8-byte long-value ids */
@@ -34,7 +38,7 @@
 
 typedef struct edb_opts {
     unsigned long extra;
-    int filetime, compress, compress_bad, dirty, page32k, lvkey8;
+    int filetime, intrinsic, compress, compress_bad, dirty, page32k, lvkey8;
     char partial[4096];
 } edb_opts;
 
@@ -57,6 +61,8 @@ static int parse_opts(const char *s, edb_opts *o)
             snprintf(o->partial, sizeof o->partial, "%s", t + 8);
         } else if (!strcmp(t, "filetime")) {
             o->filetime = 1;
+        } else if (!strcmp(t, "intrinsic")) {
+            o->intrinsic = 1;
         } else if (!strcmp(t, "compress")) {
             o->compress = 1;
         } else if (!strcmp(t, "compress-bad")) {
@@ -69,7 +75,7 @@ static int parse_opts(const char *s, edb_opts *o)
             o->lvkey8 = 1;
         } else {
             lab_err("--edb-opts: unknown variant '%s' (extra=N, filetime, partial=FILE, "
-                    "compress, compress-bad, dirty, page32k, lvkey8)",
+                    "intrinsic, compress, compress-bad, dirty, page32k, lvkey8)",
                     t);
             rc = -1;
         }
@@ -357,7 +363,7 @@ static int add_request(db *d, time_t submitted, int disposition, time_t revoked_
             rv[R_KEY].compressed = 1;
         }
         v_set(&rv[R_KEY], data, len);
-        rv[R_KEY].separate = 1;
+        rv[R_KEY].separate = !rv[R_KEY].compressed && !d->o->intrinsic;
         utf16(&t_hashes, hash); /* the KRA certificate hash in real CAs; anything non-empty */
         v_set(&rv[R_HASHES], t_hashes.b, t_hashes.n);
     }
@@ -387,7 +393,7 @@ static int add_request(db *d, time_t submitted, int disposition, time_t revoked_
     v_set(&cv[C_CERT], cert, cert_len);
     /* certificates go to the long-value tree as ESE does with values over its intrinsic limit
      * (dense Certificates pages also make libesedb's page cache crawl) */
-    cv[C_CERT].separate = cert_len > 800;
+    cv[C_CERT].separate = cert_len > 800 && !d->o->intrinsic;
     return ese_insert(d->w, d->crt, cv);
 }
 

@@ -1,7 +1,7 @@
 /* The CA database (AD CS CertLog\<CA>.edb) as the CA logic sees it: tables of rows in RequestID
  * order with columns looked up by name, behind a small interface so the filters and the join
- * of Requests with Certificates run the same on libesedb (edb_file.c) and on in-memory rows
- * (edb_mem.c, for tests). Rows are read one at a time: nothing loads a table. */
+ * of Requests with Certificates run the same on the database file (edb_file.c) and on in-memory
+ * rows (edb_mem.c, for tests). Rows are read one at a time: nothing loads a table. */
 #ifndef SSYNC_EDB_H
 #define SSYNC_EDB_H
 

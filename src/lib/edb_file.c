@@ -1,21 +1,17 @@
-/* The CA database through libesedb (Debian 20181229): header checks, tables behind the row
- * interface, columns by name, values by column type. Separated long values are read with
- * edb_pages.c (that libesedb cannot look them up) and compressed ones decompressed here. */
+/* The CA database read with our own page reader: header checks, the catalog, tables behind the
+ * row interface with rows streamed from their leaf pages, columns by name, values by column
+ * type, separated long values and compressed values. Memory: one page per table, the page
+ * reader's scratch page, and an index of 16 bytes per leaf page (to load row i directly). */
+#include "edb_catalog.h"
 #include "edb_file.h"
-#include "edb_pages.h"
 
 #include <errno.h>
-#include <libesedb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HEADER_SIZE 668
 #define ESE_SIGNATURE 0x89abcdefu
-#define VALUE_COMPRESSED 0x02
-#define VALUE_LONG_VALUE 0x04
-#define VALUE_MULTI 0x08
 
 enum {
     COLTYP_BIT = 1,
@@ -64,8 +60,8 @@ ssync_code ssync_edb_read_header(const char *path, ssync_edb_header *h, ssync_er
     if (h->page_size > 16384)
         return ssync_fail(
             err, SSYNC_ERR_EDB,
-            "%s: %u KiB pages (a Windows Server 2025 database) cannot be read by libesedb "
-            "20181229; export recovery blobs with certutil -getkey and use [source] type = blobs",
+            "%s: %u KiB pages (a Windows Server 2025 database) are not supported; export "
+            "recovery blobs with certutil -getkey and use [source] type = blobs",
             path, h->page_size / 1024);
     if (h->page_size != 4096 && h->page_size != 8192 && h->page_size != 16384)
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: unsupported page size %u", path, h->page_size);
@@ -80,182 +76,227 @@ ssync_code ssync_edb_read_header(const char *path, ssync_edb_header *h, ssync_er
 
 struct ssync_edb_db;
 
+typedef struct leaf_ix {
+    uint32_t pgno;
+    size_t first; /* index of its first row */
+} leaf_ix;
+
 typedef struct file_table {
     ssync_edb_table base; /* first: the interface */
     struct ssync_edb_db *db;
-    libesedb_table_t *t;
-    char name[32];
-    int ncols;
-    char **names;
-    int *types;
-    libesedb_record_t *rec;
-    size_t cur;
-    uint32_t lv_root;
-    int lv_known;
+    ssync_edb_tabledef def;
+    leaf_ix *leaves;
+    size_t nleaves, nrows;
+    int counted;
+    unsigned char *buf; /* the table's current leaf page */
+    ssync_edb_page page;
+    int have_page;
+    const unsigned char *rec; /* the current row's record, inside buf */
+    size_t rec_len, cur;
+    uint32_t cur_tag; /* the current row's tag on the page */
+    int have_row;
 } file_table;
 
 struct ssync_edb_db {
     char *path;
-    libesedb_file_t *f;
     ssync_edb_pages pages;
     file_table req, crt;
 };
 
-/* The last message of a libesedb error (the innermost reason), freed. */
-static void esedb_reason(libesedb_error_t **e, char *buf, size_t size)
+static int tag_flags_always(const file_table *t)
 {
-    buf[0] = '\0';
-    if (e && *e && libesedb_error_sprint(*e, buf, size) < 0)
-        snprintf(buf, size, "libesedb error");
-    char *nl = strrchr(buf, '\n');
-    while (nl && nl[1] == '\0') { /* drop trailing newlines, keep the last line */
-        *nl = '\0';
-        nl = strrchr(buf, '\n');
-    }
-    if (nl)
-        memmove(buf, nl + 1, strlen(nl + 1) + 1);
-    if (e && *e)
-        libesedb_error_free(e);
+    return t->db->pages.header_size > 40;
 }
 
-static ssync_code esedb_fail(libesedb_error_t **e, ssync_error *err, const char *what, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static ssync_code esedb_fail(libesedb_error_t **e, ssync_error *err, const char *what, ...)
+/* The leaf index: the pages of the leaf level in key order (following their next links) and
+ * the number of live rows on each. */
+static ssync_code build_index(file_table *t, ssync_error *err)
 {
-    char reason[400], msg[300];
-    esedb_reason(e, reason, sizeof reason);
-    va_list ap;
-    va_start(ap, what);
-    vsnprintf(msg, sizeof msg, what, ap);
-    va_end(ap);
-    return ssync_fail(err, SSYNC_ERR_EDB, "%s%s%s", msg, reason[0] ? ": " : "", reason);
+    ssync_edb_pages *p = &t->db->pages;
+    ssync_code rc = ssync_edb_tree_first_leaf(p, t->def.root, t->buf, &t->page, err);
+    for (uint64_t visits = 0; rc == SSYNC_OK; visits++) {
+        t->have_page = 1;
+        if (visits >= p->npages)
+            return ssync_fail(err, SSYNC_ERR_EDB, "table %s: its leaf pages loop", t->def.name);
+        if (!(t->page.flags & (SSYNC_EDB_PAGE_LEAF | SSYNC_EDB_PAGE_EMPTY)))
+            return ssync_fail(err, SSYNC_ERR_EDB, "table %s: page %u is not a leaf page",
+                              t->def.name, t->page.pgno);
+        if (t->nleaves % 256 == 0) {
+            leaf_ix *l = realloc(t->leaves, (t->nleaves + 256) * sizeof *l);
+            if (!l)
+                return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+            t->leaves = l;
+        }
+        t->leaves[t->nleaves].pgno = t->page.pgno;
+        t->leaves[t->nleaves++].first = t->nrows;
+        for (uint32_t i = 1; i < t->page.ntags && !(t->page.flags & SSYNC_EDB_PAGE_EMPTY); i++) {
+            ssync_edb_node n;
+            int r = ssync_edb_page_node(&t->page, i, &n);
+            if (r < 0)
+                return ssync_fail(err, SSYNC_ERR_EDB, "table %s: page %u: malformed entry %u",
+                                  t->def.name, t->page.pgno, i);
+            t->nrows += (size_t)r;
+        }
+        if (!t->page.next)
+            break;
+        rc = ssync_edb_page_read(p, t->page.next, t->buf, &t->page, err);
+    }
+    if (rc != SSYNC_OK)
+        return ssync_error_prefix(err, "table %s: ", t->def.name);
+    t->counted = 1;
+    return SSYNC_OK;
 }
 
 static ssync_code ft_count(ssync_edb_table *bt, size_t *n, ssync_error *err)
 {
     file_table *t = (file_table *)bt;
-    libesedb_error_t *e = NULL;
-    int k = 0;
-    if (libesedb_table_get_number_of_records(t->t, &k, &e) != 1 || k < 0)
-        return esedb_fail(&e, err, "table %s: cannot count the rows", t->name);
-    *n = (size_t)k;
-    return SSYNC_OK;
+    ssync_code rc = t->counted ? SSYNC_OK : build_index(t, err);
+    *n = t->nrows;
+    return rc;
 }
 
 static ssync_code ft_load(ssync_edb_table *bt, size_t i, ssync_error *err)
 {
     file_table *t = (file_table *)bt;
-    libesedb_error_t *e = NULL;
-    if (t->rec)
-        libesedb_record_free(&t->rec, NULL);
-    if (i > INT32_MAX || libesedb_table_get_record(t->t, (int)i, &t->rec, &e) != 1) {
-        t->rec = NULL;
-        return esedb_fail(&e, err, "table %s: cannot read row %zu", t->name, i);
+    ssync_code rc = t->counted ? SSYNC_OK : build_index(t, err);
+    if (rc != SSYNC_OK)
+        return rc;
+    if (i >= t->nrows)
+        return ssync_fail(err, SSYNC_ERR_EDB, "table %s: no row %zu", t->def.name, i);
+    size_t lo = 0, hi = t->nleaves; /* the last leaf whose first row is <= i */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->leaves[mid].first <= i)
+            lo = mid;
+        else
+            hi = mid;
     }
-    t->cur = i;
-    bt->loads++;
-    return SSYNC_OK;
+    const leaf_ix *l = &t->leaves[lo];
+    /* rows of one page are loaded in order: go on from the current row's tag */
+    uint32_t tag = 1;
+    size_t at = l->first;
+    if (t->have_page && t->page.pgno == l->pgno) {
+        if (t->have_row && t->cur <= i && t->cur >= l->first) {
+            tag = t->cur_tag;
+            at = t->cur;
+        }
+    } else {
+        t->have_row = 0;
+        if ((rc = ssync_edb_page_read(&t->db->pages, l->pgno, t->buf, &t->page, err)) != SSYNC_OK) {
+            t->have_page = 0;
+            return ssync_error_prefix(err, "table %s: ", t->def.name);
+        }
+        t->have_page = 1;
+    }
+    for (; tag < t->page.ntags; tag++) {
+        ssync_edb_node n;
+        int r = ssync_edb_page_node(&t->page, tag, &n);
+        if (r < 0)
+            break;
+        if (r == 0)
+            continue;
+        if (at++ == i) {
+            t->rec = n.data;
+            t->rec_len = n.dlen;
+            t->cur = i;
+            t->cur_tag = tag;
+            t->have_row = 1;
+            bt->loads++;
+            return SSYNC_OK;
+        }
+    }
+    t->have_row = 0;
+    return ssync_fail(err, SSYNC_ERR_EDB, "table %s: page %u changed or is malformed (row %zu)",
+                      t->def.name, l->pgno, i);
 }
 
 static int ft_column(ssync_edb_table *bt, const char *name)
 {
     file_table *t = (file_table *)bt;
-    for (int i = 0; i < t->ncols; i++)
-        if (!strcmp(t->names[i], name))
-            return i;
+    for (size_t i = 0; i < t->def.ncols; i++)
+        if (!strcmp(t->def.cols[i].name, name))
+            return (int)i;
     return -1;
+}
+
+/* The raw value of column col of the current row: 1 found, 0 NULL, -1 malformed. */
+static int raw_value(file_table *t, int col, ssync_edb_raw *r)
+{
+    if (!t->have_row || col < 0 || (size_t)col >= t->def.ncols)
+        return 0;
+    return ssync_edb_record_find(t->rec, t->rec_len, t->def.cols, t->def.ncols, t->def.cols[col].id,
+                                 tag_flags_always(t), r);
 }
 
 static int ft_is_null(ssync_edb_table *bt, int col)
 {
-    file_table *t = (file_table *)bt;
-    size_t size = 0;
-    if (!t->rec || col < 0 || col >= t->ncols ||
-        libesedb_record_get_value_data_size(t->rec, col, &size, NULL) != 1)
-        return 1;
-    return size == 0;
+    ssync_edb_raw r;
+    return raw_value((file_table *)bt, col, &r) <= 0;
 }
 
 /* "column RawArchivedKey of Requests row 12 (RequestID 13)" for messages. */
 static void where(file_table *t, int col, char *buf, size_t size)
 {
+    ssync_edb_raw r;
     int idc = ft_column(&t->base, "RequestID");
     uint32_t id = 0;
-    if (idc >= 0 && t->rec)
-        libesedb_record_get_value_32bit(t->rec, idc, &id, NULL);
-    snprintf(buf, size, "column %s of %s row %zu (RequestID %u)", t->names[col], t->name, t->cur,
-             id);
+    if (idc >= 0 && raw_value(t, idc, &r) > 0 && r.len == 4)
+        id = rd32(r.data);
+    snprintf(buf, size, "column %s of %s row %zu (RequestID %u)", t->def.cols[col].name,
+             t->def.name, t->cur, id);
 }
 
-/* A separated long value: the record holds its id; the tree is read with edb_pages.c. */
-static ssync_code read_lv(file_table *t, int col, const unsigned char *ref, size_t reflen,
-                          unsigned char **out, size_t *len, ssync_error *err)
+/* A separated long value: the record holds its id (little-endian); the bytes sit in the
+ * table's long-value tree. */
+static ssync_code read_lv(file_table *t, int col, const ssync_edb_raw *ref, unsigned char **out,
+                          size_t *len, ssync_error *err)
 {
     char at[200];
-    if (reflen != 4) {
-        where(t, col, at, sizeof at);
+    where(t, col, at, sizeof at);
+    if (ref->len != 4)
         return ssync_fail(err, SSYNC_ERR_EDB,
                           "%s: %zu-byte long-value id (large long-value ids, Windows Server "
-                          "2025) cannot be read by libesedb 20181229; export recovery blobs with "
-                          "certutil -getkey and use [source] type = blobs",
-                          at, reflen);
-    }
-    if (!t->lv_known) {
-        libesedb_error_t *e = NULL;
-        uint32_t objid = 0;
-        if (libesedb_table_get_identifier(t->t, &objid, &e) != 1)
-            return esedb_fail(&e, err, "table %s: no object id", t->name);
-        ssync_code rc = ssync_edb_pages_lv_root(&t->db->pages, objid, &t->lv_root, err);
-        if (rc != SSYNC_OK)
-            return ssync_error_prefix(err, "%s: catalog: ", t->db->path);
-        t->lv_known = 1;
-    }
-    where(t, col, at, sizeof at);
-    if (!t->lv_root)
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: table %s has no long-value tree", at, t->name);
-    ssync_code rc = ssync_edb_pages_lv_read(&t->db->pages, t->lv_root, rd32(ref), out, len, err);
+                          "2025) is not supported; export recovery blobs with certutil -getkey "
+                          "and use [source] type = blobs",
+                          at, ref->len);
+    if (!t->def.lv_root)
+        return ssync_fail(err, SSYNC_ERR_EDB, "%s: table %s has no long-value tree", at,
+                          t->def.name);
+    ssync_code rc =
+        ssync_edb_pages_lv_read(&t->db->pages, t->def.lv_root, rd32(ref->data), out, len, err);
     return rc == SSYNC_OK ? rc : ssync_error_prefix(err, "%s: ", at);
 }
 
-/* The bytes of a text or binary column: inline, or a separated long value; decompressed. */
+/* The bytes of a column: inline, or a separated long value; decompressed. */
 static ssync_code raw_bytes(file_table *t, int col, unsigned char **out, size_t *len,
                             ssync_error *err)
 {
     *out = NULL;
     *len = 0;
-    libesedb_error_t *e = NULL;
-    size_t size = 0;
-    uint8_t flags = 0;
     char at[200];
-    if (libesedb_record_get_value_data_size(t->rec, col, &size, &e) != 1 ||
-        libesedb_record_get_value_data_flags(t->rec, col, &flags, &e) != 1) {
+    ssync_edb_raw r;
+    int k = raw_value(t, col, &r);
+    if (k < 0) {
         where(t, col, at, sizeof at);
-        return esedb_fail(&e, err, "%s", at);
+        return ssync_fail(err, SSYNC_ERR_EDB, "%s: malformed record", at);
     }
-    unsigned char *data = malloc(size ? size : 1);
-    if (!data)
-        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-    if (size && libesedb_record_get_value_data(t->rec, col, data, size, &e) != 1) {
-        free(data);
-        where(t, col, at, sizeof at);
-        return esedb_fail(&e, err, "%s", at);
-    }
-    if (flags & VALUE_MULTI) {
-        free(data);
+    if (r.flags & SSYNC_EDB_TAG_MULTI) {
         where(t, col, at, sizeof at);
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: multi-valued, not expected here", at);
     }
+    unsigned char *data = NULL;
+    size_t size = 0;
     ssync_code rc = SSYNC_OK;
-    if (flags & VALUE_LONG_VALUE) {
-        unsigned char *lv = NULL;
-        size_t lvlen = 0;
-        rc = read_lv(t, col, data, size, &lv, &lvlen, err);
-        free(data);
-        data = lv;
-        size = lvlen;
+    if (r.flags & SSYNC_EDB_TAG_SEPARATED) {
+        rc = read_lv(t, col, &r, &data, &size, err);
+    } else {
+        size = r.len;
+        if ((data = malloc(size ? size : 1)) == NULL)
+            return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+        if (size)
+            memcpy(data, r.data, size);
     }
-    if (rc == SSYNC_OK && (flags & VALUE_COMPRESSED)) {
+    if (rc == SSYNC_OK && (r.flags & SSYNC_EDB_TAG_COMPRESSED)) {
         unsigned char *plain = NULL;
         size_t plen = 0;
         rc = ssync_edb_decompress(data, size, &plain, &plen, err);
@@ -280,7 +321,7 @@ static ssync_code ft_get(ssync_edb_table *bt, int col, ssync_edb_value *v, ssync
 {
     file_table *t = (file_table *)bt;
     memset(v, 0, sizeof *v);
-    if (!t->rec || col < 0 || col >= t->ncols)
+    if (!t->have_row || col < 0 || (size_t)col >= t->def.ncols)
         return ssync_fail(err, SSYNC_ERR_ARG, "no current row or column");
     if (ft_is_null(bt, col))
         return SSYNC_OK;
@@ -290,7 +331,8 @@ static ssync_code ft_get(ssync_edb_table *bt, int col, ssync_edb_value *v, ssync
     if (rc != SSYNC_OK)
         return rc;
     char at[200];
-    switch (t->types[col]) {
+    uint32_t type = t->def.cols[col].type;
+    switch (type) {
     case COLTYP_BIT:
     case COLTYP_UNSIGNED_BYTE:
     case COLTYP_SHORT:
@@ -303,9 +345,9 @@ static ssync_code ft_get(ssync_edb_table *bt, int col, ssync_edb_value *v, ssync
         for (size_t k = len < 8 ? len : 8; k > 0; k--)
             u = (u << 8) | data[k - 1];
         v->kind = SSYNC_EDB_INT;
-        if (t->types[col] == COLTYP_LONG && len == 4)
+        if (type == COLTYP_LONG && len == 4)
             v->i = (int32_t)(uint32_t)u;
-        else if (t->types[col] == COLTYP_SHORT && len == 2)
+        else if (type == COLTYP_SHORT && len == 2)
             v->i = (int16_t)(uint16_t)u;
         else
             v->i = (long long)u;
@@ -343,54 +385,19 @@ static const ssync_edb_table_ops file_ops = {ft_count, ft_load, ft_column, ft_is
 
 static void table_close(file_table *t)
 {
-    if (t->rec)
-        libesedb_record_free(&t->rec, NULL);
-    if (t->t)
-        libesedb_table_free(&t->t, NULL);
-    for (int i = 0; i < t->ncols && t->names; i++)
-        free(t->names[i]);
-    free(t->names);
-    free(t->types);
+    ssync_edb_tabledef_free(&t->def);
+    free(t->leaves);
+    free(t->buf);
     memset(t, 0, sizeof *t);
 }
 
-static ssync_code table_open(ssync_edb_db *db, const char *name, file_table *t, ssync_error *err)
+static void table_init(ssync_edb_db *db, const char *name, file_table *t)
 {
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", name);
+    snprintf(t->def.name, sizeof t->def.name, "%s", name);
     t->base.ops = &file_ops;
-    t->base.name = t->name;
+    t->base.name = t->def.name;
     t->db = db;
-    libesedb_error_t *e = NULL;
-    int r =
-        libesedb_file_get_table_by_utf8_name(db->f, (const uint8_t *)name, strlen(name), &t->t, &e);
-    if (r == 0)
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: no table %s (not an AD CS database?)", db->path,
-                          name);
-    int n = 0;
-    if (r != 1 || libesedb_table_get_number_of_columns(t->t, &n, 0, &e) != 1 || n < 0)
-        return esedb_fail(&e, err, "%s: table %s", db->path, name);
-    t->names = calloc((size_t)n + 1, sizeof *t->names);
-    t->types = calloc((size_t)n + 1, sizeof *t->types);
-    if (!t->names || !t->types)
-        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-    for (int i = 0; i < n; i++, t->ncols++) {
-        libesedb_column_t *c = NULL;
-        size_t size = 0;
-        uint32_t type = 0;
-        if (libesedb_table_get_column(t->t, i, &c, 0, &e) != 1 ||
-            libesedb_column_get_type(c, &type, &e) != 1 ||
-            libesedb_column_get_utf8_name_size(c, &size, &e) != 1 || !size ||
-            !(t->names[i] = malloc(size)) ||
-            libesedb_column_get_utf8_name(c, (uint8_t *)t->names[i], size, &e) != 1) {
-            libesedb_column_free(&c, NULL);
-            t->ncols++;
-            return esedb_fail(&e, err, "%s: table %s: column %d", db->path, name, i);
-        }
-        t->types[i] = (int)type;
-        libesedb_column_free(&c, NULL);
-    }
-    return SSYNC_OK;
 }
 
 ssync_code ssync_edb_open(const char *path, ssync_edb_db **out, ssync_error *err)
@@ -408,13 +415,24 @@ ssync_code ssync_edb_open(const char *path, ssync_edb_db **out, ssync_error *err
         return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     }
     db->pages.fd = -1;
-    libesedb_error_t *e = NULL;
-    if (libesedb_file_initialize(&db->f, &e) != 1 ||
-        libesedb_file_open(db->f, path, LIBESEDB_OPEN_READ, &e) != 1) {
-        rc = esedb_fail(&e, err, "%s: cannot open the database", path);
-    } else if ((rc = ssync_edb_pages_open(path, h.page_size, &db->pages, err)) == SSYNC_OK &&
-               (rc = table_open(db, "Requests", &db->req, err)) == SSYNC_OK) {
-        rc = table_open(db, "Certificates", &db->crt, err);
+    table_init(db, "Requests", &db->req);
+    table_init(db, "Certificates", &db->crt);
+    rc = ssync_edb_pages_open(path, h.page_size, h.format_revision, &db->pages, err);
+    if (rc == SSYNC_OK) {
+        ssync_edb_tabledef tabs[2] = {db->req.def, db->crt.def};
+        rc = ssync_edb_catalog_read(&db->pages, tabs, 2, err);
+        db->req.def = tabs[0];
+        db->crt.def = tabs[1];
+        if (rc != SSYNC_OK)
+            ssync_error_prefix(err, "%s: ", path);
+    }
+    for (int i = 0; i < 2 && rc == SSYNC_OK; i++) {
+        file_table *t = i ? &db->crt : &db->req;
+        if (!t->def.found)
+            rc = ssync_fail(err, SSYNC_ERR_EDB, "%s: no table %s (not an AD CS database?)", path,
+                            t->def.name);
+        else if (!(t->buf = malloc(db->pages.page_size)))
+            rc = ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     }
     if (rc != SSYNC_OK) {
         ssync_edb_close(db);
@@ -440,10 +458,6 @@ void ssync_edb_close(ssync_edb_db *db)
         return;
     table_close(&db->req);
     table_close(&db->crt);
-    if (db->f) {
-        libesedb_file_close(db->f, NULL);
-        libesedb_file_free(&db->f, NULL);
-    }
     ssync_edb_pages_close(&db->pages);
     free(db->path);
     free(db);

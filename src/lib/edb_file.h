@@ -1,4 +1,4 @@
-/* An offline AD CS database (CertLog\<CA>.edb) opened read-only through libesedb: its tables
+/* An offline AD CS database (CertLog\<CA>.edb) opened read-only by our page reader: its tables
  * behind the row interface of edb.h. The file header is checked first, so the known pitfalls
  * fail with what to do about them: a database not shut down cleanly, 32 KiB pages. */
 #ifndef SSYNC_EDB_FILE_H

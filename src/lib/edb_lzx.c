@@ -1,5 +1,5 @@
-/* Compressed ESE values. libesedb 20181229 hands separated long values back still compressed,
- * so the CA database reader decompresses them itself: ESE's method byte 0x18 is LZXPRESS in
+/* Compressed ESE values (a value kept in the record with the compressed flag), decompressed by
+ * the CA database reader: ESE's method byte 0x18 is LZXPRESS in
  * its plain LZ77 form (MS-XCA section 2.3, decompression as in section 2.4). */
 #include "edb.h"
 

@@ -1,6 +1,5 @@
-/* ESE page reading for separated long values (see edb_pages.h): page header, tags, B-tree
- * entries with optional common-key prefixes, descent by key. Every offset is bounds-checked:
- * a damaged page is an error naming the page, never a crash. */
+/* ESE pages (see edb_pages.h): page header, tags, B-tree entries with optional common-key
+ * prefixes, descent, walks and separated long values. */
 #include "edb_pages.h"
 
 #include <errno.h>
@@ -11,15 +10,12 @@
 #include <unistd.h>
 
 #define PAGE_HEADER 40
-#define CATALOG_PAGE 4
+#define PAGE_HEADER_EXT 80
+#define REVISION_EXTENDED 0x11
 #define MAX_DEPTH 8
-#define MAX_KEY 255
-#define FLAG_ROOT 0x1u
-#define FLAG_LEAF 0x2u
-#define FLAG_EMPTY 0x8u
 #define TAG_COMMON_KEY 0x4u
 #define TAG_DEFUNCT 0x2u
-#define CAT_LONG_VALUE 4
+#define MAX_LV (64u << 20)
 
 static uint32_t rd16(const unsigned char *p)
 {
@@ -31,12 +27,17 @@ static uint32_t rd32(const unsigned char *p)
     return rd16(p) | rd16(p + 2) << 16;
 }
 
-ssync_code ssync_edb_pages_open(const char *path, uint32_t page_size, ssync_edb_pages *p,
-                                ssync_error *err)
+static int extended(const ssync_edb_page *v)
+{
+    return v->header == PAGE_HEADER_EXT;
+}
+
+ssync_code ssync_edb_pages_open(const char *path, uint32_t page_size, uint32_t revision,
+                                ssync_edb_pages *p, ssync_error *err)
 {
     memset(p, 0, sizeof *p);
     p->fd = -1;
-    if (page_size < 4096 || page_size > 16384)
+    if (page_size != 4096 && page_size != 8192 && page_size != 16384)
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: page size %u not supported", path, page_size);
     struct stat st;
     p->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -46,6 +47,8 @@ ssync_code ssync_edb_pages_open(const char *path, uint32_t page_size, ssync_edb_
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s", path, strerror(e));
     }
     p->page_size = page_size;
+    p->header_size =
+        page_size >= 16384 && revision >= REVISION_EXTENDED ? PAGE_HEADER_EXT : PAGE_HEADER;
     p->npages = (uint64_t)st.st_size / page_size;
     p->npages = p->npages > 1 ? p->npages - 1 : 0;
     if (!(p->page = malloc(page_size))) {
@@ -64,19 +67,16 @@ void ssync_edb_pages_close(ssync_edb_pages *p)
     p->page = NULL;
 }
 
-typedef struct page_view {
-    const unsigned char *pg;
-    uint32_t size, flags, next, ntags, pgno;
-} page_view;
-
-static ssync_code read_page(ssync_edb_pages *p, uint32_t pgno, page_view *v, ssync_error *err)
+ssync_code ssync_edb_page_read(ssync_edb_pages *p, uint32_t pgno, unsigned char *buf,
+                               ssync_edb_page *v, ssync_error *err)
 {
+    /* page N sits at (N + 1) * page size, after the file header and its shadow copy */
     if (pgno == 0 || pgno >= p->npages)
         return ssync_fail(err, SSYNC_ERR_EDB, "page %u is outside the file", pgno);
     off_t off = (off_t)(pgno + 1) * p->page_size;
     size_t done = 0;
     while (done < p->page_size) {
-        ssize_t n = pread(p->fd, p->page + done, p->page_size - done, off + (off_t)done);
+        ssize_t n = pread(p->fd, buf + done, p->page_size - done, off + (off_t)done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -85,46 +85,47 @@ static ssync_code read_page(ssync_edb_pages *p, uint32_t pgno, page_view *v, ssy
         done += (size_t)n;
     }
     p->reads++;
-    v->pg = p->page;
+    v->pg = buf;
     v->size = p->page_size;
+    v->header = p->header_size;
     v->pgno = pgno;
-    v->next = rd32(p->page + 20);
-    v->ntags = rd16(p->page + 34) & 0x0fff;
-    v->flags = rd32(p->page + 36);
-    if (4u * v->ntags > p->page_size - PAGE_HEADER)
+    v->prev = rd32(buf + 16);
+    v->next = rd32(buf + 20);
+    v->ntags = rd16(buf + 34) & 0x0fff;
+    v->flags = rd32(buf + 36);
+    if (4u * v->ntags > p->page_size - v->header)
         return ssync_fail(err, SSYNC_ERR_EDB, "page %u: %u tags do not fit", pgno, v->ntags);
     return SSYNC_OK;
 }
 
-/* Tag i of a page: its value and flags; -1 when out of bounds. */
-static int tag(const page_view *v, uint32_t i, const unsigned char **val, size_t *len,
+/* Tag i of a page: its value and flags; -1 when out of bounds. Small pages keep the flags in
+ * the top 3 bits of the offset; extended pages in the top 3 bits of the value's first word. */
+static int tag(const ssync_edb_page *v, uint32_t i, const unsigned char **val, size_t *len,
                uint32_t *flags)
 {
     const unsigned char *t = v->pg + v->size - 4 * (i + 1);
-    uint32_t size = rd16(t) & 0x1fff, off_raw = rd16(t + 2), off = off_raw & 0x1fff;
-    if (PAGE_HEADER + (size_t)off + size > v->size - 4u * v->ntags)
+    uint32_t mask = extended(v) ? 0x7fff : 0x1fff;
+    uint32_t size = rd16(t) & mask, off_raw = rd16(t + 2), off = off_raw & mask;
+    if (v->header + (size_t)off + size > v->size - 4u * v->ntags)
         return -1;
-    *val = v->pg + PAGE_HEADER + off;
+    *val = v->pg + v->header + off;
     *len = size;
-    *flags = off_raw >> 13;
+    *flags = extended(v) ? (size >= 2 ? (*val)[1] >> 5 : 0) : off_raw >> 13;
     return 0;
 }
 
-typedef struct entry {
-    unsigned char key[MAX_KEY];
-    size_t klen;
-    const unsigned char *data;
-    size_t dlen;
-} entry;
+/* The 16-bit word at p of a tag value whose flags were read from it (extended pages). */
+static uint32_t first_word(const ssync_edb_page *v, const unsigned char *p)
+{
+    return rd16(p) & (extended(v) ? 0x1fffu : 0xffffu);
+}
 
-/* Entry i (>= 1) of a page: the key (common prefix from tag 0, then the local part) and data.
- * 1 when read, 0 for a deleted entry, -1 when malformed. */
-static int get_entry(const page_view *v, uint32_t i, entry *e)
+int ssync_edb_page_node(const ssync_edb_page *v, uint32_t i, ssync_edb_node *n)
 {
     const unsigned char *val, *t0;
     size_t len, t0len;
     uint32_t flags, f0;
-    if (tag(v, i, &val, &len, &flags) || tag(v, 0, &t0, &t0len, &f0))
+    if (i == 0 || i >= v->ntags || tag(v, i, &val, &len, &flags) || tag(v, 0, &t0, &t0len, &f0))
         return -1;
     if (flags & TAG_DEFUNCT)
         return 0;
@@ -132,20 +133,20 @@ static int get_entry(const page_view *v, uint32_t i, entry *e)
     if (flags & TAG_COMMON_KEY) {
         if (len < 2)
             return -1;
-        common = rd16(val);
+        common = first_word(v, val);
         o = 2;
     }
     if (len < o + 2)
         return -1;
-    size_t local = rd16(val + o);
+    size_t local = o ? rd16(val + o) : first_word(v, val);
     o += 2;
-    if (common > t0len || local > len - o || common + local > MAX_KEY)
+    if (common > t0len || local > len - o || common + local > SSYNC_EDB_MAX_KEY)
         return -1;
-    memcpy(e->key, t0, common);
-    memcpy(e->key + common, val + o, local);
-    e->klen = common + local;
-    e->data = val + o + local;
-    e->dlen = len - o - local;
+    memcpy(n->key, t0, common);
+    memcpy(n->key + common, val + o, local);
+    n->klen = common + local;
+    n->data = val + o + local;
+    n->dlen = len - o - local;
     return 1;
 }
 
@@ -155,26 +156,27 @@ static int key_cmp(const unsigned char *a, size_t al, const unsigned char *b, si
     return c ? c : (al > bl) - (al < bl);
 }
 
-/* Descends from root to the leaf page that holds key (the first entry whose key is >= key). */
+/* Descends from root to the leaf page that holds key (the first entry whose key is >= key);
+ * klen 0 = the leftmost leaf. */
 static ssync_code find_leaf(ssync_edb_pages *p, uint32_t root, const unsigned char *key,
-                            size_t klen, page_view *v, ssync_error *err)
+                            size_t klen, unsigned char *buf, ssync_edb_page *v, ssync_error *err)
 {
     uint32_t pgno = root;
     for (int depth = 0; depth < MAX_DEPTH; depth++) {
-        ssync_code rc = read_page(p, pgno, v, err);
+        ssync_code rc = ssync_edb_page_read(p, pgno, buf, v, err);
         if (rc != SSYNC_OK)
             return rc;
-        if ((v->flags & FLAG_LEAF) || (v->flags & FLAG_EMPTY))
+        if ((v->flags & SSYNC_EDB_PAGE_LEAF) || (v->flags & SSYNC_EDB_PAGE_EMPTY))
             return SSYNC_OK;
         uint32_t child = 0;
         for (uint32_t i = 1; i < v->ntags && !child; i++) {
-            entry e;
-            int r = get_entry(v, i, &e);
+            ssync_edb_node e;
+            int r = ssync_edb_page_node(v, i, &e);
             if (r < 0 || (r > 0 && e.dlen < 4))
                 return ssync_fail(err, SSYNC_ERR_EDB, "page %u: malformed branch entry %u", pgno,
                                   i);
             /* a branch key bounds its child from above; the last one is empty (no bound) */
-            if (r > 0 && (e.klen == 0 || key_cmp(key, klen, e.key, e.klen) <= 0))
+            if (r > 0 && (klen == 0 || e.klen == 0 || key_cmp(key, klen, e.key, e.klen) <= 0))
                 child = rd32(e.data);
         }
         if (!child)
@@ -184,64 +186,61 @@ static ssync_code find_leaf(ssync_edb_pages *p, uint32_t root, const unsigned ch
     return ssync_fail(err, SSYNC_ERR_EDB, "B-tree deeper than %d levels", MAX_DEPTH);
 }
 
-/* Calls fn for every leaf entry of the tree at root in key order; fn returns 1 to stop. */
-static ssync_code walk(ssync_edb_pages *p, uint32_t pgno, int depth,
-                       int (*fn)(void *ctx, const entry *e), void *ctx, int *stop, ssync_error *err)
+ssync_code ssync_edb_tree_first_leaf(ssync_edb_pages *p, uint32_t root, unsigned char *buf,
+                                     ssync_edb_page *v, ssync_error *err)
+{
+    return find_leaf(p, root, NULL, 0, buf, v, err);
+}
+
+typedef struct walk_state {
+    int (*fn)(void *ctx, const ssync_edb_node *n);
+    void *ctx;
+    int stop;
+    uint64_t visits; /* pages entered: a tree visits each page once, a loop would not end */
+} walk_state;
+
+static ssync_code walk(ssync_edb_pages *p, uint32_t pgno, int depth, walk_state *w,
+                       ssync_error *err)
 {
     if (depth >= MAX_DEPTH)
         return ssync_fail(err, SSYNC_ERR_EDB, "B-tree deeper than %d levels", MAX_DEPTH);
-    page_view v;
-    ssync_code rc = read_page(p, pgno, &v, err);
-    if (rc != SSYNC_OK || (v.flags & FLAG_EMPTY))
+    if (++w->visits > p->npages)
+        return ssync_fail(err, SSYNC_ERR_EDB, "page %u: the B-tree loops", pgno);
+    ssync_edb_page v;
+    ssync_code rc = ssync_edb_page_read(p, pgno, p->page, &v, err);
+    if (rc != SSYNC_OK || (v.flags & SSYNC_EDB_PAGE_EMPTY))
         return rc;
-    int leaf = (v.flags & FLAG_LEAF) != 0;
+    int leaf = (v.flags & SSYNC_EDB_PAGE_LEAF) != 0;
     uint32_t n = v.ntags;
     /* a branch page is re-read after each child (the scratch page is shared) */
-    for (uint32_t i = 1; i < n && !*stop; i++) {
-        if (i > 1 && !leaf && (rc = read_page(p, pgno, &v, err)) != SSYNC_OK)
+    for (uint32_t i = 1; i < n && !w->stop; i++) {
+        if (i > 1 && !leaf && (rc = ssync_edb_page_read(p, pgno, p->page, &v, err)) != SSYNC_OK)
             return rc;
-        entry e;
-        int r = get_entry(&v, i, &e);
+        if (v.ntags != n)
+            return ssync_fail(err, SSYNC_ERR_EDB, "page %u changed while read", pgno);
+        ssync_edb_node e;
+        int r = ssync_edb_page_node(&v, i, &e);
         if (r < 0)
             return ssync_fail(err, SSYNC_ERR_EDB, "page %u: malformed entry %u", pgno, i);
         if (r == 0)
             continue;
         if (leaf) {
-            *stop = fn(ctx, &e);
+            w->stop = w->fn(w->ctx, &e);
         } else if (e.dlen < 4) {
             return ssync_fail(err, SSYNC_ERR_EDB, "page %u: malformed branch entry %u", pgno, i);
-        } else if ((rc = walk(p, rd32(e.data), depth + 1, fn, ctx, stop, err)) != SSYNC_OK) {
+        } else if ((rc = walk(p, rd32(e.data), depth + 1, w, err)) != SSYNC_OK) {
             return rc;
         }
     }
     return SSYNC_OK;
 }
 
-typedef struct lv_find {
-    uint32_t objid, root;
-} lv_find;
-
-static int catalog_entry(void *ctx, const entry *e)
+ssync_code ssync_edb_tree_walk(ssync_edb_pages *p, uint32_t root,
+                               int (*fn)(void *ctx, const ssync_edb_node *n), void *ctx,
+                               ssync_error *err)
 {
-    lv_find *f = ctx;
-    /* MSysObjects record: header (4), ObjidTable (4), Type (2), Id (4), PgnoFDP (4) */
-    if (e->dlen < 18 || e->data[0] < 4)
-        return 0;
-    if (rd32(e->data + 4) == f->objid && rd16(e->data + 8) == CAT_LONG_VALUE) {
-        f->root = rd32(e->data + 14);
-        return 1;
-    }
-    return 0;
-}
-
-ssync_code ssync_edb_pages_lv_root(ssync_edb_pages *p, uint32_t table_objid, uint32_t *root,
-                                   ssync_error *err)
-{
-    lv_find f = {table_objid, 0};
-    int stop = 0;
-    ssync_code rc = walk(p, CATALOG_PAGE, 0, catalog_entry, &f, &stop, err);
-    *root = f.root;
-    return rc;
+    walk_state w = {fn, ctx, 0, 0};
+    return walk(p, root, 0, &w, err);
 }
 
 ssync_code ssync_edb_pages_lv_read(ssync_edb_pages *p, uint32_t root, uint32_t lid,
@@ -249,21 +248,19 @@ ssync_code ssync_edb_pages_lv_read(ssync_edb_pages *p, uint32_t root, uint32_t l
 {
     *out = NULL;
     *len = 0;
-    /* keys: the id big-endian (the LVROOT node: reference count, size), then the id and the
-     * byte offset of each chunk */
     unsigned char want[4] = {(unsigned char)(lid >> 24), (unsigned char)(lid >> 16),
                              (unsigned char)(lid >> 8), (unsigned char)lid};
-    page_view v;
-    ssync_code rc = find_leaf(p, root, want, sizeof want, &v, err);
+    ssync_edb_page v;
+    ssync_code rc = find_leaf(p, root, want, sizeof want, p->page, &v, err);
     if (rc != SSYNC_OK)
         return rc;
     unsigned char *buf = NULL;
     size_t total = 0, have = 0;
     int found_root = 0;
-    for (uint32_t pages = 0; pages < p->npages; pages++) {
+    for (uint64_t pages = 0; pages < p->npages; pages++) {
         for (uint32_t i = 1; i < v.ntags; i++) {
-            entry e;
-            int r = get_entry(&v, i, &e);
+            ssync_edb_node e;
+            int r = ssync_edb_page_node(&v, i, &e);
             if (r < 0) {
                 free(buf);
                 return ssync_fail(err, SSYNC_ERR_EDB, "page %u: malformed entry %u", v.pgno, i);
@@ -279,7 +276,7 @@ ssync_code ssync_edb_pages_lv_read(ssync_edb_pages *p, uint32_t root, uint32_t l
                 }
                 found_root = 1;
                 total = rd32(e.data + 4);
-                if (total > (64u << 20) || !(buf = malloc(total ? total : 1)))
+                if (total > MAX_LV || !(buf = malloc(total ? total : 1)))
                     return ssync_fail(err, SSYNC_ERR_EDB, "long value %u: %zu bytes", lid, total);
                 continue;
             }
@@ -296,7 +293,7 @@ ssync_code ssync_edb_pages_lv_read(ssync_edb_pages *p, uint32_t root, uint32_t l
         }
         if (!v.next || (found_root && have == total))
             break;
-        if ((rc = read_page(p, v.next, &v, err)) != SSYNC_OK) {
+        if ((rc = ssync_edb_page_read(p, v.next, p->page, &v, err)) != SSYNC_OK) {
             free(buf);
             return rc;
         }

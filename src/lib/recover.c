@@ -2,6 +2,7 @@
 #include "recover.h"
 
 #include "keyblob.h"
+#include "wipe.h"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -121,7 +122,9 @@ ssync_code ssync_recover_decrypt(const ssync_kra_set *kras, CMS_ContentInfo *env
     BIO *out = BIO_new(BIO_s_secmem()); /* cleared when freed */
     if (!out)
         return ssync_fail(err, SSYNC_ERR_NOMEM, "BIO");
-    if (!CMS_decrypt(envelope, key, cert, NULL, out, CMS_BINARY)) {
+    int decrypted = CMS_decrypt(envelope, key, cert, NULL, out, CMS_BINARY);
+    ssync_wipe_stack(); /* CMS_decrypt left the decrypted key blob in its stack buffer */
+    if (!decrypted) {
         BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
         char *hex = bn ? BN_bn2hex(bn) : NULL;
         rc = ssync_fail_ssl(err, SSYNC_ERR_KRA_DECRYPT, "with the KRA of serial %s",

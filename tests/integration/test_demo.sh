@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$T_TMP"
 check_contains "make demo runs scripts/demo on the build" "scripts/demo build" \
     <(make -s -n -C "$SSYNC_SRC" demo 2>&1 | grep scripts/demo)
-DEMO_OUT=$T_TMP/demo "$SSYNC_SRC/scripts/demo" "$SSYNC_BUILD" > demo.out 2> demo.err
+DEMO_OUT=$T_TMP/demo DEMO_BIN=$SSYNC_BIN "$SSYNC_SRC/scripts/demo" "$SSYNC_BUILD" > demo.out 2> demo.err
 check_eq "the demo exits 0" 0 "$?"
 for step in "1. A lab AD CS" "2. The local Intune emulator" "3. smimesync check" \
     "4. smimesync plan" "5. smimesync sync" "6. Two devices" "7. Mail encrypted"; do

@@ -38,9 +38,9 @@ plan_fails() {
 }
 plan_fails dirty dirty 'was not shut down cleanly (state 2): run esentutl /r'
 plan_fails page32k page32k \
-    '32 KiB pages (a Windows Server 2025 database) cannot be read by libesedb 20181229; export recovery blobs with certutil -getkey and use [source] type = blobs'
+    '32 KiB pages (a Windows Server 2025 database) are not supported; export recovery blobs with certutil -getkey and use [source] type = blobs'
 plan_fails lvkey8 lvkey8 \
-    'column RawCertificate of Certificates row 0 (RequestID 1): 8-byte long-value id (large long-value ids, Windows Server 2025) cannot be read by libesedb 20181229; export recovery blobs with certutil -getkey and use [source] type = blobs'
+    'column RawCertificate of Certificates row 0 (RequestID 1): 8-byte long-value id (large long-value ids, Windows Server 2025) is not supported; export recovery blobs with certutil -getkey and use [source] type = blobs'
 
 # an unknown compression method: the item says why, naming the column and the row
 sed "s|lab/ca.edb|bad.edb|" edb.conf > bad.conf
