@@ -224,9 +224,14 @@ typedef struct emu_ctx {
     char **roles;
     size_t nroles;
     char *state_file;
-    /* users (read-only after start) */
+    /* users (read-only after start), with indices by userPrincipalName and by mail (sorted
+     * case-insensitively): lookups stay cheap with 100,000 users */
     emu_user *users;
     size_t nusers;
+    struct emu_user_key {
+        const char *key;
+        size_t idx;
+    } * by_upn, *by_mail;
     /* groups (read-only after start) */
     emu_group *groups;
     size_t ngroups;
@@ -292,6 +297,12 @@ void emu_jwt_free(emu_jwt *jwt);
 /* ---- OData $filter subset (emu_filter.c) ---- */
 
 typedef enum emu_fop { EMU_F_EQ, EMU_F_IN, EMU_F_ANY_EQ, EMU_F_AND } emu_fop;
+
+/* Indices (ascending) of the users whose userPrincipalName or mail equals value
+ * (case-insensitive); prop is "userPrincipalName" or "mail". *n = 0 when none. NULL with
+ * *n = 0 also for another property (the caller then scans). Free the result. */
+size_t *emu_users_matching(const struct emu_ctx *ctx, const char *prop, const char *value,
+                           size_t *n, int *indexed);
 
 typedef struct emu_filter {
     emu_fop op;

@@ -166,6 +166,8 @@ static void ctx_free(emu_ctx *ctx)
         json_decref(ctx->users[i].json);
     }
     free(ctx->users);
+    free(ctx->by_upn);
+    free(ctx->by_mail);
     emu_groups_free(ctx);
     emu_store_free(ctx->store);
     emu_window_free(&ctx->write_window);

@@ -62,6 +62,85 @@ static int col_index(char **hdr, int n, const char *name)
     return -1;
 }
 
+static int key_cmp(const void *pa, const void *pb)
+{
+    const struct emu_user_key *a = pa, *b = pb;
+    int c = strcasecmp(a->key, b->key);
+    return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static int key_find(const void *pk, const void *pe)
+{
+    return strcasecmp(pk, ((const struct emu_user_key *)pe)->key);
+}
+
+/* The sorted indices; a userPrincipalName given twice is an error (Entra ID keeps them unique). */
+static int build_index(emu_ctx *ctx, ssync_error *err)
+{
+    size_t n = ctx->nusers;
+    ctx->by_upn = calloc(n ? n : 1, sizeof *ctx->by_upn);
+    ctx->by_mail = calloc(n ? n : 1, sizeof *ctx->by_mail);
+    if (!ctx->by_upn || !ctx->by_mail) {
+        ssync_fail(err, SSYNC_ERR_NOMEM, "users");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ctx->by_upn[i] = (struct emu_user_key){ctx->users[i].upn, i};
+        ctx->by_mail[i] = (struct emu_user_key){ctx->users[i].mail, i};
+    }
+    qsort(ctx->by_upn, n, sizeof *ctx->by_upn, key_cmp);
+    qsort(ctx->by_mail, n, sizeof *ctx->by_mail, key_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (strcasecmp(ctx->by_upn[i - 1].key, ctx->by_upn[i].key) == 0) {
+            ssync_fail(err, SSYNC_ERR_CONFIG, "duplicate userPrincipalName %s (user %zu)",
+                       ctx->by_upn[i].key, ctx->by_upn[i].idx + 1);
+            return -1;
+        }
+    return 0;
+}
+
+static const struct emu_user_key *index_first(const struct emu_user_key *idx, size_t n,
+                                              const char *value, size_t *count)
+{
+    const struct emu_user_key *hit = n ? bsearch(value, idx, n, sizeof *idx, key_find) : NULL;
+    *count = 0;
+    if (!hit)
+        return NULL;
+    while (hit > idx && strcasecmp(hit[-1].key, value) == 0)
+        hit--;
+    while (hit + *count < idx + n && strcasecmp(hit[*count].key, value) == 0)
+        (*count)++;
+    return hit;
+}
+
+static int by_index(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    return (a > b) - (a < b);
+}
+
+size_t *emu_users_matching(const emu_ctx *ctx, const char *prop, const char *value, size_t *n,
+                           int *indexed)
+{
+    const struct emu_user_key *idx = !strcasecmp(prop, "userPrincipalName") ? ctx->by_upn
+                                     : !strcasecmp(prop, "mail")            ? ctx->by_mail
+                                                                            : NULL;
+    *n = 0;
+    *indexed = idx != NULL;
+    if (!idx || !*value) /* an empty mail is "no mail": never indexed as a match */
+        return NULL;
+    size_t count;
+    const struct emu_user_key *first = index_first(idx, ctx->nusers, value, &count);
+    size_t *out = count ? malloc(count * sizeof *out) : NULL;
+    if (!out)
+        return NULL;
+    for (size_t k = 0; k < count; k++)
+        out[k] = first[k].idx;
+    qsort(out, count, sizeof *out, by_index);
+    *n = count;
+    return out;
+}
+
 int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err)
 {
     ssync_buf b;
@@ -109,11 +188,6 @@ int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err)
         if (!ssync_uuid_valid(f[ii]) || !*f[iu]) {
             ssync_fail(err, SSYNC_ERR_CONFIG, "%s:%zu: id must be a GUID with dashes", path,
                        lineno);
-            goto out;
-        }
-        if (emu_user_by_upn(ctx, f[iu])) {
-            ssync_fail(err, SSYNC_ERR_CONFIG, "%s:%zu: duplicate userPrincipalName %s", path,
-                       lineno, f[iu]);
             goto out;
         }
         if (ctx->nusers == cap) {
@@ -165,6 +239,10 @@ int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err)
         ssync_fail(err, SSYNC_ERR_CONFIG, "%s: empty users file", path);
         goto out;
     }
+    if (build_index(ctx, err) != 0) {
+        ssync_error_prefix(err, "%s: ", path);
+        goto out;
+    }
     rc = 0;
 out:
     ssync_buf_free(&b);
@@ -173,10 +251,10 @@ out:
 
 const emu_user *emu_user_by_upn(const emu_ctx *ctx, const char *upn)
 {
-    for (size_t i = 0; i < ctx->nusers; i++)
-        if (strcasecmp(ctx->users[i].upn, upn) == 0)
-            return &ctx->users[i];
-    return NULL;
+    size_t count;
+    const struct emu_user_key *k =
+        upn && ctx->by_upn ? index_first(ctx->by_upn, ctx->nusers, upn, &count) : NULL;
+    return k ? &ctx->users[k->idx] : NULL;
 }
 
 /* ---- endpoints ---- */
@@ -313,19 +391,37 @@ static void list(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version
     json_t *value = json_array();
     size_t i = start, got = 0, total = 0;
     int more = 0;
-    for (; i < ctx->nusers; i++) {
-        if (filter && !emu_filter_eval(filter, ctx->users[i].json, 1))
-            continue;
-        if (got == page) {
-            more = 1;
+    /* "prop eq 'v'" on userPrincipalName or mail: only the indexed candidates are evaluated */
+    size_t *cand = NULL, ncand = 0, c = 0;
+    int indexed = 0;
+    if (filter && filter->op == EMU_F_EQ && filter->nvalues == 1 && !filter->tolower)
+        cand = emu_users_matching(ctx, filter->prop, filter->values[0], &ncand, &indexed);
+    while (c < ncand && cand[c] < start)
+        c++;
+    for (;;) {
+        if (indexed) {
+            if (c == ncand)
+                break;
+            i = cand[c++];
+        } else if (i >= ctx->nusers) {
             break;
         }
-        json_array_append_new(value, emu_user_view(&ctx->users[i], sel));
-        got++;
+        if (!filter || emu_filter_eval(filter, ctx->users[i].json, 1)) {
+            if (got == page) {
+                more = 1;
+                break;
+            }
+            json_array_append_new(value, emu_user_view(&ctx->users[i], sel));
+            got++;
+        }
+        if (!indexed)
+            i++;
     }
-    if (want_count)
-        for (size_t k = 0; k < ctx->nusers; k++)
-            total += !filter || emu_filter_eval(filter, ctx->users[k].json, 1);
+    if (indexed && !more)
+        i = ctx->nusers;
+    for (size_t k = 0; want_count && k < (indexed ? ncand : ctx->nusers); k++)
+        total += !filter || emu_filter_eval(filter, ctx->users[indexed ? cand[k] : k].json, 1);
+    free(cand);
     char context[1024];
     snprintf(context, sizeof(context), "%s/%s/$metadata#users%s%s%s", ctx->base_url, version,
              sel ? "(" : "", sel ? selctx : "", sel ? ")" : "");
@@ -387,9 +483,9 @@ void emu_users_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_princ
     if (emu_parse_select(req, resp, emu_query_opt(req, "$select", version), &emu_user_select, &sel,
                          selctx, sizeof(selctx)) != 0)
         return;
-    const emu_user *u = NULL;
+    const emu_user *u = emu_user_by_upn(ctx, key);
     for (size_t i = 0; i < ctx->nusers && !u; i++)
-        if (strcasecmp(ctx->users[i].id, key) == 0 || strcasecmp(ctx->users[i].upn, key) == 0)
+        if (strcasecmp(ctx->users[i].id, key) == 0)
             u = &ctx->users[i];
     if (!u) {
         emu_graph_error(req, resp, 404, "Request_ResourceNotFound",

@@ -85,4 +85,11 @@ check "nested batch: inner 400" 400 "$(st 1)"
 req POST '/beta/$batch' -H 'Content-Type: application/json' --data '{"requests":[]}'
 check "batch without a token: 401" 401 "$CODE"
 
+# Users are indexed by userPrincipalName and mail: a UPN given twice (in another case) is refused.
+{ cat "$T/pki/users.csv"; sed -n 2p "$T/pki/users.csv" | tr '[:lower:]' '[:upper:]'; } >"$T/dup.csv"
+DUP_ERR=$("$EMU" --listen 127.0.0.1:0 --tls-cert "$T/pki/server.pem" --tls-key "$T/pki/server.key" \
+    --tenant-id "$TENANT" --client-id "$CLIENT" --client-secret-file "$T/pki/client-secret" \
+    --connector-key "$T/pki/connector.key" --users "$T/dup.csv" --max-runtime 5 2>&1 >/dev/null || true)
+check "duplicate userPrincipalName refused" 1 "$(grep -c 'duplicate userPrincipalName' <<<"$DUP_ERR")"
+
 finish
