@@ -29,14 +29,10 @@ typedef enum ssync_item_kind { SSYNC_ITEM_BLOB, SSYNC_ITEM_PFX, SSYNC_ITEM_EDB }
 /* One certificate of the source (one recovery blob). */
 typedef struct ssync_plan_item {
     /* from the source */
-    ssync_item_kind kind;
     char *path;           /* the blob file (or PKCS#12 file) */
     long long request_id; /* CA request id when the source knows it (blob file name "<id>.*",
                              edb), else 0 */
-    char serial[80];      /* uppercase hex, "" when not recovered */
-    ssync_code code;      /* SSYNC_OK, or why the blob could not be recovered (error below) */
     char *error;          /* recovery error (no secret); NULL when none */
-    char thumbprint[41];  /* "" when not recovered */
     char *cert_upn;       /* the certificate's user (SAN UPN, else e-mail); NULL when none */
     char *san_upn;        /* the SAN UPN alone; NULL when none */
     char **emails;        /* the SAN e-mail addresses, in certificate order */
@@ -46,22 +42,28 @@ typedef struct ssync_plan_item {
     char *template_oid;  /* v2 template extension's OID, or NULL */
     char *template_name; /* v1 template name extension, or NULL */
     time_t not_after;
-    int revoked;  /* serial listed on a CRL of the certificate's issuer */
-    int filtered; /* excluded by a [source] filter (template, eku, allow/deny, group): the
-                     item is reported as skip with the filter as reason and never removed */
     /* from Entra ID (ssync_plan_resolve) */
-    int user_found;
-    char *upn; /* userPrincipalName as Entra ID gives it */
-    char user_id[40];
+    char *upn;               /* userPrincipalName as Entra ID gives it */
     char *user_mail;         /* the user's mail in Entra ID; NULL when none */
     const char *resolved_by; /* how the user was found: "certificate UPN", "user_map", "mail",
                                 "proxyAddresses" (static text); NULL when not found */
     /* the decision (ssync_plan_decide) */
-    int present; /* (user, thumbprint) is in the listing */
-    ssync_plan_action action;
     char *reason;  /* why the action; NULL when none yet */
     char *warning; /* e.g. no SAN e-mail equals the user's mail (Outlook mobile refuses the
                       certificate); NULL when none */
+    ssync_item_kind kind;
+    ssync_code code;          /* SSYNC_OK, or why the blob could not be recovered (error) */
+    ssync_plan_action action; /* the decision */
+    unsigned char revoked;    /* serial listed on a CRL of the certificate's issuer */
+    unsigned char filtered;   /* excluded by a [source] filter (template, eku, allow/deny,
+                                 group): the item is reported as skip with the filter as reason
+                                 and never removed */
+    unsigned char user_found; /* the user is in Entra ID (upn, user_id set) */
+    unsigned char present;    /* (user, thumbprint) is in the listing */
+    /* fixed-size texts last, together: no padding between them (one item per certificate) */
+    char thumbprint[41]; /* "" when not recovered */
+    char user_id[40];    /* the user's object id (with dashes) */
+    char serial[80];     /* uppercase hex, "" when not recovered */
 } ssync_plan_item;
 
 /* A targeted run (the CA's "certificate issued" event): only the items matching every set
@@ -164,6 +166,19 @@ static inline const char *ssync_plan_item_error(const ssync_plan_item *it)
     return it->code == SSYNC_OK ? NULL : it->error ? it->error : ssync_strerror(it->code);
 }
 
+/* A copy of s, or for a text most items share (a decision's reason, a common EKU OID) a pointer
+ * to the one shared copy; free with ssync_plan_text_free (item reasons and EKU OIDs). */
+char *ssync_plan_text(const char *s);
+void ssync_plan_text_free(char *p);
+
+/* Lets the item's equal user strings (certificate user, SAN UPN, e-mails, Entra UPN and mail)
+ * share one allocation; call after setting any of them. The item frees each once. */
+void ssync_plan_item_share(ssync_plan_item *it);
+/* Replaces the certificate's user (certificate user and SAN UPN) with upn. */
+ssync_code ssync_plan_item_set_user(ssync_plan_item *it, const char *upn);
+
+/* Makes room for `more` items without growing again; -1 on memory. */
+int ssync_plan_reserve(ssync_plan *p, size_t more);
 /* Appends an empty item (zeroed, code SSYNC_OK); NULL on memory. */
 ssync_plan_item *ssync_plan_add(ssync_plan *p);
 void ssync_plan_free(ssync_plan *p);

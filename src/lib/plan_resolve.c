@@ -19,7 +19,9 @@ typedef struct user_answer {
     const char *key; /* borrowed from the plan */
     ssync_code result;
     char id[40];
-    char *upn, *mail; /* malloc'd; mail may be NULL */
+    char *upn, *mail;          /* mail may be NULL; each malloc'd unless borrowed below */
+    unsigned char upn_is_key;  /* upn is key (the same text): nothing of its own */
+    unsigned char mail_is_upn; /* mail is upn (the same text) */
     ssync_user_key matched_by;
     char *error; /* why the lookup failed (no verdict on the user); NULL when it did not */
 } user_answer;
@@ -65,8 +67,10 @@ static const user_answer *lookups_find(const lookups *l, const char *key)
 static void lookups_free(lookups *l)
 {
     for (size_t i = 0; i < l->n; i++) {
-        free(l->lk[i].upn);
-        free(l->lk[i].mail);
+        if (!l->lk[i].upn_is_key)
+            free(l->lk[i].upn);
+        if (!l->lk[i].mail_is_upn)
+            free(l->lk[i].mail);
         free(l->lk[i].error);
     }
     free(l->lk);
@@ -95,6 +99,20 @@ static ssync_code keep_answer(user_answer *a, ssync_user_lookup *q, ssync_error 
     a->upn = q->upn;
     a->mail = q->mail;
     q->upn = q->mail = NULL;
+    /* most directory answers repeat what was asked: point at the key (the plan's string, alive
+     * as long as the lookups) instead of keeping a second copy per certificate */
+    if (a->mail && a->upn && strcmp(a->mail, a->upn) == 0) {
+        free(a->mail);
+        a->mail = a->upn;
+        a->mail_is_upn = 1;
+    }
+    if (a->upn && strcmp(a->upn, a->key) == 0) {
+        free(a->upn);
+        a->upn = (char *)a->key;
+        a->upn_is_key = 1;
+        if (a->mail_is_upn)
+            a->mail = a->upn;
+    }
     a->matched_by = q->matched_by;
     if (q->result != SSYNC_OK && q->result != SSYNC_ERR_NOT_FOUND &&
         q->result != SSYNC_ERR_USER_AMBIGUOUS && !(a->error = strdup(q->err.msg)))
@@ -149,6 +167,7 @@ static ssync_code lookup_cached(ssync_graph *g, ssync_journal *j, int hours, ssy
             snprintf(it->id, sizeof it->id, "%s", c.id);
             it->upn = strdup(c.upn);
             it->mail = c.mail[0] ? strdup(c.mail) : NULL;
+            it->upn_is_key = it->mail_is_upn = 0;
             it->matched_by = via_key(c.via);
             it->result = SSYNC_OK;
             if (!it->upn || (c.mail[0] && !it->mail))
@@ -202,10 +221,11 @@ static ssync_code accept(ssync_plan_item *it, const user_answer *l, const char *
     it->user_found = 1;
     it->resolved_by = via;
     snprintf(it->user_id, sizeof it->user_id, "%s", l->id);
-    free(it->reason);
+    ssync_plan_text_free(it->reason);
     it->reason = NULL;
     if (!(it->upn = strdup(l->upn)) || (l->mail && !(it->user_mail = strdup(l->mail))))
         return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    ssync_plan_item_share(it);
     return SSYNC_OK;
 }
 

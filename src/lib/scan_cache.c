@@ -52,7 +52,8 @@ static int dup_str(char **dst, json_t *v)
     return !json_is_string(v) || (*dst = strdup(json_string_value(v))) != NULL;
 }
 
-static int dup_list(json_t *a, char ***dst, size_t *n)
+/* texts: common values shared (ssync_plan_text, for EKU OIDs) */
+static int dup_list(json_t *a, char ***dst, size_t *n, int texts)
 {
     *dst = NULL;
     *n = 0;
@@ -64,7 +65,8 @@ static int dup_list(json_t *a, char ***dst, size_t *n)
         return 0;
     for (size_t i = 0; i < json_array_size(a); i++, (*n)++)
         if (!json_is_string(json_array_get(a, i)) ||
-            !((*dst)[i] = strdup(json_string_value(json_array_get(a, i)))))
+            !((*dst)[i] = texts ? ssync_plan_text(json_string_value(json_array_get(a, i)))
+                                : strdup(json_string_value(json_array_get(a, i)))))
             return 0;
     return 1;
 }
@@ -116,9 +118,10 @@ int ssync_scan_facts_decode(const char *text, ssync_plan_item *it, X509_CRL *con
          dup_str(&it->san_upn, json_object_get(o, "su")) &&
          dup_str(&it->template_oid, json_object_get(o, "to")) &&
          dup_str(&it->template_name, json_object_get(o, "tn")) &&
-         dup_list(json_object_get(o, "em"), &it->emails, &it->n_emails) &&
-         dup_list(json_object_get(o, "eku"), &it->eku, &it->n_eku);
+         dup_list(json_object_get(o, "em"), &it->emails, &it->n_emails, 0) &&
+         dup_list(json_object_get(o, "eku"), &it->eku, &it->n_eku, 1);
     if (ok) {
+        ssync_plan_item_share(it);
         memcpy(it->thumbprint, tp, 41);
         snprintf(it->serial, sizeof it->serial, "%s", sn);
         it->not_after = (time_t)json_integer_value(na);

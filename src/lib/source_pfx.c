@@ -408,11 +408,7 @@ static ssync_code scan_entry(ssync_p12_reader *r, const ssync_pfx_manifest *m,
         rc = ssync_plan_item_set_cert(it, cert, crls, n_crls, &ie);
     if (rc == SSYNC_OK && e->upn) {
         /* the manifest names the user: it replaces the certificate's own */
-        free(it->cert_upn);
-        free(it->san_upn);
-        it->cert_upn = strdup(e->upn);
-        it->san_upn = strdup(e->upn);
-        if (!it->cert_upn || !it->san_upn)
+        if (ssync_plan_item_set_user(it, e->upn) != SSYNC_OK)
             rc = ssync_fail(&ie, SSYNC_ERR_NOMEM, NULL);
     }
     X509_free(cert);

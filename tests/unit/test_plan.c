@@ -290,6 +290,27 @@ static void set_cert_facts(void **state)
     assert_int_equal(ssync_plan_item_set_cert(it, cert, crls, 2, &e), SSYNC_OK); /* refill */
     assert_true(it->revoked);
     assert_int_equal(it->n_emails, 1);
+    /* one allocation for the one address (SAN UPN, certificate user, e-mail), the common EKU
+     * OID shared by every item: a plan holds one item per certificate */
+    assert_ptr_equal(it->san_upn, it->cert_upn);
+    assert_ptr_equal(it->emails[0], it->cert_upn);
+    ssync_plan_item *twin = ssync_plan_add(&p);
+    it = &p.items[0];
+    assert_int_equal(ssync_plan_item_set_cert(twin, cert, NULL, 0, &e), SSYNC_OK);
+    assert_ptr_equal(twin->eku[0], it->eku[0]);
+    assert_ptr_not_equal(twin->cert_upn, it->cert_upn);
+    /* the Entra UPN and mail join the shared string; replacing the user keeps them valid */
+    twin->upn = strdup("alice.adams@lab.example");
+    twin->user_mail = strdup("alice.adams@lab.example");
+    ssync_plan_item_share(twin);
+    assert_ptr_equal(twin->upn, twin->cert_upn);
+    assert_ptr_equal(twin->user_mail, twin->cert_upn);
+    assert_int_equal(ssync_plan_item_set_user(twin, "other@lab.example"), SSYNC_OK);
+    assert_string_equal(twin->upn, "alice.adams@lab.example");
+    assert_string_equal(twin->emails[0], "alice.adams@lab.example");
+    assert_ptr_equal(twin->san_upn, twin->cert_upn);
+    assert_int_equal(ssync_plan_item_set_cert(twin, cert, NULL, 0, &e), SSYNC_OK); /* refill */
+    assert_string_equal(twin->upn, "alice.adams@lab.example");
     assert_int_equal(ssync_plan_item_set_cert(it, NULL, NULL, 0, &e), SSYNC_ERR_ARG);
     ASN1_INTEGER_free(other);
     X509_CRL_free(listed_crl);
@@ -302,6 +323,23 @@ static int odd_only(void *ctx, const ssync_plan_item *it)
 {
     (void)ctx;
     return it->not_after % 2 == 1;
+}
+
+/* Items decided alike point at one reason text; a reason written for one item is its own. */
+static void reasons_are_shared_texts(void **state)
+{
+    ssync_plan p = {0};
+    ssync_pfx_list l = {0};
+    add(&p, "a@x.example", '1', NOW + DAY, 0, 1);
+    add(&p, "b@x.example", '2', NOW + DAY, 0, 1);
+    ssync_plan_decide(&p, &l, &DEFAULTS, NOW);
+    assert_string_equal(p.items[0].reason, "not in Intune");
+    assert_ptr_equal(p.items[0].reason, p.items[1].reason);
+    ssync_plan_note(&p.items[1].reason, "user on users_deny");
+    assert_string_equal(p.items[0].reason, "not in Intune");
+    ssync_plan_decide(&p, &l, &DEFAULTS, NOW); /* decided again: the note is replaced */
+    assert_ptr_equal(p.items[0].reason, p.items[1].reason);
+    ssync_plan_free(&p);
 }
 
 static void keep_if_frees_the_others(void **state)
@@ -435,6 +473,7 @@ int main(void)
         cmocka_unit_test(request_id_from_file_name),
         cmocka_unit_test(set_cert_facts),
         cmocka_unit_test(keep_if_frees_the_others),
+        cmocka_unit_test(reasons_are_shared_texts),
         cmocka_unit_test(scan_targets_and_filters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
