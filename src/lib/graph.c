@@ -767,7 +767,7 @@ static ssync_code engine_run(ssync_graph *g, ssync_error *err)
         int still = 0;
         curl_multi_perform(g->multi, &still);
         CURLMsg *m;
-        int left;
+        int left, completed = 0;
         while ((m = curl_multi_info_read(g->multi, &left))) {
             if (m->msg != CURLMSG_DONE)
                 continue;
@@ -781,9 +781,15 @@ static ssync_code engine_run(ssync_graph *g, ssync_error *err)
             j->active = 0;
             g->active--;
             job_complete(g, j, cc);
+            completed++;
         }
         if (!g->head && !g->active && !g->feed_fn)
             break;
+        /* a completion may have made room for more work (the feed, a read-back, the end of
+         * the run): look again at once instead of sleeping until the next timer (up to 1 s
+         * with nothing in flight) */
+        if (completed)
+            continue;
         now = mono();
         int timeout_ms = (int)((wake - now) * 1000);
         if (timeout_ms < 0)
