@@ -223,10 +223,12 @@ static int take_chunk(struct sync_run *s, ssync_journal *j, ssync_pool *pool, st
     ssync_error e = {0};
     size_t n = 0;
     int tx = 0, failed = 0;
+    /* at least as many records as may be in flight (when there are), so that the journal is
+     * written in transactions of that size, not one per record the workers just finished */
+    size_t least = r->cfg->intune.max_in_flight > 0 ? (size_t)r->cfg->intune.max_in_flight : 1;
     for (; *k < m && n < SYNC_CHUNK && !signalled(s); (*k)++) {
-        /* send what is ready rather than wait for a full chunk: writes start with the first
-         * record */
-        if (n > 0 && !ssync_pool_ready(pool, *k))
+        /* then send what is ready rather than wait for a full chunk */
+        if (n >= least && !ssync_pool_ready(pool, *k))
             break;
         if (!ssync_pool_wait(pool, *k))
             break;

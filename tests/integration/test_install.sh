@@ -41,7 +41,7 @@ check_contains "the service runs the installed binary" \
 check_contains "the watch service runs watch" "ExecStart=$prefix/bin/smimesync watch" \
     "$u/smimesync-watch.service"
 for d in Type=oneshot User=smimesync StateDirectory=smimesync NoNewPrivileges=yes \
-    ProtectSystem=strict PrivateTmp=yes ProtectHome=yes CapabilityBoundingSet=; do
+    ProtectSystem=strict PrivateTmp=yes ProtectHome=yes CapabilityBoundingSet= LimitCORE=0; do
     check_contains "smimesync.service: $d" "$d" "$u/smimesync.service"
 done
 check_contains "the timer is scheduled" "OnCalendar=" "$u/smimesync.timer"
