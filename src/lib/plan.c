@@ -332,7 +332,8 @@ static int is_blob_name(const struct dirent *d)
     return d->d_name[0] != '.';
 }
 
-static ssync_code dup_list(char *const *src, size_t n, char ***dst, size_t *dn)
+/* Copies of src[0..n); texts: common values shared instead (ssync_plan_text, EKU OIDs). */
+static ssync_code dup_list(char *const *src, size_t n, char ***dst, size_t *dn, int texts)
 {
     *dst = NULL;
     *dn = 0;
@@ -341,22 +342,7 @@ static ssync_code dup_list(char *const *src, size_t n, char ***dst, size_t *dn)
     if (!(*dst = calloc(n, sizeof **dst)))
         return SSYNC_ERR_NOMEM;
     for (size_t i = 0; i < n; i++, (*dn)++)
-        if (!((*dst)[i] = strdup(src[i])))
-            return SSYNC_ERR_NOMEM;
-    return SSYNC_OK;
-}
-
-/* As dup_list, common texts (EKU OIDs) shared (ssync_plan_text). */
-static ssync_code dup_texts(char *const *src, size_t n, char ***dst, size_t *dn)
-{
-    *dst = NULL;
-    *dn = 0;
-    if (!n)
-        return SSYNC_OK;
-    if (!(*dst = calloc(n, sizeof **dst)))
-        return SSYNC_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++, (*dn)++)
-        if (!((*dst)[i] = ssync_plan_text(src[i])))
+        if (!((*dst)[i] = texts ? ssync_plan_text(src[i]) : strdup(src[i])))
             return SSYNC_ERR_NOMEM;
     return SSYNC_OK;
 }
@@ -384,8 +370,8 @@ ssync_code ssync_plan_item_set_cert(ssync_plan_item *it, X509 *cert, X509_CRL *c
         !dup_opt(&it->san_upn, info.upn && *info.upn ? info.upn : NULL) ||
         !dup_opt(&it->template_oid, info.template_oid) ||
         !dup_opt(&it->template_name, info.template_name) ||
-        dup_list(info.emails, info.n_emails, &it->emails, &it->n_emails) != SSYNC_OK ||
-        dup_texts(info.eku, info.n_eku, &it->eku, &it->n_eku) != SSYNC_OK) {
+        dup_list(info.emails, info.n_emails, &it->emails, &it->n_emails, 0) != SSYNC_OK ||
+        dup_list(info.eku, info.n_eku, &it->eku, &it->n_eku, 1) != SSYNC_OK) {
         clear_cert(it);
         rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificate facts");
     } else {
