@@ -217,6 +217,22 @@ static void temp_abort(int fd, char *tmp)
     free(tmp);
 }
 
+/* Writes all of data to fd; 0 or an errno value. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? errno : EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 ssync_code ssync_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
                                    ssync_error *err)
 {
@@ -226,19 +242,10 @@ ssync_code ssync_write_file_atomic(const char *path, const void *data, size_t le
     int fd = temp_open(path, mode, &tmp);
     if (fd < 0)
         return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", path, strerror(errno));
-    const unsigned char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            temp_abort(fd, tmp);
-            return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", path, strerror(e));
-        }
-        p += n;
-        left -= (size_t)n;
+    int e = write_all(fd, data, len);
+    if (e) {
+        temp_abort(fd, tmp);
+        return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", path, strerror(e));
     }
     return temp_commit(fd, tmp, path, err);
 }
@@ -299,22 +306,6 @@ void ssync_atomic_abort(ssync_atomic_file *af)
     memset(af, 0, sizeof *af);
 }
 
-/* Writes all of data to fd; 0 or an errno value. */
-static int write_all(int fd, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? errno : EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 ssync_code ssync_file_batch_init(ssync_file_batch *b, const char *dir, ssync_error *err)
 {
     if (!b || !dir)
@@ -361,8 +352,7 @@ ssync_code ssync_file_batch_add(ssync_file_batch *b, const char *name, const voi
     else if (e)
         close(fd);
     if (e) {
-        unlink(tmp);
-        free(tmp);
+        temp_abort(-1, tmp);
         free(path);
         return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s/%s: %s", b->dir, name, strerror(e));
     }
@@ -370,8 +360,14 @@ ssync_code ssync_file_batch_add(ssync_file_batch *b, const char *name, const voi
     return SSYNC_OK;
 }
 
+/* Removes the pending files from index `from` on (their temporary files); those before it are
+ * in place and only forgotten. The batch is empty afterwards. */
 static void batch_drop(ssync_file_batch *b, size_t from)
 {
+    for (size_t i = 0; i < from && i < b->n; i++) {
+        free(b->files[i].tmp);
+        free(b->files[i].path);
+    }
     for (size_t i = from; i < b->n; i++) {
         unlink(b->files[i].tmp);
         free(b->files[i].tmp);
@@ -395,28 +391,17 @@ ssync_code ssync_file_batch_commit(ssync_file_batch *b, size_t *committed, ssync
         batch_drop(b, 0);
         return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", b->dir, strerror(e));
     }
-    for (size_t i = 0; i < b->n; i++) {
-        if (rename(b->files[i].tmp, b->files[i].path) != 0) {
-            int e = errno;
-            ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", b->files[i].path, strerror(e));
-            /* the renamed ones are complete and synced: they stay; the rest is removed */
-            *committed = i;
-            for (size_t k = 0; k < i; k++) {
-                free(b->files[k].tmp);
-                free(b->files[k].path);
-            }
-            memmove(b->files, b->files + i, (b->n - i) * sizeof *b->files);
-            b->n -= i;
-            batch_drop(b, 0);
-            return err ? err->code : SSYNC_ERR_FILE_WRITE;
-        }
+    size_t placed = 0;
+    while (placed < b->n && rename(b->files[placed].tmp, b->files[placed].path) == 0)
+        placed++;
+    *committed = placed;
+    if (placed < b->n) {
+        /* the renamed ones are complete and synced: they stay; the rest is removed */
+        ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", b->files[placed].path, strerror(errno));
+        batch_drop(b, placed);
+        return SSYNC_ERR_FILE_WRITE;
     }
-    for (size_t i = 0; i < b->n; i++) {
-        free(b->files[i].tmp);
-        free(b->files[i].path);
-    }
-    *committed = b->n;
-    b->n = 0;
+    batch_drop(b, placed);
     if (fsync(b->dirfd) != 0)
         return ssync_fail(err, SSYNC_ERR_FILE_WRITE, "%s: %s", b->dir, strerror(errno));
     return SSYNC_OK;
