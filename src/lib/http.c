@@ -154,8 +154,8 @@ ssync_code ssync_http_setup(ssync_http_xfer *x, const ssync_http_opts *o, const 
          * resends a request whose reused connection died before any answer. */
         SET(CURLOPT_FRESH_CONNECT, 1L);
         SET(CURLOPT_FORBID_REUSE, 1L);
-    }
-    if (strcmp(method, "GET") != 0 && x->body) {
+        SET(CURLOPT_CUSTOMREQUEST, x->method);
+    } else if (strcmp(method, "GET") != 0) {
         /* A write with a body reuses connections (no TLS handshake per write) and can never be
          * sent twice by libcurl: the body comes from body_read, and a resend on a fresh
          * connection after a reused one died needs a rewind, which body_seek refuses. The
@@ -169,8 +169,6 @@ ssync_code ssync_http_setup(ssync_http_xfer *x, const ssync_http_opts *o, const 
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
         if (strcmp(method, "POST") != 0)
             SET(CURLOPT_CUSTOMREQUEST, x->method);
-    } else if (strcmp(method, "GET") != 0) {
-        SET(CURLOPT_CUSTOMREQUEST, x->method);
     }
 #undef SET
     if (c != CURLE_OK) {
