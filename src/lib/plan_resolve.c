@@ -19,9 +19,7 @@ typedef struct user_answer {
     const char *key; /* borrowed from the plan */
     ssync_code result;
     char id[40];
-    char *upn, *mail;          /* mail may be NULL; each malloc'd unless borrowed below */
-    unsigned char upn_is_key;  /* upn is key (the same text): nothing of its own */
-    unsigned char mail_is_upn; /* mail is upn (the same text) */
+    char *upn, *mail; /* mail may be NULL; upn may be key and mail upn (the same text, one copy) */
     ssync_user_key matched_by;
     char *error; /* why the lookup failed (no verdict on the user); NULL when it did not */
 } user_answer;
@@ -67,10 +65,11 @@ static const user_answer *lookups_find(const lookups *l, const char *key)
 static void lookups_free(lookups *l)
 {
     for (size_t i = 0; i < l->n; i++) {
-        if (!l->lk[i].upn_is_key)
-            free(l->lk[i].upn);
-        if (!l->lk[i].mail_is_upn)
-            free(l->lk[i].mail);
+        user_answer *a = &l->lk[i];
+        if (a->mail != a->upn)
+            free(a->mail);
+        if (a->upn != a->key)
+            free(a->upn);
         free(l->lk[i].error);
     }
     free(l->lk);
@@ -101,18 +100,15 @@ static ssync_code keep_answer(user_answer *a, ssync_user_lookup *q, ssync_error 
     q->upn = q->mail = NULL;
     /* most directory answers repeat what was asked: point at the key (the plan's string, alive
      * as long as the lookups) instead of keeping a second copy per certificate */
-    if (a->mail && a->upn && strcmp(a->mail, a->upn) == 0) {
+    int mail_is_upn = a->mail && a->upn && strcmp(a->mail, a->upn) == 0;
+    if (mail_is_upn)
         free(a->mail);
-        a->mail = a->upn;
-        a->mail_is_upn = 1;
-    }
     if (a->upn && strcmp(a->upn, a->key) == 0) {
         free(a->upn);
         a->upn = (char *)a->key;
-        a->upn_is_key = 1;
-        if (a->mail_is_upn)
-            a->mail = a->upn;
     }
+    if (mail_is_upn)
+        a->mail = a->upn;
     a->matched_by = q->matched_by;
     if (q->result != SSYNC_OK && q->result != SSYNC_ERR_NOT_FOUND &&
         q->result != SSYNC_ERR_USER_AMBIGUOUS && !(a->error = strdup(q->err.msg)))
@@ -167,7 +163,6 @@ static ssync_code lookup_cached(ssync_graph *g, ssync_journal *j, int hours, ssy
             snprintf(it->id, sizeof it->id, "%s", c.id);
             it->upn = strdup(c.upn);
             it->mail = c.mail[0] ? strdup(c.mail) : NULL;
-            it->upn_is_key = it->mail_is_upn = 0;
             it->matched_by = via_key(c.via);
             it->result = SSYNC_OK;
             if (!it->upn || (c.mail[0] && !it->mail))
