@@ -25,7 +25,7 @@ static void set_int(json_t *o, const char *key, size_t value)
     json_object_set_new(o, key, json_integer((json_int_t)value));
 }
 
-static const char *item_upn(const ssync_plan_item *it)
+const char *cli_report_upn(const ssync_plan_item *it)
 {
     return it->upn ? it->upn : it->cert_upn ? it->cert_upn : "";
 }
@@ -37,7 +37,7 @@ static json_t *build_item(const ssync_plan_item *it, const struct cli_item_resul
     if (!o)
         return NULL;
     set_str(o, "thumbprint", it->thumbprint);
-    set_str(o, "userPrincipalName", item_upn(it));
+    set_str(o, "userPrincipalName", cli_report_upn(it));
     set_str(o, "action", ssync_plan_action_name(it->action));
     set_str(o, "reason", it->reason);
     set_str(o, "file", it->path ? it->path : "");
@@ -64,7 +64,7 @@ static json_t *build_item(const ssync_plan_item *it, const struct cli_item_resul
 static json_t *build_warning(const ssync_plan_item *it)
 {
     return json_pack("{s:s, s:s, s:s}", "thumbprint", it->thumbprint, "userPrincipalName",
-                     item_upn(it), "warning", it->warning);
+                     cli_report_upn(it), "warning", it->warning);
 }
 
 static const char *item_error(const ssync_plan_item *it, const struct cli_item_result *res)

@@ -48,6 +48,8 @@ size_t cli_report_failed(const cli_run_report *r);
 size_t cli_report_count(const cli_run_report *r);
 /* Item i as the document shows it (a new reference; NULL on memory). */
 json_t *cli_report_item(const cli_run_report *r, size_t i);
+/* The user an item is reported under: Entra's UPN, else the certificate's user, else "". */
+const char *cli_report_upn(const ssync_plan_item *it);
 /* The whole document (head, "warnings", "items"), what the JSON renderings write. */
 json_t *cli_report_document(const cli_run_report *r);
 

@@ -175,11 +175,6 @@ static int by_first_then_index(const void *pa, const void *pb)
     return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
-static const char *plan_upn(const ssync_plan_item *it)
-{
-    return it->upn ? it->upn : it->cert_upn ? it->cert_upn : "";
-}
-
 static void html_user_rows(const cli_run_report *r, FILE *out)
 {
     size_t n = cli_report_count(r);
@@ -192,7 +187,7 @@ static void html_user_rows(const cli_run_report *r, FILE *out)
         return;
     }
     for (size_t i = 0; i < n; i++)
-        v[i] = (struct user_idx){plan_upn(&r->plan->items[i]), i, i};
+        v[i] = (struct user_idx){cli_report_upn(&r->plan->items[i]), i, i};
     qsort(v, n, sizeof *v, by_upn_then_index);
     for (size_t i = 1; i < n; i++)
         if (!strcmp(v[i].upn, v[i - 1].upn))
@@ -241,7 +236,7 @@ void cli_report_render_html(const cli_run_report *r, FILE *out)
         if (!ssync_has_text(it->warning))
             continue;
         fputs("<p class=\"warn\">warning: ", out);
-        html_esc(out, plan_upn(it));
+        html_esc(out, cli_report_upn(it));
         fputs(" ", out);
         html_esc(out, it->thumbprint);
         fputs(": ", out);
