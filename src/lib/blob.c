@@ -6,13 +6,66 @@
 #include "encode.h"
 #include "fileio.h"
 
+#include <openssl/asn1t.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A ContentInfo holding a SignedData, read by OpenSSL's ASN.1 decoder with templates that keep
+ * the certificates (and what a recovery never reads: digest algorithms, CRLs, signer infos) as
+ * encodings (RFC 5652 sections 3 and 5.1). OpenSSL's CMS decoder would decode every certificate,
+ * and OpenSSL 3.0 builds a public-key decoder for each; a recovery needs only the user's. Any
+ * other shape fails here and goes to the CMS and PKCS#7 decoders, which give the errors. */
+typedef struct {
+    ASN1_OBJECT *type;
+    ASN1_OCTET_STRING *content;
+} SSYNC_ENCAP_LITE;
+
+ASN1_SEQUENCE(SSYNC_ENCAP_LITE) =
+    {
+        ASN1_SIMPLE(SSYNC_ENCAP_LITE, type, ASN1_OBJECT),
+        ASN1_EXP_OPT(SSYNC_ENCAP_LITE, content, ASN1_OCTET_STRING, 0),
+} ASN1_SEQUENCE_END(SSYNC_ENCAP_LITE)
+
+        typedef struct {
+    ASN1_INTEGER *version;
+    ASN1_TYPE *digest_algorithms;
+    SSYNC_ENCAP_LITE *encap;
+    STACK_OF(ASN1_TYPE) * certs;
+    STACK_OF(ASN1_TYPE) * crls;
+    ASN1_TYPE *signer_infos;
+} SSYNC_SIGNED_LITE;
+
+ASN1_SEQUENCE(SSYNC_SIGNED_LITE) =
+    {
+        ASN1_SIMPLE(SSYNC_SIGNED_LITE, version, ASN1_INTEGER),
+        ASN1_SIMPLE(SSYNC_SIGNED_LITE, digest_algorithms, ASN1_ANY),
+        ASN1_SIMPLE(SSYNC_SIGNED_LITE, encap, SSYNC_ENCAP_LITE),
+        ASN1_IMP_SET_OF_OPT(SSYNC_SIGNED_LITE, certs, ASN1_ANY, 0),
+        ASN1_IMP_SET_OF_OPT(SSYNC_SIGNED_LITE, crls, ASN1_ANY, 1),
+        ASN1_SIMPLE(SSYNC_SIGNED_LITE, signer_infos, ASN1_ANY),
+} ASN1_SEQUENCE_END(SSYNC_SIGNED_LITE)
+
+        typedef struct {
+    ASN1_OBJECT *type;
+    SSYNC_SIGNED_LITE *signed_data;
+} SSYNC_CONTENT_LITE;
+
+ASN1_SEQUENCE(SSYNC_CONTENT_LITE) =
+    {
+        ASN1_SIMPLE(SSYNC_CONTENT_LITE, type, ASN1_OBJECT),
+        ASN1_EXP(SSYNC_CONTENT_LITE, signed_data, SSYNC_SIGNED_LITE, 0),
+} ASN1_SEQUENCE_END(SSYNC_CONTENT_LITE)
+
+        struct ssync_blob_certs {
+    SSYNC_CONTENT_LITE *lite; /* the encodings (NULL when the CMS or PKCS#7 decoder read them) */
+    X509 **x509;              /* n_certs entries, decoded on first use */
+};
 
 const char *ssync_blob_encoding_name(ssync_blob_encoding enc)
 {
@@ -33,7 +86,77 @@ void ssync_blob_clear(ssync_blob *blob)
         return;
     CMS_ContentInfo_free(blob->envelope);
     sk_X509_pop_free(blob->certs, X509_free);
+    if (blob->held) {
+        for (int i = 0; i < blob->n_certs; i++)
+            X509_free(blob->held->x509[i]);
+        free(blob->held->x509);
+        ASN1_item_free((ASN1_VALUE *)blob->held->lite, ASN1_ITEM_rptr(SSYNC_CONTENT_LITE));
+        free(blob->held);
+    }
     memset(blob, 0, sizeof *blob);
+}
+
+/* Room for n certificates; lite (owned from here on) holds their encodings, or NULL. */
+static ssync_code hold(ssync_blob *blob, int n, SSYNC_CONTENT_LITE *lite, ssync_error *err)
+{
+    blob->held = calloc(1, sizeof *blob->held);
+    if (blob->held) {
+        blob->held->lite = lite;
+        blob->held->x509 = calloc(n > 0 ? (size_t)n : 1, sizeof(X509 *));
+    }
+    if (!blob->held || !blob->held->x509) {
+        if (!blob->held)
+            ASN1_item_free((ASN1_VALUE *)lite, ASN1_ITEM_rptr(SSYNC_CONTENT_LITE));
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+    }
+    blob->n_certs = n;
+    return SSYNC_OK;
+}
+
+/* The certificates decoded by the CMS or PKCS#7 decoder (up-referenced; certs stays the
+ * caller's). */
+static ssync_code hold_decoded(ssync_blob *blob, STACK_OF(X509) * certs, ssync_error *err)
+{
+    ssync_code rc = hold(blob, sk_X509_num(certs), NULL, err);
+    for (int i = 0; rc == SSYNC_OK && i < blob->n_certs; i++) {
+        X509 *x = sk_X509_value(certs, i);
+        if (!X509_up_ref(x))
+            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+        else
+            blob->held->x509[i] = x;
+    }
+    return rc;
+}
+
+int ssync_blob_cert_der(const ssync_blob *blob, int i, const unsigned char **der, size_t *len)
+{
+    if (!blob || !blob->held || !blob->held->lite || i < 0 || i >= blob->n_certs)
+        return 0;
+    ASN1_TYPE *t = sk_ASN1_TYPE_value(blob->held->lite->signed_data->certs, i);
+    *der = t->value.sequence->data;
+    *len = (size_t)t->value.sequence->length;
+    return 1;
+}
+
+X509 *ssync_blob_cert(ssync_blob *blob, int i)
+{
+    if (!blob || !blob->held || i < 0 || i >= blob->n_certs)
+        return NULL;
+    if (!blob->held->x509[i]) {
+        const unsigned char *der, *q;
+        size_t len;
+        if (!ssync_blob_cert_der(blob, i, &der, &len))
+            return NULL;
+        q = der;
+        X509 *x = d2i_X509(NULL, &q, (long)len);
+        if (x && q != der + len) {
+            X509_free(x);
+            x = NULL;
+        }
+        ERR_clear_error();
+        blob->held->x509[i] = x;
+    }
+    return blob->held->x509[i];
 }
 
 static int is_b64_char(unsigned char c)
@@ -192,29 +315,47 @@ static ssync_code parse_pkcs7(const unsigned char *p, size_t len, ssync_blob *bl
         rc = ssync_fail_ssl(err, SSYNC_ERR_BLOB_ASN1, "inner EnvelopedData");
         goto out;
     }
-    blob->certs = sk_X509_new_null();
-    if (!blob->certs) {
-        rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
-        goto out;
-    }
-    STACK_OF(X509) *c = p7->d.sign->cert;
-    for (int i = 0; i < sk_X509_num(c); i++) {
-        X509 *x = sk_X509_value(c, i);
-        if (!X509_up_ref(x) || !sk_X509_push(blob->certs, x)) {
-            X509_free(x);
-            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
-            goto out;
-        }
-    }
+    rc = hold_decoded(blob, p7->d.sign->cert, err);
 out:
     PKCS7_free(p7);
     return rc;
+}
+
+/* The common shape through the templates above: SSYNC_OK, or SSYNC_ERR_BLOB_ASN1 with nothing
+ * said for anything else (the full decoders then read it and explain). */
+static ssync_code parse_lite(const unsigned char *p, size_t len, ssync_blob *blob, ssync_error *err)
+{
+    const unsigned char *q = p;
+    SSYNC_CONTENT_LITE *ci = (SSYNC_CONTENT_LITE *)ASN1_item_d2i(
+        NULL, &q, (long)len, ASN1_ITEM_rptr(SSYNC_CONTENT_LITE));
+    ERR_clear_error();
+    int ok = ci && q == p + len && OBJ_obj2nid(ci->type) == NID_pkcs7_signed &&
+             ci->signed_data->encap->content &&
+             ASN1_STRING_length(ci->signed_data->encap->content) > 0;
+    STACK_OF(ASN1_TYPE) *certs = ok ? ci->signed_data->certs : NULL;
+    for (int i = 0; ok && i < sk_ASN1_TYPE_num(certs); i++)
+        ok = sk_ASN1_TYPE_value(certs, i)->type == V_ASN1_SEQUENCE;
+    if (ok) {
+        ASN1_OCTET_STRING *content = ci->signed_data->encap->content;
+        blob->envelope =
+            inner_envelope(ASN1_STRING_get0_data(content), (size_t)ASN1_STRING_length(content));
+        ERR_clear_error();
+        ok = blob->envelope != NULL;
+    }
+    if (!ok) {
+        ASN1_item_free((ASN1_VALUE *)ci, ASN1_ITEM_rptr(SSYNC_CONTENT_LITE));
+        return SSYNC_ERR_BLOB_ASN1;
+    }
+    return hold(blob, sk_ASN1_TYPE_num(certs), ci, err);
 }
 
 static ssync_code parse_der(const unsigned char *p, size_t len, ssync_blob *blob, ssync_error *err)
 {
     if (len > LONG_MAX)
         return ssync_fail(err, SSYNC_ERR_BLOB_ASN1, "input too large");
+    ssync_code rc = parse_lite(p, len, blob, err);
+    if (rc != SSYNC_ERR_BLOB_ASN1)
+        return rc;
     const unsigned char *q = p;
     CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &q, (long)len);
     if (!cms) {
@@ -229,9 +370,8 @@ static ssync_code parse_der(const unsigned char *p, size_t len, ssync_blob *blob
     int nid = OBJ_obj2nid(CMS_get0_type(cms));
     if (nid == NID_pkcs7_enveloped) {
         blob->envelope = cms;
-        blob->certs = sk_X509_new_null();
         blob->bare_envelope = 1;
-        return blob->certs ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+        return hold(blob, 0, NULL, err);
     }
     if (nid != NID_pkcs7_signed) {
         char name[80];
@@ -240,7 +380,7 @@ static ssync_code parse_der(const unsigned char *p, size_t len, ssync_blob *blob
         return ssync_fail(err, SSYNC_ERR_BLOB_TYPE,
                           "content type %s, expected SignedData or EnvelopedData", name);
     }
-    ssync_code rc = SSYNC_OK;
+    rc = SSYNC_OK;
     ASN1_OCTET_STRING **content = CMS_get0_content(cms);
     if (!content || !*content || ASN1_STRING_length(*content) <= 0) {
         rc = ssync_fail(err, SSYNC_ERR_BLOB_NO_CONTENT, "the SignedData has no content");
@@ -256,16 +396,16 @@ static ssync_code parse_der(const unsigned char *p, size_t len, ssync_blob *blob
                         "the SignedData content (type %s) is not a CMS EnvelopedData", name);
         goto out;
     }
-    blob->certs = empty_or(CMS_get1_certs(cms));
-    if (!blob->certs)
-        rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+    STACK_OF(X509) *certs = empty_or(CMS_get1_certs(cms));
+    rc = certs ? hold_decoded(blob, certs, err) : ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+    sk_X509_pop_free(certs, X509_free);
 out:
     CMS_ContentInfo_free(cms);
     return rc;
 }
 
-ssync_code ssync_blob_decode(const unsigned char *data, size_t len, ssync_blob *blob,
-                             ssync_error *err)
+ssync_code ssync_blob_open(const unsigned char *data, size_t len, ssync_blob *blob,
+                           ssync_error *err)
 {
     if (!blob)
         return ssync_fail(err, SSYNC_ERR_ARG, "blob is NULL");
@@ -304,5 +444,31 @@ ssync_code ssync_blob_decode(const unsigned char *data, size_t len, ssync_blob *
         ssync_blob_clear(blob);
         blob->encoding = enc;
     }
+    return rc;
+}
+
+ssync_code ssync_blob_decode(const unsigned char *data, size_t len, ssync_blob *blob,
+                             ssync_error *err)
+{
+    ssync_code rc = ssync_blob_open(data, len, blob, err);
+    if (rc != SSYNC_OK)
+        return rc;
+    blob->certs = sk_X509_new_null();
+    if (!blob->certs)
+        rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+    for (int i = 0; rc == SSYNC_OK && i < blob->n_certs; i++) {
+        X509 *x = ssync_blob_cert(blob, i);
+        if (!x)
+            rc = ssync_fail(err, SSYNC_ERR_BLOB_ASN1, "certificate %d of the blob does not decode",
+                            i + 1);
+        else if (!X509_up_ref(x))
+            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+        else if (!sk_X509_push(blob->certs, x)) {
+            X509_free(x);
+            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+        }
+    }
+    if (rc != SSYNC_OK)
+        ssync_blob_clear(blob);
     return rc;
 }

@@ -61,7 +61,8 @@ ssync_code ssync_export_blob(const ssync_exporter *ex, const unsigned char *blob
         return ssync_fail(err, SSYNC_ERR_ARG, "exporter not set up");
     memset(out, 0, sizeof *out);
     ssync_recovered rec = {0};
-    ssync_code rc = ssync_recover_blob(ex->kras, blob, len, NULL, &rec, err);
+    ssync_code rc = ssync_recover_blob_ex(
+        ex->kras, blob, len, NULL, ex->include_chain ? 0 : SSYNC_RECOVER_NO_CHAIN, &rec, err);
     if (rc == SSYNC_OK)
         rc = ssync_export_key(ex, rec.key, rec.cert, rec.chain, upn, out, err);
     ssync_recovered_clear(&rec);

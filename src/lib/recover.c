@@ -160,8 +160,72 @@ static int pubkey_matches(X509 *cert, EVP_PKEY *key)
     return ok;
 }
 
+static int contains(const unsigned char *hay, size_t len, const unsigned char *needle, size_t n)
+{
+    for (size_t i = 0; n && n <= len && i <= len - n; i++)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* The blob's certificate holding key, or NULL. An RSA certificate carries its modulus verbatim
+ * in the SubjectPublicKeyInfo, so the encodings that contain it are decoded first; all of them
+ * only when none of those matches (EVP_PKEY_eq decides either way). */
+static X509 *find_user_cert(ssync_blob *blob, EVP_PKEY *key)
+{
+    BIGNUM *n = NULL;
+    unsigned char *mod = NULL;
+    int mod_len = 0;
+    if (EVP_PKEY_get_bn_param(key, "n", &n) == 1 && (mod = malloc((size_t)BN_num_bytes(n) + 1)))
+        mod_len = BN_bn2bin(n, mod);
+    BN_free(n);
+    ERR_clear_error();
+    X509 *found = NULL;
+    for (int pass = mod_len > 0 ? 0 : 1; pass < 2 && !found; pass++)
+        for (int i = 0; i < blob->n_certs && !found; i++) {
+            const unsigned char *der;
+            size_t len;
+            if (pass == 0 && !(ssync_blob_cert_der(blob, i, &der, &len) &&
+                               contains(der, len, mod, (size_t)mod_len)))
+                continue; /* pass 0: the likely ones; pass 1: all (decoded ones are kept) */
+            X509 *c = ssync_blob_cert(blob, i);
+            if (pubkey_matches(c, key))
+                found = c;
+        }
+    free(mod);
+    return found;
+}
+
+/* The blob's other certificates (the CA chain), up-referenced, leaving out chosen. */
+static ssync_code collect_chain(ssync_blob *blob, X509 *chosen, STACK_OF(X509) * chain,
+                                ssync_error *err)
+{
+    for (int i = 0; i < blob->n_certs; i++) {
+        X509 *c = ssync_blob_cert(blob, i);
+        if (!c)
+            return ssync_fail(err, SSYNC_ERR_BLOB_ASN1,
+                              "certificate %d of the blob does not decode", i + 1);
+        if (X509_cmp(c, chosen) == 0)
+            continue;
+        if (!X509_up_ref(c))
+            return ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+        if (!sk_X509_push(chain, c)) {
+            X509_free(c);
+            return ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
+        }
+    }
+    return SSYNC_OK;
+}
+
 ssync_code ssync_recover_blob(const ssync_kra_set *kras, const unsigned char *data, size_t len,
                               X509 *cert_hint, ssync_recovered *out, ssync_error *err)
+{
+    return ssync_recover_blob_ex(kras, data, len, cert_hint, 0, out, err);
+}
+
+ssync_code ssync_recover_blob_ex(const ssync_kra_set *kras, const unsigned char *data, size_t len,
+                                 X509 *cert_hint, unsigned flags, ssync_recovered *out,
+                                 ssync_error *err)
 {
     if (!out)
         return ssync_fail(err, SSYNC_ERR_ARG, "out is NULL");
@@ -172,7 +236,7 @@ ssync_code ssync_recover_blob(const ssync_kra_set *kras, const unsigned char *da
     ssync_blob blob = {0};
     ssync_buf plain = {0};
     EVP_PKEY *key = NULL;
-    ssync_code rc = ssync_blob_decode(data, len, &blob, err);
+    ssync_code rc = ssync_blob_open(data, len, &blob, err);
     if (rc == SSYNC_OK)
         rc = ssync_recover_decrypt(kras, blob.envelope, &plain, err);
     if (rc == SSYNC_OK)
@@ -183,23 +247,18 @@ ssync_code ssync_recover_blob(const ssync_kra_set *kras, const unsigned char *da
 
     /* the user certificate is the one holding the recovered key's public half (never by
      * position); an explicitly given certificate is preferred */
-    X509 *chosen = NULL;
-    if (pubkey_matches(cert_hint, key))
-        chosen = cert_hint;
-    for (int i = 0; !chosen && i < sk_X509_num(blob.certs); i++)
-        if (pubkey_matches(sk_X509_value(blob.certs, i), key))
-            chosen = sk_X509_value(blob.certs, i);
+    X509 *chosen = pubkey_matches(cert_hint, key) ? cert_hint : find_user_cert(&blob, key);
     if (!chosen) {
         if (cert_hint)
             rc = ssync_fail(err, SSYNC_ERR_KEY_MISMATCH,
                             "neither the given certificate nor the %d in the blob holds the "
                             "recovered %d-bit key",
-                            sk_X509_num(blob.certs), EVP_PKEY_get_bits(key));
+                            blob.n_certs, EVP_PKEY_get_bits(key));
         else
             rc = ssync_fail(err, SSYNC_ERR_BLOB_NO_CERT,
                             "none of the %d certificate(s) in the blob holds the recovered %d-bit "
                             "key%s",
-                            sk_X509_num(blob.certs), EVP_PKEY_get_bits(key),
+                            blob.n_certs, EVP_PKEY_get_bits(key),
                             blob.bare_envelope ? " (a bare archived key needs its certificate)"
                                                : "");
         goto out;
@@ -210,22 +269,12 @@ ssync_code ssync_recover_blob(const ssync_kra_set *kras, const unsigned char *da
         goto out;
     }
     out->cert = chosen;
-    for (int i = 0; i < sk_X509_num(blob.certs); i++) {
-        X509 *c = sk_X509_value(blob.certs, i);
-        if (X509_cmp(c, chosen) == 0)
-            continue;
-        if (!X509_up_ref(c)) {
-            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
-            goto out;
-        }
-        if (!sk_X509_push(out->chain, c)) {
-            X509_free(c);
-            rc = ssync_fail(err, SSYNC_ERR_NOMEM, "certificates");
-            goto out;
-        }
+    if (!(flags & SSYNC_RECOVER_NO_CHAIN))
+        rc = collect_chain(&blob, chosen, out->chain, err);
+    if (rc == SSYNC_OK) {
+        out->key = key;
+        key = NULL;
     }
-    out->key = key;
-    key = NULL;
 out:
     EVP_PKEY_free(key);
     ssync_blob_clear(&blob);
@@ -243,16 +292,16 @@ ssync_code ssync_recover_peek(const ssync_kra_set *kras, const unsigned char *da
     ssync_blob blob = {0};
     EVP_PKEY *key;
     X509 *kra;
-    ssync_code rc = ssync_blob_decode(data, len, &blob, err);
+    ssync_code rc = ssync_blob_open(data, len, &blob, err);
     if (rc == SSYNC_OK)
         rc = choose_kra(kras, blob.envelope, &key, &kra, err);
     /* the user certificate without its key: the one end-entity certificate of the blob (the
      * others are its CA chain); anything else is left to the recovery to decide */
     X509 *leaf = NULL;
     int n_leaf = 0;
-    for (int i = 0; rc == SSYNC_OK && i < sk_X509_num(blob.certs); i++) {
-        X509 *c = sk_X509_value(blob.certs, i);
-        if (X509_check_ca(c) == 0) {
+    for (int i = 0; rc == SSYNC_OK && i < blob.n_certs; i++) {
+        X509 *c = ssync_blob_cert(&blob, i);
+        if (c && X509_check_ca(c) == 0) {
             leaf = c;
             n_leaf++;
         }

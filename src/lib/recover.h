@@ -27,6 +27,13 @@ ssync_code ssync_recover_blob(const ssync_kra_set *kras, const unsigned char *da
                               X509 *cert_hint, ssync_recovered *out, ssync_error *err);
 void ssync_recovered_clear(ssync_recovered *r);
 
+/* As ssync_recover_blob; with SSYNC_RECOVER_NO_CHAIN the chain stays empty and the blob's other
+ * certificates are never decoded (a PKCS#12 without the chain needs only the user's). */
+#define SSYNC_RECOVER_NO_CHAIN 1u
+ssync_code ssync_recover_blob_ex(const ssync_kra_set *kras, const unsigned char *data, size_t len,
+                                 X509 *cert_hint, unsigned flags, ssync_recovered *out,
+                                 ssync_error *err);
+
 /* What a plan needs without the KRA's private-key operation: decodes the blob, checks that a
  * held KRA is among its recipients (SSYNC_ERR_KRA_NOT_HELD as ssync_recover_decrypt says it
  * otherwise) and returns the user certificate (*cert_out, up-referenced) when the blob carries

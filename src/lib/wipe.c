@@ -1,10 +1,10 @@
 #include "wipe.h"
 
-#include <openssl/crypto.h>
+#include <string.h>
 
 /* Its own frame, below the caller's: the frames of the functions the caller called before. */
 __attribute__((noinline)) void ssync_wipe_stack(void)
 {
     unsigned char pad[SSYNC_WIPE_STACK_BYTES];
-    OPENSSL_cleanse(pad, sizeof pad); /* never optimised away */
+    explicit_bzero(pad, sizeof pad); /* never optimised away */
 }

@@ -92,6 +92,82 @@ static void bare_envelope(void **state)
     ssync_buf_free(&der);
 }
 
+/* ssync_blob_open keeps the certificates as DER: each is decoded only when asked for, and its
+ * encoding is the one the blob carries (SHA-1 = the thumbprint). */
+static void open_keeps_certificates_as_der(void **state)
+{
+    ssync_buf f = test_read("adcs-basic/getkey.der");
+    ssync_blob b;
+    ssync_error e = {0};
+    assert_ok(ssync_blob_open(f.data, f.len, &b, &e), e);
+    assert_null(b.certs);
+    assert_int_equal(b.n_certs, 2);
+    assert_envelope_is_reference(&b);
+    int user = 0;
+    for (int i = 0; i < b.n_certs; i++) {
+        const unsigned char *der;
+        size_t len;
+        assert_int_equal(ssync_blob_cert_der(&b, i, &der, &len), 1);
+        unsigned char md[SHA_DIGEST_LENGTH];
+        char hex[41];
+        SHA1(der, len, md);
+        ssync_hex_lower(md, sizeof md, hex);
+        user += strcmp(hex, expected_fact("thumbprint")) == 0;
+        X509 *x = ssync_blob_cert(&b, i);
+        assert_non_null(x);
+        assert_ptr_equal(ssync_blob_cert(&b, i), x); /* decoded once, kept */
+        char h[41];
+        cert_sha1(x, h);
+        assert_string_equal(h, hex);
+    }
+    assert_int_equal(user, 1);
+    assert_null(ssync_blob_cert(&b, 2));
+    assert_null(ssync_blob_cert(&b, -1));
+    ssync_blob_clear(&b);
+
+    /* the PKCS#7 v1.5 shape goes through OpenSSL's PKCS#7 decoder: decoded certificates only */
+    ssync_buf_free(&f);
+    f = test_read("recovery/getkey-pkcs7-embedded.der");
+    assert_ok(ssync_blob_open(f.data, f.len, &b, &e), e);
+    assert_true(b.n_certs > 0);
+    const unsigned char *der;
+    size_t len;
+    assert_int_equal(ssync_blob_cert_der(&b, 0, &der, &len), 0);
+    assert_non_null(ssync_blob_cert(&b, 0));
+    ssync_blob_clear(&b);
+    ssync_buf_free(&f);
+}
+
+/* A certificate that is a SEQUENCE but no certificate: open still succeeds (it is decoded only
+ * when asked for); ssync_blob_decode, which decodes them all, names it. */
+static void undecodable_certificate(void **state)
+{
+    ssync_buf f = test_read("adcs-basic/getkey.der");
+    ssync_blob b;
+    ssync_error e = {0};
+    assert_ok(ssync_blob_open(f.data, f.len, &b, &e), e);
+    const unsigned char *der;
+    size_t len;
+    assert_int_equal(ssync_blob_cert_der(&b, 0, &der, &len), 1);
+    unsigned char *at = NULL;
+    for (size_t i = 0; i + len <= f.len && !at; i++)
+        if (memcmp(f.data + i, der, len) == 0)
+            at = f.data + i;
+    assert_non_null(at);
+    ssync_blob_clear(&b);
+    at[4] = 0x31; /* the TBSCertificate's SEQUENCE tag becomes a SET: same lengths */
+    assert_ok(ssync_blob_open(f.data, f.len, &b, &e), e);
+    assert_int_equal(b.n_certs, 2);
+    assert_null(ssync_blob_cert(&b, 0));
+    assert_non_null(ssync_blob_cert(&b, 1));
+    ssync_blob_clear(&b);
+    assert_int_equal(ssync_blob_decode(f.data, f.len, &b, &e), SSYNC_ERR_BLOB_ASN1);
+    assert_contains(e.msg, "certificate 1 of the blob does not decode");
+    assert_null(b.envelope);
+    assert_null(b.certs);
+    ssync_buf_free(&f);
+}
+
 static void unsigned_and_other_content_types(void **state)
 {
     decode_file_ok("recovery/getkey-unsigned.der", SSYNC_BLOB_DER, 0);
@@ -225,6 +301,8 @@ int main(void)
         cmocka_unit_test(getkey_base64),
         cmocka_unit_test(getkey_base64_header),
         cmocka_unit_test(bare_envelope),
+        cmocka_unit_test(open_keeps_certificates_as_der),
+        cmocka_unit_test(undecodable_certificate),
         cmocka_unit_test(unsigned_and_other_content_types),
         cmocka_unit_test(wrong_types),
         cmocka_unit_test(empty_and_garbage),

@@ -55,6 +55,48 @@ static void recover_ok(const ssync_kra_set *set, const char *rel, X509 *hint, in
     ssync_buf_free(&f);
 }
 
+/* SSYNC_RECOVER_NO_CHAIN: the same key and certificate, an empty chain, and the CA certificate
+ * never decoded (a blob whose CA certificate does not decode still recovers). */
+static void recover_without_chain(void **state)
+{
+    ssync_kra_set *set = kras(KRA1, NULL);
+    ssync_buf f = test_read("adcs-basic/getkey.der");
+    ssync_recovered r;
+    ssync_error e = {0};
+    assert_ok(ssync_recover_blob_ex(set, f.data, f.len, NULL, SSYNC_RECOVER_NO_CHAIN, &r, &e), e);
+    assert_is_user_key(r.key);
+    assert_is_user_cert(r.cert);
+    assert_non_null(r.chain);
+    assert_int_equal(sk_X509_num(r.chain), 0);
+    X509 *ca = NULL;
+    ssync_recovered_clear(&r);
+    assert_ok(ssync_recover_blob(set, f.data, f.len, NULL, &r, &e), e);
+    assert_int_equal(sk_X509_num(r.chain), 1);
+    ca = X509_dup(sk_X509_value(r.chain, 0));
+    ssync_recovered_clear(&r);
+
+    /* break the CA certificate's TBSCertificate tag (SEQUENCE -> SET, lengths unchanged) */
+    unsigned char *der = NULL;
+    int n = i2d_X509(ca, &der);
+    assert_true(n > 0);
+    unsigned char *at = NULL;
+    for (size_t i = 0; i + (size_t)n <= f.len && !at; i++)
+        if (memcmp(f.data + i, der, (size_t)n) == 0)
+            at = f.data + i;
+    assert_non_null(at);
+    at[4] = 0x31;
+    assert_ok(ssync_recover_blob_ex(set, f.data, f.len, NULL, SSYNC_RECOVER_NO_CHAIN, &r, &e), e);
+    assert_is_user_cert(r.cert);
+    ssync_recovered_clear(&r);
+    assert_int_equal(ssync_recover_blob(set, f.data, f.len, NULL, &r, &e), SSYNC_ERR_BLOB_ASN1);
+    assert_contains(e.msg, "does not decode");
+    assert_null(r.key);
+    OPENSSL_free(der);
+    X509_free(ca);
+    ssync_buf_free(&f);
+    ssync_kra_set_free(set);
+}
+
 static void expect_fail(const ssync_kra_set *set, const unsigned char *data, size_t len, X509 *hint,
                         ssync_code want, const char *text)
 {
@@ -337,6 +379,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(all_encodings),
+        cmocka_unit_test(recover_without_chain),
         cmocka_unit_test(bare_envelope_with_cert_hint),
         cmocka_unit_test(aes_and_3des),
         cmocka_unit_test(two_kras_either_opens),
