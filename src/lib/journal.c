@@ -10,10 +10,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Statements are prepared once per journal and reset after each use: a sync runs the same
+ * few statements once or twice per record, and preparing one costs more than running it. */
+#define STMT_CACHE 24
+
 struct ssync_journal {
     sqlite3 *db;
     int in_tx;
-    sqlite3_stmt *scan_get; /* prepared once: a re-sync asks it once per blob */
+    struct {
+        const char *sql; /* the statement's text, a string literal: the key is its address */
+        sqlite3_stmt *st;
+    } stmts[STMT_CACHE];
 };
 
 static const char *const schema =
@@ -111,9 +118,49 @@ void ssync_journal_close(ssync_journal *j)
 {
     if (!j)
         return;
-    sqlite3_finalize(j->scan_get);
+    for (int i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(j->stmts[i].st);
     sqlite3_close_v2(j->db);
     free(j);
+}
+
+/* The prepared statement for sql (a string literal), reset and without bindings; NULL on error.
+ * Give it back with done(). */
+static sqlite3_stmt *stmt(ssync_journal *j, const char *sql)
+{
+    int i = 0;
+    for (; i < STMT_CACHE && j->stmts[i].sql; i++)
+        if (j->stmts[i].sql == sql)
+            return j->stmts[i].st;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    if (i < STMT_CACHE) {
+        j->stmts[i].sql = sql;
+        j->stmts[i].st = st;
+    }
+    return st;
+}
+
+/* Ends a use of a statement from stmt(): reset for the next (finalized when the cache was full). */
+static void done(ssync_journal *j, sqlite3_stmt *st)
+{
+    for (int i = 0; i < STMT_CACHE && j->stmts[i].sql; i++)
+        if (j->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    sqlite3_finalize(st);
+}
+
+int ssync_journal_prepared(ssync_journal *j)
+{
+    int n = 0;
+    for (sqlite3_stmt *st = j ? sqlite3_next_stmt(j->db, NULL) : NULL; st;
+         st = sqlite3_next_stmt(j->db, st))
+        n++;
+    return n;
 }
 
 /* Prepares sql, binds the text/int arguments described by types ('t' text, 'i' int64, 'd'
@@ -121,8 +168,8 @@ void ssync_journal_close(ssync_journal *j)
 static ssync_code run(ssync_journal *j, ssync_error *err, const char *what, const char *sql,
                       const char *types, ...)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = stmt(j, sql);
+    if (!st)
         return db_fail(j, err, what);
     va_list ap;
     va_start(ap, types);
@@ -139,16 +186,16 @@ static ssync_code run(ssync_journal *j, ssync_error *err, const char *what, cons
         }
         if (rc != SQLITE_OK) {
             va_end(ap);
-            sqlite3_finalize(st);
-            return db_fail(j, err, what);
+            ssync_code code = db_fail(j, err, what);
+            done(j, st);
+            return code;
         }
     }
     va_end(ap);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(j, err, what);
-    return SSYNC_OK;
+    ssync_code code = rc != SQLITE_DONE && rc != SQLITE_ROW ? db_fail(j, err, what) : SSYNC_OK;
+    done(j, st);
+    return code;
 }
 
 ssync_code ssync_journal_run_begin(ssync_journal *j, const char *command, int64_t *run_id,
@@ -213,12 +260,10 @@ ssync_code ssync_journal_unsettled(ssync_journal *j, int (*fn)(void *ctx, const 
 {
     if (!j || !fn)
         return ssync_fail(err, SSYNC_ERR_ARG, "journal query");
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(j->db,
-                           "SELECT id, run_id, action, outcome, upn, thumbprint, record_id, "
-                           "client_request_id, request_id, http_status, error FROM ops "
-                           "WHERE outcome IN ('pending','ambiguous') ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = stmt(j, "SELECT id, run_id, action, outcome, upn, thumbprint, record_id, "
+                               "client_request_id, request_id, http_status, error FROM ops "
+                               "WHERE outcome IN ('pending','ambiguous') ORDER BY id");
+    if (!st)
         return db_fail(j, err, "list unsettled operations");
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -239,10 +284,11 @@ ssync_code ssync_journal_unsettled(ssync_journal *j, int (*fn)(void *ctx, const 
         if (!fn(ctx, &op))
             break;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_fail(j, err, "list unsettled operations");
-    return SSYNC_OK;
+    ssync_code code = rc != SQLITE_ROW && rc != SQLITE_DONE
+                          ? db_fail(j, err, "list unsettled operations")
+                          : SSYNC_OK;
+    done(j, st);
+    return code;
 }
 
 ssync_code ssync_journal_settle(ssync_journal *j, ssync_op_action action, const char *upn,
@@ -281,21 +327,21 @@ ssync_code ssync_journal_meta_get(ssync_journal *j, const char *key, char **valu
     if (!j || !key || !value)
         return ssync_fail(err, SSYNC_ERR_ARG, "journal meta");
     *value = NULL;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(j->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) !=
-            SQLITE_OK ||
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-        sqlite3_finalize(st);
+    sqlite3_stmt *st = stmt(j, "SELECT value FROM meta WHERE key=?");
+    if (!st)
         return db_fail(j, err, "read meta");
-    }
-    int rc = sqlite3_step(st);
+    int rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const unsigned char *v = sqlite3_column_text(st, 0);
         *value = strdup(v ? (const char *)v : "");
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_fail(j, err, "read meta");
+    ssync_code code =
+        rc != SQLITE_ROW && rc != SQLITE_DONE ? db_fail(j, err, "read meta") : SSYNC_OK;
+    done(j, st);
+    if (code != SSYNC_OK)
+        return code;
     if (rc == SQLITE_ROW && !*value)
         return ssync_fail(err, SSYNC_ERR_NOMEM, "meta");
     return SSYNC_OK;
@@ -333,11 +379,9 @@ ssync_code ssync_journal_user_get(ssync_journal *j, const char *kind, const char
     char *k = lower_dup(key);
     if (!k)
         return ssync_fail(err, SSYNC_ERR_NOMEM, "user cache");
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(j->db,
-                                "SELECT id, upn, mail, via FROM user_cache WHERE kind=? AND "
-                                "key=? AND stored>=?",
-                                -1, &st, NULL);
+    sqlite3_stmt *st =
+        stmt(j, "SELECT id, upn, mail, via FROM user_cache WHERE kind=? AND key=? AND stored>=?");
+    int rc = st ? SQLITE_OK : SQLITE_ERROR;
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK)
@@ -353,11 +397,12 @@ ssync_code ssync_journal_user_get(ssync_journal *j, const char *kind, const char
         copy_col(out->via, sizeof out->via, st, 3);
         *found = 1;
     }
-    sqlite3_finalize(st);
     free(k);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_fail(j, err, "read user cache");
-    return SSYNC_OK;
+    ssync_code code =
+        rc != SQLITE_ROW && rc != SQLITE_DONE ? db_fail(j, err, "read user cache") : SSYNC_OK;
+    if (st)
+        done(j, st);
+    return code;
 }
 
 ssync_code ssync_journal_user_put(ssync_journal *j, const char *kind, const char *key,
@@ -392,32 +437,25 @@ ssync_code ssync_journal_scan_get(ssync_journal *j, const char *path, long long 
     if (!j || !path || !kras || !facts)
         return ssync_fail(err, SSYNC_ERR_ARG, "journal scan cache");
     *facts = NULL;
-    if (!j->scan_get &&
-        sqlite3_prepare_v2(j->db,
-                           "SELECT facts FROM scan_cache WHERE path=? AND size=? AND mtime_ns=? "
-                           "AND kras=?",
-                           -1, &j->scan_get, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = stmt(j, "SELECT facts FROM scan_cache WHERE path=? AND size=? AND "
+                               "mtime_ns=? AND kras=?");
+    if (!st)
         return db_fail(j, err, "read scan cache");
-    sqlite3_stmt *st = j->scan_get;
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    ssync_code code = SSYNC_OK;
+    int rc = SQLITE_ERROR;
     if (sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_int64(st, 2, size) != SQLITE_OK ||
         sqlite3_bind_int64(st, 3, mtime_ns) != SQLITE_OK ||
-        sqlite3_bind_text(st, 4, kras, -1, SQLITE_STATIC) != SQLITE_OK)
-        return db_fail(j, err, "read scan cache");
-    int rc = sqlite3_step(st);
+        sqlite3_bind_text(st, 4, kras, -1, SQLITE_STATIC) != SQLITE_OK ||
+        ((rc = sqlite3_step(st)) != SQLITE_ROW && rc != SQLITE_DONE))
+        code = db_fail(j, err, "read scan cache");
     if (rc == SQLITE_ROW) {
         const unsigned char *v = sqlite3_column_text(st, 0);
-        if (v && !(*facts = strdup((const char *)v))) {
-            sqlite3_reset(st);
-            return ssync_fail(err, SSYNC_ERR_NOMEM, "scan cache");
-        }
+        if (v && !(*facts = strdup((const char *)v)))
+            code = ssync_fail(err, SSYNC_ERR_NOMEM, "scan cache");
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_fail(j, err, "read scan cache");
-    return SSYNC_OK;
+    done(j, st);
+    return code;
 }
 
 ssync_code ssync_journal_scan_put(ssync_journal *j, const char *path, long long size,

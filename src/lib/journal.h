@@ -81,6 +81,9 @@ typedef struct ssync_cached_user {
     char via[24];   /* the property that matched: "userPrincipalName", "mail", "proxyAddresses" */
 } ssync_cached_user;
 
+/* How many statements the journal holds prepared (each SQL text is prepared once and reused). */
+int ssync_journal_prepared(ssync_journal *j);
+
 /* *found = 1 and out filled when an entry for (kind, key) was stored at or after not_before. */
 ssync_code ssync_journal_user_get(ssync_journal *j, const char *kind, const char *key,
                                   double not_before, ssync_cached_user *out, int *found,

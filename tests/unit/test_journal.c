@@ -208,10 +208,45 @@ static void user_cache(void **state)
     free(dir);
 }
 
+/* Each statement is prepared once and reused: 200 lookups and 200 stores keep two prepared
+ * statements (and every answer right). */
+static void statements_are_reused(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    ssync_journal *j = NULL;
+    ssync_error e = {0};
+    assert_int_equal(ssync_journal_open(path, &j, &e), SSYNC_OK);
+    assert_int_equal(ssync_journal_prepared(j), 0);
+    ssync_cached_user u = {0}, got;
+    int found = 0;
+    for (int i = 0; i < 200; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "user%d@x.example", i);
+        snprintf(u.upn, sizeof u.upn, "%s", key);
+        snprintf(u.id, sizeof u.id, "id-%d", i);
+        assert_int_equal(ssync_journal_user_put(j, "upn", key, &u, 1000.0, &e), SSYNC_OK);
+        assert_int_equal(ssync_journal_user_get(j, "upn", key, 0, &got, &found, &e), SSYNC_OK);
+        assert_int_equal(found, 1);
+        assert_string_equal(got.id, u.id);
+    }
+    assert_int_equal(ssync_journal_prepared(j), 2);
+    assert_int_equal(ssync_journal_user_get(j, "upn", "nobody@x.example", 0, &got, &found, &e),
+                     SSYNC_OK);
+    assert_int_equal(found, 0);
+    assert_int_equal(ssync_journal_prepared(j), 2);
+    assert_int_equal(ssync_journal_prepared(NULL), 0);
+    ssync_journal_close(j);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(intents_and_outcomes_survive_reopen),
+        cmocka_unit_test(statements_are_reused),
         cmocka_unit_test(intent_is_durable_across_kill_9),
         cmocka_unit_test(bad_arguments_and_paths),
         cmocka_unit_test(user_cache),
