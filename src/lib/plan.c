@@ -388,6 +388,7 @@ typedef struct scan_ctx {
     size_t n_crls;
     ssync_journal *journal; /* NULL: no cache */
     char *kra_id;           /* the KRA set's identity: a cache entry is for one set */
+    ssync_cert_memo *memo;  /* the CA certificates the blobs share, decoded once */
 } scan_ctx;
 
 /* The certificate facts of one blob without the KRA's private-key operation (the upload
@@ -419,7 +420,7 @@ static void scan_one(const scan_ctx *c, ssync_plan_item *it)
     X509 *cert = NULL;
     ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, &e);
     if (rc == SSYNC_OK)
-        rc = ssync_recover_peek(c->kras, b.data, b.len, &cert, &e);
+        rc = ssync_recover_peek_memo(c->kras, b.data, b.len, c->memo, &cert, &e);
     if (rc == SSYNC_OK && !cert) {
         rc = ssync_recover_blob(c->kras, b.data, b.len, NULL, &rec, &e);
         if (rc == SSYNC_OK && X509_up_ref(rec.cert))
@@ -517,8 +518,9 @@ ssync_code ssync_plan_scan_cached(const ssync_config *cfg, const ssync_kra_set *
     size_t first = out->count;
     switch (cfg->source.type) {
     case SSYNC_SOURCE_BLOBS: {
-        scan_ctx c = {kras, crls, n_crls, journal,
-                      kras && journal ? ssync_scan_kra_id(kras) : NULL};
+        ssync_cert_memo memo = {0};
+        scan_ctx c = {kras, crls, n_crls, journal, kras && journal ? ssync_scan_kra_id(kras) : NULL,
+                      &memo};
         /* the cache entries of one scan go in one transaction */
         ssync_error te = {0};
         int tx = c.kra_id && ssync_journal_tx_begin(journal, &te) == SSYNC_OK;
@@ -526,6 +528,7 @@ ssync_code ssync_plan_scan_cached(const ssync_config *cfg, const ssync_kra_set *
         if (tx)
             ssync_journal_tx_commit(journal, &te);
         free(c.kra_id);
+        ssync_cert_memo_clear(&memo);
         break;
     }
     case SSYNC_SOURCE_PFX:

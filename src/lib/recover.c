@@ -283,8 +283,50 @@ out:
     return rc;
 }
 
+void ssync_cert_memo_clear(ssync_cert_memo *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n; i++) {
+        free(m->e[i].der);
+        X509_free(m->e[i].x509);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+static X509 *memo_find(const ssync_cert_memo *m, const unsigned char *der, size_t len)
+{
+    for (int i = 0; m && i < m->n; i++)
+        if (m->e[i].len == len && memcmp(m->e[i].der, der, len) == 0)
+            return m->e[i].x509;
+    return NULL;
+}
+
+/* Keeps x (up-referenced) under its encoding; a full memo keeps what it has. */
+static void memo_put(ssync_cert_memo *m, const unsigned char *der, size_t len, X509 *x)
+{
+    if (!m || m->n >= SSYNC_CERT_MEMO)
+        return;
+    unsigned char *copy = malloc(len);
+    if (!copy || !X509_up_ref(x)) {
+        free(copy);
+        return;
+    }
+    memcpy(copy, der, len);
+    m->e[m->n].der = copy;
+    m->e[m->n].len = len;
+    m->e[m->n].x509 = x;
+    m->n++;
+}
+
 ssync_code ssync_recover_peek(const ssync_kra_set *kras, const unsigned char *data, size_t len,
                               X509 **cert_out, ssync_error *err)
+{
+    return ssync_recover_peek_memo(kras, data, len, NULL, cert_out, err);
+}
+
+ssync_code ssync_recover_peek_memo(const ssync_kra_set *kras, const unsigned char *data, size_t len,
+                                   ssync_cert_memo *memo, X509 **cert_out, ssync_error *err)
 {
     if (!cert_out || !kras)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_recover_peek");
@@ -300,10 +342,17 @@ ssync_code ssync_recover_peek(const ssync_kra_set *kras, const unsigned char *da
     X509 *leaf = NULL;
     int n_leaf = 0;
     for (int i = 0; rc == SSYNC_OK && i < blob.n_certs; i++) {
+        const unsigned char *der;
+        size_t der_len;
+        int has_der = ssync_blob_cert_der(&blob, i, &der, &der_len);
+        if (has_der && memo_find(memo, der, der_len))
+            continue; /* a CA certificate seen in an earlier blob */
         X509 *c = ssync_blob_cert(&blob, i);
         if (c && X509_check_ca(c) == 0) {
             leaf = c;
             n_leaf++;
+        } else if (c && has_der) {
+            memo_put(memo, der, der_len, c);
         }
     }
     if (rc == SSYNC_OK && n_leaf == 1 && X509_up_ref(leaf))

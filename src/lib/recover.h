@@ -43,4 +43,22 @@ ssync_code ssync_recover_blob_ex(const ssync_kra_set *kras, const unsigned char 
 ssync_code ssync_recover_peek(const ssync_kra_set *kras, const unsigned char *data, size_t len,
                               X509 **cert_out, ssync_error *err);
 
+/* CA certificates already decoded, kept by their encoding: every blob of a CA carries the same
+ * CA certificates, and decoding one costs more than the rest of a peek. Zero-initialise; free
+ * with ssync_cert_memo_clear. */
+#define SSYNC_CERT_MEMO 8
+typedef struct ssync_cert_memo {
+    int n;
+    struct {
+        unsigned char *der;
+        size_t len;
+        X509 *x509;
+    } e[SSYNC_CERT_MEMO];
+} ssync_cert_memo;
+void ssync_cert_memo_clear(ssync_cert_memo *m);
+
+/* ssync_recover_peek with a memo (may be NULL) shared by the blobs of one scan. */
+ssync_code ssync_recover_peek_memo(const ssync_kra_set *kras, const unsigned char *data, size_t len,
+                                   ssync_cert_memo *memo, X509 **cert_out, ssync_error *err);
+
 #endif

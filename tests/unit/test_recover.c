@@ -329,6 +329,39 @@ static void peek_without_decryption(void **state)
     X509_free(user);
 }
 
+/* A memo shared by the peeks of one scan keeps the CA certificate decoded once: the first blob
+ * puts it there, the next ones find it; the user certificate is never kept. The memo holds at
+ * most SSYNC_CERT_MEMO certificates. */
+static void peek_with_memo(void **state)
+{
+    ssync_kra_set *set = kras(KRA1, NULL);
+    X509 *user = test_load_cert("adcs-basic/user.pem");
+    const char *files[] = {"adcs-basic/getkey.der", "adcs-basic/getkey-base64.txt",
+                           "recovery/getkey-header-crlf.txt", "recovery/getkey-no-user-cert.der"};
+    ssync_cert_memo memo = {0};
+    ssync_error e = {0};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        ssync_buf f = test_read(files[i]);
+        X509 *cert = NULL;
+        assert_ok(ssync_recover_peek_memo(set, f.data, f.len, &memo, &cert, &e), e);
+        if (i < 3) {
+            assert_non_null(cert);
+            assert_int_equal(X509_cmp(cert, user), 0);
+        } else {
+            assert_null(cert); /* the CA certificate only: still no leaf */
+        }
+        assert_int_equal(memo.n, 1);
+        assert_true(X509_check_ca(memo.e[0].x509) != 0);
+        X509_free(cert);
+        ssync_buf_free(&f);
+    }
+    ssync_cert_memo_clear(&memo);
+    assert_int_equal(memo.n, 0);
+    ssync_cert_memo_clear(NULL);
+    ssync_kra_set_free(set);
+    X509_free(user);
+}
+
 static void decrypt_directly(void **state)
 {
     ssync_kra_set *set = kras(KRA1, NULL);
@@ -391,6 +424,7 @@ int main(void)
         cmocka_unit_test(blob_without_user_cert),
         cmocka_unit_test(decrypt_directly),
         cmocka_unit_test(peek_without_decryption),
+        cmocka_unit_test(peek_with_memo),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
