@@ -1,6 +1,8 @@
 /* Fuzz target: recovery blobs (DER, base64, base64 with header; SignedData or bare
- * EnvelopedData) through the whole recovery: decoding, decryption with the test KRA, key-blob
- * parsing and matching the user certificate. */
+ * EnvelopedData) through the whole recovery: decoding (the SignedData templates that keep the
+ * certificates as DER, and the CMS and PKCS#7 decoders behind them), decryption with the test
+ * KRA, key-blob parsing and matching the user certificate; with and without the chain, and the
+ * plan's peek twice over one memo of CA certificates. */
 #include "fileio.h"
 #include "recover.h"
 
@@ -28,5 +30,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     ssync_recovered r = {0};
     if (ssync_recover_blob(kras, data, len, NULL, &r, &err) == SSYNC_OK)
         ssync_recovered_clear(&r);
+    if (ssync_recover_blob_ex(kras, data, len, NULL, SSYNC_RECOVER_NO_CHAIN, &r, &err) == SSYNC_OK)
+        ssync_recovered_clear(&r);
+    ssync_cert_memo memo = {0};
+    for (int i = 0; i < 2; i++) {
+        X509 *cert = NULL;
+        if (ssync_recover_peek_memo(kras, data, len, &memo, &cert, &err) == SSYNC_OK)
+            X509_free(cert);
+    }
+    ssync_cert_memo_clear(&memo);
+    ssync_blob blob;
+    if (ssync_blob_decode(data, len, &blob, &err) == SSYNC_OK)
+        ssync_blob_clear(&blob);
     return 0;
 }

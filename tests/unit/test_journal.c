@@ -21,14 +21,22 @@ static int collect(void *ctx, const ssync_op *op)
     return 1;
 }
 
+/* A new journal dir/state.db (its path in path), open. */
+static ssync_journal *open_fresh(const char *dir, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/state.db", dir);
+    ssync_journal *j = NULL;
+    ssync_error e = {0};
+    assert_int_equal(ssync_journal_open(path, &j, &e), SSYNC_OK);
+    return j;
+}
+
 static void intents_and_outcomes_survive_reopen(void **state)
 {
     char *dir = test_tmpdir();
     char path[600];
-    snprintf(path, sizeof path, "%s/state.db", dir);
-    ssync_journal *j = NULL;
     ssync_error e = {0};
-    assert_int_equal(ssync_journal_open(path, &j, &e), SSYNC_OK);
+    ssync_journal *j = open_fresh(dir, path, sizeof path);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -147,10 +155,8 @@ static void user_cache(void **state)
 {
     char *dir = test_tmpdir();
     char path[600];
-    snprintf(path, sizeof path, "%s/state.db", dir);
-    ssync_journal *j = NULL;
     ssync_error e = {0};
-    assert_int_equal(ssync_journal_open(path, &j, &e), SSYNC_OK);
+    ssync_journal *j = open_fresh(dir, path, sizeof path);
     ssync_cached_user u = {0}, got;
     snprintf(u.id, sizeof u.id, "11111111-2222-3333-4444-555555555555");
     snprintf(u.upn, sizeof u.upn, "Alice@X.example");
@@ -214,10 +220,8 @@ static void statements_are_reused(void **state)
 {
     char *dir = test_tmpdir();
     char path[600];
-    snprintf(path, sizeof path, "%s/state.db", dir);
-    ssync_journal *j = NULL;
     ssync_error e = {0};
-    assert_int_equal(ssync_journal_open(path, &j, &e), SSYNC_OK);
+    ssync_journal *j = open_fresh(dir, path, sizeof path);
     assert_int_equal(ssync_journal_prepared(j), 0);
     ssync_cached_user u = {0}, got;
     int found = 0;
