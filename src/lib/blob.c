@@ -21,51 +21,51 @@
  * encodings (RFC 5652 sections 3 and 5.1). OpenSSL's CMS decoder would decode every certificate,
  * and OpenSSL 3.0 builds a public-key decoder for each; a recovery needs only the user's. Any
  * other shape fails here and goes to the CMS and PKCS#7 decoders, which give the errors. */
+/* The template macros end without a semicolon: clang-format would indent what follows. */
+/* clang-format off */
 typedef struct {
     ASN1_OBJECT *type;
     ASN1_OCTET_STRING *content;
 } SSYNC_ENCAP_LITE;
 
-ASN1_SEQUENCE(SSYNC_ENCAP_LITE) =
-    {
-        ASN1_SIMPLE(SSYNC_ENCAP_LITE, type, ASN1_OBJECT),
-        ASN1_EXP_OPT(SSYNC_ENCAP_LITE, content, ASN1_OCTET_STRING, 0),
+ASN1_SEQUENCE(SSYNC_ENCAP_LITE) = {
+    ASN1_SIMPLE(SSYNC_ENCAP_LITE, type, ASN1_OBJECT),
+    ASN1_EXP_OPT(SSYNC_ENCAP_LITE, content, ASN1_OCTET_STRING, 0),
 } ASN1_SEQUENCE_END(SSYNC_ENCAP_LITE)
 
-        typedef struct {
+typedef struct {
     ASN1_INTEGER *version;
     ASN1_TYPE *digest_algorithms;
     SSYNC_ENCAP_LITE *encap;
-    STACK_OF(ASN1_TYPE) * certs;
-    STACK_OF(ASN1_TYPE) * crls;
+    STACK_OF(ASN1_TYPE) *certs;
+    STACK_OF(ASN1_TYPE) *crls;
     ASN1_TYPE *signer_infos;
 } SSYNC_SIGNED_LITE;
 
-ASN1_SEQUENCE(SSYNC_SIGNED_LITE) =
-    {
-        ASN1_SIMPLE(SSYNC_SIGNED_LITE, version, ASN1_INTEGER),
-        ASN1_SIMPLE(SSYNC_SIGNED_LITE, digest_algorithms, ASN1_ANY),
-        ASN1_SIMPLE(SSYNC_SIGNED_LITE, encap, SSYNC_ENCAP_LITE),
-        ASN1_IMP_SET_OF_OPT(SSYNC_SIGNED_LITE, certs, ASN1_ANY, 0),
-        ASN1_IMP_SET_OF_OPT(SSYNC_SIGNED_LITE, crls, ASN1_ANY, 1),
-        ASN1_SIMPLE(SSYNC_SIGNED_LITE, signer_infos, ASN1_ANY),
+ASN1_SEQUENCE(SSYNC_SIGNED_LITE) = {
+    ASN1_SIMPLE(SSYNC_SIGNED_LITE, version, ASN1_INTEGER),
+    ASN1_SIMPLE(SSYNC_SIGNED_LITE, digest_algorithms, ASN1_ANY),
+    ASN1_SIMPLE(SSYNC_SIGNED_LITE, encap, SSYNC_ENCAP_LITE),
+    ASN1_IMP_SET_OF_OPT(SSYNC_SIGNED_LITE, certs, ASN1_ANY, 0),
+    ASN1_IMP_SET_OF_OPT(SSYNC_SIGNED_LITE, crls, ASN1_ANY, 1),
+    ASN1_SIMPLE(SSYNC_SIGNED_LITE, signer_infos, ASN1_ANY),
 } ASN1_SEQUENCE_END(SSYNC_SIGNED_LITE)
 
-        typedef struct {
+typedef struct {
     ASN1_OBJECT *type;
     SSYNC_SIGNED_LITE *signed_data;
 } SSYNC_CONTENT_LITE;
 
-ASN1_SEQUENCE(SSYNC_CONTENT_LITE) =
-    {
-        ASN1_SIMPLE(SSYNC_CONTENT_LITE, type, ASN1_OBJECT),
-        ASN1_EXP(SSYNC_CONTENT_LITE, signed_data, SSYNC_SIGNED_LITE, 0),
+ASN1_SEQUENCE(SSYNC_CONTENT_LITE) = {
+    ASN1_SIMPLE(SSYNC_CONTENT_LITE, type, ASN1_OBJECT),
+    ASN1_EXP(SSYNC_CONTENT_LITE, signed_data, SSYNC_SIGNED_LITE, 0),
 } ASN1_SEQUENCE_END(SSYNC_CONTENT_LITE)
 
-        struct ssync_blob_certs {
+struct ssync_blob_certs {
     SSYNC_CONTENT_LITE *lite; /* the encodings (NULL when the CMS or PKCS#7 decoder read them) */
     X509 **x509;              /* n_certs entries, decoded on first use */
 };
+/* clang-format on */
 
 const char *ssync_blob_encoding_name(ssync_blob_encoding enc)
 {
