@@ -177,7 +177,8 @@ static X509 *find_user_cert(ssync_blob *blob, EVP_PKEY *key)
     BIGNUM *n = NULL;
     unsigned char *mod = NULL;
     int mod_len = 0;
-    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) == 1 && (mod = malloc((size_t)BN_num_bytes(n) + 1)))
+    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+        (mod = malloc((size_t)BN_num_bytes(n) + 1)))
         mod_len = BN_bn2bin(n, mod);
     BN_free(n);
     ERR_clear_error();
