@@ -3,8 +3,8 @@
  * certificates as DER, and the CMS and PKCS#7 decoders behind them), decryption with the test
  * KRA, key-blob parsing and matching the user certificate; with and without the chain, and the
  * plan's peek twice over one memo of CA certificates. */
-#include "fileio.h"
-#include "recover.h"
+#include "common/fileio.h"
+#include "recover/recover.h"
 
 #include <stdint.h>
 #include <stdlib.h>

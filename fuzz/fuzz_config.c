@@ -1,5 +1,5 @@
 /* Fuzz target: the INI configuration parser and its value checks. */
-#include "config.h"
+#include "sync/config.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Fuzz target: the connector public key (PEM SubjectPublicKeyInfo, PEM/DER certificate, CNG
  * RSA1 blob). A key that parses is used once for an encryption, as export does. */
-#include "connector.h"
+#include "connector/connector.h"
 
 #include <stdint.h>
 

@@ -5,9 +5,9 @@
  *   2  one record, decoded against the Requests columns of the lab database
  * Seeds: small lab databases (smimesync-lab --edb) and values cut from them. */
 #define _GNU_SOURCE
-#include "edb.h"
-#include "edb_file.h"
-#include "edb_record.h"
+#include "edb/edb.h"
+#include "edb/file.h"
+#include "edb/ese_record.h"
 
 #include <stdint.h>
 #include <stdio.h>

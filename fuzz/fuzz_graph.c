@@ -1,8 +1,8 @@
 /* Fuzz target: everything parsed from Graph and Entra ID responses. The first byte picks the
  * parser, the rest is the body: userPfxCertificate pages, group member pages, Graph error bodies,
  * Entra error bodies, token responses. */
-#include "auth.h"
-#include "graph_parse.h"
+#include "graph/auth.h"
+#include "graph/graph_parse.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* Fuzz target: CryptoAPI PRIVATEKEYBLOB and CNG BCRYPT_RSAKEY_BLOB parsing. */
-#include "keyblob.h"
+#include "recover/keyblob.h"
 
 #include <stdint.h>
 

@@ -5,8 +5,8 @@
 
 #include "cli_graph.h"
 
-#include "graph.h"
-#include "uuid.h"
+#include "graph/graph.h"
+#include "common/uuid.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,12 +1,12 @@
 /* The checks that need no network: KRA keys, connector key, CRLs, source, journal path. */
 #include "cli_check.h"
 
-#include "certinfo.h"
-#include "connector.h"
-#include "fileio.h"
-#include "plan.h"
-#include "recover.h"
-#include "source_edb.h"
+#include "pki/certinfo.h"
+#include "connector/connector.h"
+#include "common/fileio.h"
+#include "sync/plan.h"
+#include "recover/recover.h"
+#include "source/edb.h"
 
 #include <dirent.h>
 #include <errno.h>

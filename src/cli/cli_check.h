@@ -4,8 +4,8 @@
 #ifndef SSYNC_CLI_CHECK_H
 #define SSYNC_CLI_CHECK_H
 
-#include "config.h"
-#include "kra.h"
+#include "sync/config.h"
+#include "recover/kra.h"
 
 #include <openssl/asn1.h>
 #include <stddef.h>

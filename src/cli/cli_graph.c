@@ -1,8 +1,8 @@
 #include "cli_graph.h"
 
 #include "cli_util.h"
-#include "fileio.h"
-#include "keyfile.h"
+#include "common/fileio.h"
+#include "pki/keyfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>

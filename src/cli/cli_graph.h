@@ -4,8 +4,8 @@
 #define SSYNC_CLI_GRAPH_H
 
 #include "cli_log.h"
-#include "config.h"
-#include "graph.h"
+#include "sync/config.h"
+#include "graph/graph.h"
 
 /* Creates the Graph client from cfg's [intune] section. Reports errors itself (one line);
  * returns NULL on failure. */

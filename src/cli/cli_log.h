@@ -5,8 +5,8 @@
 #ifndef SSYNC_CLI_LOG_H
 #define SSYNC_CLI_LOG_H
 
-#include "errors.h"
-#include "graph.h"
+#include "common/errors.h"
+#include "graph/graph.h"
 
 #include <stdio.h>
 

@@ -10,8 +10,8 @@
 #include "cli_signal.h"
 #include "cli_util.h"
 
-#include "config.h"
-#include "journal.h"
+#include "sync/config.h"
+#include "journal/journal.h"
 
 #include <curl/curl.h>
 #include <getopt.h>

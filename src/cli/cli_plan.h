@@ -4,7 +4,7 @@
 /* Shared by plan, sync and status: options, configuration, logger, journal, the desired and
  * actual state, the diff, and the report. */
 #include "cli_report.h"
-#include "plan.h"
+#include "sync/plan.h"
 
 #include <jansson.h>
 #include <time.h>

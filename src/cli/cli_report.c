@@ -1,7 +1,7 @@
 /* Reports: one JSON document per run, rendered for the terminal and for files. */
 #include "cli_report.h"
 
-#include "fileio.h"
+#include "common/fileio.h"
 
 #include <stdlib.h>
 #include <string.h>

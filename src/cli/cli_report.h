@@ -4,9 +4,9 @@
 #ifndef SSYNC_CLI_REPORT_H
 #define SSYNC_CLI_REPORT_H
 
-#include "errors.h"
-#include "graph.h"
-#include "plan.h"
+#include "common/errors.h"
+#include "graph/graph.h"
+#include "sync/plan.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
 
 #include "cli_log.h"
 
-#include "graph.h"
-#include "journal.h"
+#include "graph/graph.h"
+#include "journal/journal.h"
 
 #include <stddef.h>
 

@@ -6,7 +6,7 @@
 #ifndef SSYNC_CLI_SIGNAL_H
 #define SSYNC_CLI_SIGNAL_H
 
-#include "graph.h"
+#include "graph/graph.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -1,8 +1,8 @@
 #include "cli_source_find.h"
 
-#include "blob.h"
-#include "fileio.h"
-#include "plan.h"
+#include "recover/blob.h"
+#include "common/fileio.h"
+#include "sync/plan.h"
 
 #include <dirent.h>
 #include <openssl/evp.h>

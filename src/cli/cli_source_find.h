@@ -4,7 +4,7 @@
 #ifndef SSYNC_CLI_SOURCE_FIND_H
 #define SSYNC_CLI_SOURCE_FIND_H
 
-#include "config.h"
+#include "sync/config.h"
 
 #include <stddef.h>
 

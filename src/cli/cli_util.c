@@ -1,7 +1,7 @@
 #include "cli_util.h"
 
 #include "cli_log.h"
-#include "fileio.h"
+#include "common/fileio.h"
 
 #include <openssl/crypto.h>
 #include <stdarg.h>

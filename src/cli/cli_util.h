@@ -2,8 +2,8 @@
 #ifndef SSYNC_CLI_UTIL_H
 #define SSYNC_CLI_UTIL_H
 
-#include "errors.h"
-#include "kra.h"
+#include "common/errors.h"
+#include "recover/kra.h"
 
 #include <stddef.h>
 

@@ -4,7 +4,7 @@
 #include "cli_check.h"
 #include "cli_util.h"
 
-#include "config.h"
+#include "sync/config.h"
 
 #include <curl/curl.h>
 #include <getopt.h>

@@ -2,9 +2,9 @@
 #include "cli.h"
 #include "cli_util.h"
 
-#include "connector.h"
-#include "exporter.h"
-#include "pool.h"
+#include "connector/connector.h"
+#include "record/export.h"
+#include "common/pool.h"
 
 #include <dirent.h>
 #include <errno.h>

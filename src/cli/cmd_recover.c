@@ -2,10 +2,10 @@
 #include "cli.h"
 #include "cli_util.h"
 
-#include "certinfo.h"
-#include "keyfile.h"
-#include "pfx.h"
-#include "recover.h"
+#include "pki/certinfo.h"
+#include "pki/keyfile.h"
+#include "pfx/pfx.h"
+#include "recover/recover.h"
 
 #include <getopt.h>
 #include <openssl/crypto.h>

@@ -7,10 +7,10 @@
 #include "cli_source_find.h"
 #include "cli_util.h"
 
-#include "config.h"
-#include "graph.h"
-#include "journal.h"
-#include "uuid.h"
+#include "sync/config.h"
+#include "graph/graph.h"
+#include "journal/journal.h"
+#include "common/uuid.h"
 
 #include <ctype.h>
 #include <curl/curl.h>

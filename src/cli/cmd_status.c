@@ -5,7 +5,7 @@
 #include "cli_plan.h"
 #include "cli_util.h"
 
-#include "plan.h"
+#include "sync/plan.h"
 
 #include <getopt.h>
 #include <jansson.h>

@@ -10,15 +10,15 @@
 #include "cli_resume.h"
 #include "cli_signal.h"
 
-#include "config.h"
-#include "connector.h"
-#include "exporter.h"
-#include "fileio.h"
-#include "journal.h"
-#include "plan.h"
-#include "pool.h"
-#include "source_edb.h"
-#include "source_pfx.h"
+#include "sync/config.h"
+#include "connector/connector.h"
+#include "record/export.h"
+#include "common/fileio.h"
+#include "journal/journal.h"
+#include "sync/plan.h"
+#include "common/pool.h"
+#include "source/edb.h"
+#include "source/pfx.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
 #include "cli_graph.h"
 #include "cli_util.h"
 
-#include "config.h"
-#include "record.h"
+#include "sync/config.h"
+#include "record/record.h"
 
 #include <curl/curl.h>
 #include <dirent.h>

@@ -6,8 +6,8 @@
 #include "cli_signal.h"
 #include "cli_util.h"
 
-#include "config.h"
-#include "plan.h"
+#include "sync/config.h"
+#include "sync/plan.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -10,8 +10,8 @@
 #ifndef SSYNC_EMU_H
 #define SSYNC_EMU_H
 
-#include "errors.h"
-#include "fileio.h"
+#include "common/errors.h"
+#include "common/fileio.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>

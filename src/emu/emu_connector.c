@@ -3,7 +3,7 @@
  * paddingScheme, empty label) and re-encrypt it to the device certificate as CMS EnvelopedData
  * (issuer+serial recipient, AES-256-CBC), like EnvelopedCms in RecryptPfxImportMessage. */
 #include "emu.h"
-#include "encode.h"
+#include "common/encode.h"
 
 #include <openssl/cms.h>
 #include <openssl/err.h>

@@ -4,7 +4,7 @@
  * the PKCS#12 with the default provider, checks key and certificate match, and writes
  * DIR/<thumbprint>.key.pem (0600) and DIR/<thumbprint>.cert.pem. */
 #include "emu.h"
-#include "encode.h"
+#include "common/encode.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
  * paging. Nested groups are walked breadth-first with a visited mark per group, so a cycle ends
  * instead of looping. */
 #include "emu.h"
-#include "uuid.h"
+#include "common/uuid.h"
 
 #include <ctype.h>
 #include <stdio.h>

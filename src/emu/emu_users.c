@@ -2,7 +2,7 @@
  * mail, id (eq, in) and proxyAddresses/any(x:x eq '...'), all "default" filters that need no
  * ConsistencyLevel; $select, $top, paging; GET /users/{id or UPN}. */
 #include "emu.h"
-#include "uuid.h"
+#include "common/uuid.h"
 
 #include <ctype.h>
 #include <stdio.h>

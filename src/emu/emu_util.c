@@ -1,7 +1,7 @@
 /* Small helpers: key/value lists, URL and form decoding (libcurl), GUIDs, clocks, date formats,
  * base64url. */
 #include "emu.h"
-#include "encode.h"
+#include "common/encode.h"
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>

@@ -6,7 +6,7 @@
  * certificate bags (needs OpenSSL's legacy provider, loaded here for that). */
 #include "lab.h"
 
-#include "fileio.h"
+#include "common/fileio.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* smimesync-lab helpers: structure PRNG, messages, file output, a tiny thread pool. */
 #include "lab.h"
 
-#include "fileio.h"
+#include "common/fileio.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

@@ -5,7 +5,7 @@
 
 #include "testutil.h"
 
-#include "encode.h"
+#include "common/encode.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

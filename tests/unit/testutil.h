@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "fileio.h"
+#include "common/fileio.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>

@@ -1,0 +1,225 @@
+/* The edb source (see source_edb.h): the targeted query of edb_ca.c on the database of
+ * edb_file.c, each row's archived key recovered like a recovery blob's. */
+#include "source/edb.h"
+#include "edb/file.h"
+#include "recover/recover.h"
+
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ssync_code open_db(const ssync_config *cfg, ssync_edb_db **db, ssync_error *err)
+{
+    if (!cfg->source.path)
+        return ssync_fail(err, SSYNC_ERR_CONFIG, "[source] path is required (the .edb file)");
+    return ssync_edb_open(cfg->source.path, db, err);
+}
+
+static void query_from_config(const ssync_config *cfg, ssync_edb_query *q)
+{
+    memset(q, 0, sizeof *q);
+    q->archived_only = 1;
+    q->requester = cfg->source.requester;
+    for (size_t i = 0; i < cfg->source.templates.n && i < SSYNC_EDB_MAX_TEMPLATES; i++)
+        q->templates[q->n_templates++] = cfg->source.templates.v[i];
+}
+
+static ssync_code last_id(const ssync_config *cfg, long long *id, ssync_error *err)
+{
+    *id = 0;
+    if (!cfg->state.path)
+        return ssync_fail(err, SSYNC_ERR_CONFIG,
+                          "[source] incremental needs [state] path (the journal keeps the last "
+                          "request id)");
+    ssync_journal *j = NULL;
+    char *v = NULL;
+    ssync_code rc = ssync_journal_open(cfg->state.path, &j, err);
+    if (rc == SSYNC_OK)
+        rc = ssync_journal_meta_get(j, SSYNC_EDB_META_LAST_ID, &v, err);
+    if (rc == SSYNC_OK && v)
+        *id = strtoll(v, NULL, 10);
+    free(v);
+    ssync_journal_close(j);
+    return rc;
+}
+
+/* The RawArchivedKey of the Requests row current during the callback. */
+static ssync_code read_key(ssync_edb_table *req, ssync_edb_value *key, ssync_error *err)
+{
+    int col = req->ops->column(req, "RawArchivedKey");
+    if (col < 0)
+        return ssync_fail(err, SSYNC_ERR_EDB, "table Requests has no column RawArchivedKey");
+    return req->ops->get(req, col, key, err);
+}
+
+/* Recovers the archived key of entry e with the row's certificate as the hint. */
+static ssync_code recover_entry(ssync_edb_table *req, const ssync_kra_set *kras,
+                                const ssync_edb_entry *e, ssync_recovered *rec, ssync_error *err)
+{
+    ssync_edb_value key = {0};
+    const unsigned char *p = e->cert;
+    X509 *cert = e->cert ? d2i_X509(NULL, &p, (long)e->cert_len) : NULL;
+    ssync_code rc =
+        cert ? read_key(req, &key, err)
+             : ssync_fail(err, SSYNC_ERR_CERT_PARSE,
+                          "request %lld: RawCertificate is not a certificate", e->request_id);
+    if (rc == SSYNC_OK)
+        rc = ssync_recover_blob(kras, key.data, key.len, cert, rec, err);
+    if (rc != SSYNC_OK && cert)
+        ssync_error_prefix(err, "request %lld: ", e->request_id);
+    X509_free(cert);
+    ssync_edb_value_clear(&key);
+    return rc;
+}
+
+typedef struct scan_ctx {
+    ssync_edb_table *req;
+    const ssync_config *cfg;
+    const ssync_kra_set *kras;
+    X509_CRL *const *crls;
+    size_t n_crls;
+    ssync_plan *out;
+    time_t now;
+} scan_ctx;
+
+static ssync_code scan_entry(void *ctx, const ssync_edb_entry *e, ssync_error *err)
+{
+    scan_ctx *s = ctx;
+    ssync_plan_item *it = ssync_plan_add(s->out);
+    if (!it || !(it->path = strdup(s->cfg->source.path)))
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    it->kind = SSYNC_ITEM_EDB;
+    it->request_id = e->request_id;
+    ssync_error ie = {0};
+    ssync_recovered rec = {0};
+    ssync_code rc = recover_entry(s->req, s->kras, e, &rec, &ie);
+    if (rc == SSYNC_OK)
+        rc = ssync_plan_item_set_cert(it, rec.cert, s->crls, s->n_crls, &ie);
+    ssync_recovered_clear(&rec);
+    if (rc == SSYNC_ERR_NOMEM)
+        return ssync_fail(err, rc, NULL);
+    if (rc != SSYNC_OK) {
+        it->code = rc;
+        ssync_plan_note(&it->error, "%s", ie.msg);
+        return SSYNC_OK;
+    }
+    /* the database knows revocations even without a CRL (a delayed one counts when due) */
+    if (e->disposition == SSYNC_EDB_DISP_REVOKED && (!e->revoked_when || e->revoked_when <= s->now))
+        it->revoked = 1;
+    return SSYNC_OK;
+}
+
+ssync_code ssync_edb_source_scan(const ssync_config *cfg, const ssync_kra_set *kras,
+                                 X509_CRL *const *crls, size_t n_crls,
+                                 const ssync_plan_target *target, ssync_plan *out,
+                                 ssync_edb_stats *st, ssync_error *err)
+{
+    if (!cfg || !out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_source_scan");
+    ssync_edb_query q;
+    query_from_config(cfg, &q);
+    ssync_code rc = SSYNC_OK;
+    if (target && target->request_id)
+        q.request_id = strtoll(target->request_id, NULL, 10);
+    else if (cfg->source.incremental)
+        rc = last_id(cfg, &q.after_id, err);
+    ssync_edb_db *db = NULL;
+    if (rc == SSYNC_OK)
+        rc = open_db(cfg, &db, err);
+    if (rc != SSYNC_OK)
+        return rc;
+    scan_ctx s = {ssync_edb_requests(db), cfg, kras, crls, n_crls, out, time(NULL)};
+    rc = ssync_edb_select(s.req, ssync_edb_certificates(db), &q, scan_entry, &s, st, err);
+    ssync_edb_close(db);
+    return rc;
+}
+
+typedef struct export_ctx {
+    ssync_edb_table *req;
+    const ssync_exporter *ex;
+    const ssync_plan_item *it;
+    const char *upn;
+    ssync_export_result *out;
+    int found;
+} export_ctx;
+
+static ssync_code export_entry(void *ctx, const ssync_edb_entry *e, ssync_error *err)
+{
+    export_ctx *x = ctx;
+    x->found = 1;
+    ssync_recovered rec = {0};
+    ssync_code rc = recover_entry(x->req, x->ex->kras, e, &rec, err);
+    if (rc == SSYNC_OK)
+        rc = ssync_export_key(x->ex, rec.key, rec.cert, rec.chain, x->upn, x->out, err);
+    ssync_recovered_clear(&rec);
+    if (rc == SSYNC_OK && x->it->thumbprint[0] &&
+        strcmp(x->out->info.thumbprint, x->it->thumbprint)) {
+        rc = ssync_fail(err, SSYNC_ERR_EDB,
+                        "request %lld changed since the plan (certificate %s, planned %s)",
+                        e->request_id, x->out->info.thumbprint, x->it->thumbprint);
+        ssync_export_result_clear(x->out);
+    }
+    return rc;
+}
+
+ssync_code ssync_edb_source_export(const ssync_exporter *ex, const ssync_config *cfg,
+                                   const ssync_plan_item *it, const char *upn,
+                                   ssync_export_result *out, ssync_error *err)
+{
+    if (!ex || !cfg || !it || !out || it->kind != SSYNC_ITEM_EDB || it->request_id <= 0)
+        return ssync_fail(err, SSYNC_ERR_ARG, "not an edb item");
+    memset(out, 0, sizeof *out);
+    ssync_edb_db *db = NULL;
+    ssync_code rc = open_db(cfg, &db, err);
+    if (rc != SSYNC_OK)
+        return rc;
+    ssync_edb_query q = {0};
+    q.archived_only = 1;
+    q.request_id = it->request_id;
+    export_ctx x = {ssync_edb_requests(db), ex, it, upn, out, 0};
+    rc = ssync_edb_select(x.req, ssync_edb_certificates(db), &q, export_entry, &x, NULL, err);
+    if (rc == SSYNC_OK && !x.found)
+        rc = ssync_fail(err, SSYNC_ERR_NOT_FOUND,
+                        "%s: request %lld is no longer an issued request with an archived key",
+                        cfg->source.path, it->request_id);
+    ssync_edb_close(db);
+    return rc;
+}
+
+ssync_code ssync_edb_source_check(const ssync_config *cfg, size_t *requests, ssync_error *err)
+{
+    if (!cfg || !requests)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_source_check");
+    *requests = 0;
+    ssync_edb_db *db = NULL;
+    ssync_code rc = open_db(cfg, &db, err);
+    if (rc == SSYNC_OK) {
+        ssync_edb_table *req = ssync_edb_requests(db);
+        rc = req->ops->count(req, requests, err);
+    }
+    ssync_edb_close(db);
+    return rc;
+}
+
+ssync_code ssync_edb_source_commit(ssync_journal *j, const ssync_config *cfg, const ssync_plan *p,
+                                   ssync_error *err)
+{
+    if (!j || !cfg || !p)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_source_commit");
+    if (cfg->source.type != SSYNC_SOURCE_EDB || !cfg->source.incremental)
+        return SSYNC_OK;
+    long long max = 0;
+    for (size_t i = 0; i < p->count; i++)
+        if (p->items[i].kind == SSYNC_ITEM_EDB && p->items[i].request_id > max)
+            max = p->items[i].request_id;
+    char *old = NULL;
+    ssync_code rc = ssync_journal_meta_get(j, SSYNC_EDB_META_LAST_ID, &old, err);
+    long long prev = old ? strtoll(old, NULL, 10) : 0;
+    free(old);
+    if (rc != SSYNC_OK || max <= prev)
+        return rc;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", max);
+    return ssync_journal_meta_set(j, SSYNC_EDB_META_LAST_ID, buf, err);
+}

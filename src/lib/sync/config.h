@@ -1,0 +1,101 @@
+/* The configuration file (INI, parsed by inih): one struct that holds the whole configuration.
+ * Unknown sections and keys, and bad values, are errors that name the file, line and key.
+ * Secrets are never values in this file: it names files (or environment variables) holding them. */
+#ifndef SSYNC_CONFIG_H
+#define SSYNC_CONFIG_H
+
+#include "connector/connector.h"
+#include "common/errors.h"
+#include "pfx/pfx.h"
+#include "record/record.h"
+
+#define SSYNC_CFG_MAX_LIST 16
+
+typedef enum ssync_source_type {
+    SSYNC_SOURCE_BLOBS,
+    SSYNC_SOURCE_EDB,
+    SSYNC_SOURCE_PFX
+} ssync_source_type;
+
+typedef struct ssync_cfg_list {
+    char *v[SSYNC_CFG_MAX_LIST];
+    size_t n;
+} ssync_cfg_list;
+
+typedef struct ssync_config {
+    char *path; /* the file this came from */
+    struct {
+        ssync_source_type type;
+        char *path;
+        ssync_cfg_list crl;       /* CRL files, DER or PEM */
+        ssync_cfg_list templates; /* template OIDs or names to include (empty: all) */
+        ssync_cfg_list eku;       /* required EKU OIDs (empty: emailProtection) */
+        char *users_allow;        /* file: one UPN per line */
+        char *users_deny;         /* file: one UPN per line */
+        char *group;              /* Entra group object id (transitive members) */
+        char *user_map;           /* CSV: certificate e-mail or UPN -> userPrincipalName */
+        char *manifest;           /* pfx source: the manifest (default: manifest.csv in path) */
+        char *requester; /* edb source: only requests of this $RequesterName ("DOMAIN\\user") */
+        int incremental; /* edb source: only requests after the last one a sync completed */
+    } source;
+    struct {
+        ssync_cfg_list key;  /* PKCS#12 or PEM files */
+        ssync_cfg_list cert; /* certificates for PEM keys, by position */
+        char *password_file;
+        char *password_env; /* environment variable holding the password */
+    } kra;
+    struct {
+        char *public_key;
+        char *provider_name;
+        char *key_name;
+        ssync_padding padding;
+    } connector;
+    struct {
+        ssync_pfx_profile profile;
+        int include_chain;
+    } pfx;
+    struct {
+        char *tenant_id;
+        char *client_id;
+        char *client_secret_file;
+        char *client_secret_env;
+        char *client_certificate;
+        char *client_key;
+        int assertion_ps256; /* 0: RS256 + x5t (default), 1: PS256 + x5t#S256 */
+        char *authority;
+        char *graph;
+        char *ca_bundle;
+        int write_limit;     /* writes per window */
+        double write_window; /* seconds */
+        int request_limit;   /* requests per window */
+        double request_window;
+        int max_in_flight;
+        int timeout; /* seconds per request */
+    } intune;
+    struct {
+        int remove_revoked;     /* default 1 */
+        int keep_newest;        /* per user; 0 = keep all (default) */
+        int drop_expired_after; /* days; -1 = never (default) */
+        ssync_purpose both_purpose;
+        int include_expired; /* default 1: old mail stays readable */
+    } policy;
+    struct {
+        char *path;
+        int user_cache_hours; /* user lookups reused for this long; 0: off (default 24) */
+        int user_negative_cache_minutes; /* "not in Entra ID" reused this long (default 60) */
+    } state;
+    struct {
+        int json;  /* log format: 0 text, 1 JSON lines */
+        int level; /* 0 error, 1 warn, 2 info, 3 debug */
+    } log;
+} ssync_config;
+
+/* Fills defaults, then reads path. On error, err->msg is "FILE:LINE: key 'K': reason". */
+ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *err);
+/* Same, from a string (for tests); name is used in messages. */
+ssync_code ssync_config_parse_string(const char *text, const char *name, ssync_config *cfg,
+                                     ssync_error *err);
+void ssync_config_defaults(ssync_config *cfg);
+void ssync_config_free(ssync_config *cfg);
+
+#endif

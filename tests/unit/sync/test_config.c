@@ -1,0 +1,138 @@
+#include "testutil.h"
+
+#include "sync/config.h"
+
+#include <string.h>
+
+static const char *const full = "; a complete configuration\n"
+                                "[source]\n"
+                                "type = blobs                  ; blobs | edb | pfx\n"
+                                "path = /var/lib/smimesync/blobs\n"
+                                "crl = /var/lib/smimesync/ca.crl, other.crl\n"
+                                "templates = 1.3.6.1.4.1.311.21.8.1, SMIMEEncryption\n"
+                                "[kra]\n"
+                                "key = /etc/smimesync/kra.p12, kra2.p12\n"
+                                "password_file = /etc/smimesync/kra.pass\n"
+                                "[connector]\n"
+                                "public_key = /etc/smimesync/connector.pem\n"
+                                "provider_name = Microsoft Software Key Storage Provider\n"
+                                "key_name = PFXEncryptionKey\n"
+                                "padding = oaepSha384\n"
+                                "[intune]\n"
+                                "tenant_id = 11111111-2222-3333-4444-555555555555\n"
+                                "client_id = 66666666-2222-3333-4444-555555555555\n"
+                                "client_secret_file = secret\n"
+                                "authority = https://login.microsoftonline.us/\n"
+                                "graph = https://graph.microsoft.us\n"
+                                "write_limit = 100/2.5\n"
+                                "request_limit = off\n"
+                                "[policy]\n"
+                                "remove_revoked = no\n"
+                                "keep_newest = 2\n"
+                                "drop_expired_after_days = 365\n"
+                                "[state]\n"
+                                "path = /var/lib/smimesync/state.db\n";
+
+static void parses_every_documented_key(void **state)
+{
+    ssync_config c;
+    ssync_error e = {0};
+    assert_int_equal(ssync_config_parse_string(full, "t.conf", &c, &e), SSYNC_OK);
+    assert_int_equal(c.source.type, SSYNC_SOURCE_BLOBS);
+    assert_string_equal(c.source.path, "/var/lib/smimesync/blobs");
+    assert_int_equal(c.source.crl.n, 2);
+    assert_string_equal(c.source.crl.v[1], "other.crl"); /* no file: relative stays relative */
+    assert_int_equal(c.source.templates.n, 2);
+    assert_string_equal(c.source.templates.v[1], "SMIMEEncryption");
+    assert_int_equal(c.kra.key.n, 2);
+    assert_string_equal(c.connector.provider_name, "Microsoft Software Key Storage Provider");
+    assert_int_equal(c.connector.padding, SSYNC_PAD_OAEP_SHA384);
+    assert_string_equal(c.intune.authority, "https://login.microsoftonline.us");
+    assert_int_equal(c.intune.write_limit, 100);
+    assert_true(c.intune.write_window > 2.49 && c.intune.write_window < 2.51);
+    assert_int_equal(c.intune.request_limit, 0);
+    assert_int_equal(c.policy.remove_revoked, 0);
+    assert_int_equal(c.policy.keep_newest, 2);
+    assert_int_equal(c.policy.drop_expired_after, 365);
+    assert_string_equal(c.state.path, "/var/lib/smimesync/state.db");
+    ssync_config_free(&c);
+}
+
+static void defaults_when_absent(void **state)
+{
+    ssync_config c;
+    ssync_error e = {0};
+    assert_int_equal(ssync_config_parse_string("", "t.conf", &c, &e), SSYNC_OK);
+    assert_int_equal(c.connector.padding, SSYNC_PAD_OAEP_SHA512);
+    assert_int_equal(c.pfx.profile, SSYNC_PFX_COMPAT);
+    assert_int_equal(c.intune.write_limit, 100);
+    assert_int_equal(c.intune.request_limit, 1000);
+    assert_int_equal(c.policy.remove_revoked, 1);
+    assert_int_equal(c.policy.drop_expired_after, -1);
+    ssync_config_free(&c);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+    ssync_config c;
+    ssync_error e = {0};
+    assert_int_equal(ssync_config_parse_string(text, "bad.conf", &c, &e), SSYNC_ERR_CONFIG);
+    if (!strstr(e.msg, needle))
+        fail_msg("'%s' not in '%s'", needle, e.msg);
+    ssync_config_free(&c);
+}
+
+static void errors_name_file_line_and_key(void **state)
+{
+    expect_error("[source]\ntype = blobs\nfrobnicate = 1\n",
+                 "bad.conf:3: unknown key 'frobnicate' in [source]");
+    expect_error("[sauce]\ntype = blobs\n", "bad.conf:2: unknown section [sauce]");
+    expect_error("[source]\ntype = ldap\n",
+                 "bad.conf:2: key 'type' in [source]: 'ldap' is not a source type");
+    expect_error("[connector]\npadding = pkcs1\n", "bad.conf:2: key 'padding'");
+    expect_error("[intune]\ngraph = http://graph.example\n", "https://");
+    expect_error("[intune]\nwrite_limit = fast\n", "'fast' is not a rate");
+    expect_error("[intune]\nwrite_limit = 100/0\n", "is not a rate");
+    expect_error("[policy]\nkeep_newest = -3\n", "'-3' is not a whole number");
+    expect_error("[policy]\nremove_revoked = maybe\n", "'maybe' is not a boolean");
+    expect_error("[kra]\nkey = a.p12,,b.p12\n", "empty item");
+    expect_error("[kra]\nkey = a.p12\nkey = b.p12\n",
+                 "bad.conf:3: key 'key' in [kra]: given twice");
+    expect_error("[state]\npath =\n", "empty value");
+    expect_error("[source]\nthis line has no equals sign\n", "bad.conf:2:");
+    /* the first error is the one reported */
+    expect_error("[x]\na=1\n[y]\nb=2\n", "bad.conf:2:");
+}
+
+static void relative_paths_follow_the_config_file(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/smimesync.conf", dir);
+    const char *text = "[kra]\nkey = kra.p12\npassword_file = /abs/kra.pass\n";
+    ssync_error e = {0};
+    assert_int_equal(ssync_write_file_atomic(path, text, strlen(text), 0600, &e), SSYNC_OK);
+    ssync_config c;
+    assert_int_equal(ssync_config_load(path, &c, &e), SSYNC_OK);
+    char want[700];
+    snprintf(want, sizeof want, "%s/kra.p12", dir);
+    assert_string_equal(c.kra.key.v[0], want);
+    assert_string_equal(c.kra.password_file, "/abs/kra.pass");
+    ssync_config_free(&c);
+    assert_int_equal(ssync_config_load("/nonexistent/x.conf", &c, &e), SSYNC_ERR_FILE_OPEN);
+    assert_non_null(strstr(e.msg, "/nonexistent/x.conf"));
+    ssync_config_free(&c);
+    test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parses_every_documented_key),
+        cmocka_unit_test(defaults_when_absent),
+        cmocka_unit_test(errors_name_file_line_and_key),
+        cmocka_unit_test(relative_paths_follow_the_config_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
