@@ -1,17 +1,12 @@
 #include "cli_progress.h"
 
+#include "common/clock.h"
+
 #include <math.h>
 #include <string.h>
 #include <time.h>
 
 #define BAR_WIDTH 24
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int cli_progress_wanted(int flag, int quiet, int json_logs, int is_tty)
 {
@@ -84,7 +79,7 @@ void cli_progress_begin(struct cli_progress *p, const char *label, size_t total)
     p->label = label;
     p->total = total;
     p->done = 0;
-    p->start = mono();
+    p->start = ssync_mono();
     draw(p, p->start);
 }
 
@@ -93,7 +88,7 @@ void cli_progress_update(struct cli_progress *p, size_t done)
     if (!p || !p->enabled || !p->label)
         return;
     p->done = done;
-    double now = mono();
+    double now = ssync_mono();
     if (!p->shown || now - p->last_draw >= CLI_PROGRESS_INTERVAL)
         draw(p, now);
 }

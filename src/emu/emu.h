@@ -10,8 +10,11 @@
 #ifndef SSYNC_EMU_H
 #define SSYNC_EMU_H
 
+#include "common/clock.h"
+#include "common/encode.h"
 #include "common/errors.h"
 #include "common/fileio.h"
+#include "common/text.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -68,8 +71,6 @@ void emu_guid(char out[37]);
 /* 1 when s is a GUID with dashes (any case). */
 /* Wall clock as seconds (fractional). */
 double emu_now(void);
-/* Monotonic clock in seconds. */
-double emu_mono(void);
 /* Formats: Graph innerError date "2022-04-24T12:48:07"; Entra "2016-01-09 02:02:12Z";
  * Edm.DateTimeOffset "2024-01-01T00:00:00Z" / with 7-digit fraction. */
 void emu_fmt_inner_date(time_t t, char out[32]);
@@ -80,10 +81,6 @@ void emu_fmt_datetime_frac(double t, char out[40]);
  * Returns 0 and the UTC time, or -1. */
 int emu_parse_datetime(const char *s, time_t *out);
 
-/* base64url without padding (JWT); malloc'd. */
-char *emu_b64url_encode(const unsigned char *data, size_t len);
-/* base64url (padding optional); 0 or -1. */
-int emu_b64url_decode(const char *s, size_t len, ssync_buf *out);
 /* Strict standard base64 (padding required, no whitespace); 0 or -1. */
 int emu_b64_decode_strict(const char *s, ssync_buf *out);
 
@@ -345,9 +342,6 @@ void emu_users_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_princ
 void emu_batch(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version);
 int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err);
 const emu_user *emu_user_by_upn(const emu_ctx *ctx, const char *upn);
-/* Splits one CSV line (RFC 4180 quoting) into at most max fields; returns the count, -1 on bad
- * quoting. Fields point into line, which is modified. */
-int emu_csv_split(char *line, char **fields, int max);
 
 /* /groups (emu_groups.c): --groups FILE, CSV "groupId,member" where member is a UPN, a user id
  * or another group's id (nesting; cycles allowed). */

@@ -85,7 +85,7 @@ int emu_groups_load(emu_ctx *ctx, const char *path, ssync_error *err)
         if (!*line)
             continue;
         char *f[8];
-        int nf = emu_csv_split(line, f, 8);
+        int nf = ssync_csv_split(line, f, 8);
         if (ig < 0) {
             for (int i = 0; i < nf; i++) {
                 if (strcasecmp(f[i], "groupId") == 0)

@@ -20,8 +20,8 @@ char *emu_jwt_sign(EVP_PKEY *key, const char *alg, json_t *header, json_t *claim
 {
     char *h = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER);
     char *c = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    char *hb = h ? emu_b64url_encode((const unsigned char *)h, strlen(h)) : NULL;
-    char *cb = c ? emu_b64url_encode((const unsigned char *)c, strlen(c)) : NULL;
+    char *hb = h ? ssync_base64url_encode((const unsigned char *)h, strlen(h)) : NULL;
+    char *cb = c ? ssync_base64url_encode((const unsigned char *)c, strlen(c)) : NULL;
     char *out = NULL, *input = NULL, *sb = NULL;
     unsigned char *sig = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -42,7 +42,7 @@ char *emu_jwt_sign(EVP_PKEY *key, const char *alg, json_t *header, json_t *claim
     sig = malloc(siglen);
     if (!sig || EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input, ilen) != 1)
         goto done;
-    sb = emu_b64url_encode(sig, siglen);
+    sb = ssync_base64url_encode(sig, siglen);
     if (!sb)
         goto done;
     out = malloc(ilen + 1 + strlen(sb) + 1);
@@ -66,7 +66,7 @@ done:
 static json_t *decode_part(const char *s, size_t len)
 {
     ssync_buf b;
-    if (len == 0 || emu_b64url_decode(s, len, &b) != 0)
+    if (len == 0 || ssync_base64url_decode(s, len, &b, NULL) != SSYNC_OK)
         return NULL;
     json_error_t je;
     json_t *j = json_loadb((const char *)b.data, b.len, JSON_REJECT_DUPLICATES, &je);
@@ -88,7 +88,7 @@ int emu_jwt_parse(const char *token, emu_jwt *out)
     out->header = decode_part(token, (size_t)(d1 - token));
     out->claims = decode_part(d1 + 1, (size_t)(d2 - d1 - 1));
     if (!out->header || !out->claims || strlen(d2 + 1) == 0 ||
-        emu_b64url_decode(d2 + 1, strlen(d2 + 1), &out->sig) != 0)
+        ssync_base64url_decode(d2 + 1, strlen(d2 + 1), &out->sig, NULL) != SSYNC_OK)
         goto fail;
     out->signing_input = strndup(token, (size_t)(d2 - token));
     if (!out->signing_input)

@@ -139,7 +139,7 @@ static void token_kid(emu_ctx *ctx)
     unsigned char md[20];
     if (n > 0) {
         SHA1(der, (size_t)n, md);
-        char *k = emu_b64url_encode(md, sizeof(md));
+        char *k = ssync_base64url_encode(md, sizeof(md));
         if (k)
             snprintf(ctx->token_kid, sizeof(ctx->token_kid), "%s", k);
         free(k);
@@ -443,9 +443,9 @@ static int serve(int argc, char **argv)
                 ctx.tenant_id, ctx.client_id, ctx.nusers, emu_store_count(ctx.store),
                 ctx.strict ? ", strict" : "");
 
-    double deadline = emu_mono() + max_runtime;
+    double deadline = ssync_mono() + max_runtime;
     for (;;) {
-        double left = deadline - emu_mono();
+        double left = deadline - ssync_mono();
         if (left <= 0) {
             fprintf(stderr, "intune-emu: --max-runtime reached, exiting\n");
             break;

@@ -67,7 +67,7 @@ static void window_add(emu_window *w, double now)
 
 int emu_throttle_admit(emu_ctx *ctx, int is_write, long *retry_after)
 {
-    double now = emu_mono();
+    double now = ssync_mono();
     double wait = window_wait(&ctx->request_window, now);
     if (is_write) {
         double ww = window_wait(&ctx->write_window, now);

@@ -162,7 +162,7 @@ static int check_assertion(emu_ctx *ctx, emu_req *req, emu_resp *resp, const cha
         if (!which[i])
             continue;
         ssync_buf d;
-        if (emu_b64url_decode(which[i], strlen(which[i]), &d) != 0 || d.len != wlen[i]) {
+        if (ssync_base64url_decode(which[i], strlen(which[i]), &d, NULL) != SSYNC_OK || d.len != wlen[i]) {
             key_ok = 0;
             snprintf(shown, sizeof(shown), "%.64s", which[i]);
         } else {

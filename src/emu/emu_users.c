@@ -12,48 +12,6 @@
 
 /* ---- loading ---- */
 
-int emu_csv_split(char *line, char **fields, int max)
-{
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == max)
-            return -1;
-        if (*p == '"') {
-            char *w = ++p;
-            fields[n++] = w;
-            for (;;) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '"') {
-                    if (p[1] == '"') {
-                        *w++ = '"';
-                        p += 2;
-                        continue;
-                    }
-                    p++;
-                    break;
-                }
-                *w++ = *p++;
-            }
-            *w = '\0';
-            if (*p == ',') {
-                p++;
-                continue;
-            }
-            if (*p == '\0')
-                return n;
-            return -1;
-        }
-        fields[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            return n;
-        *c = '\0';
-        p = c + 1;
-    }
-}
-
 static int col_index(char **hdr, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
@@ -162,7 +120,7 @@ int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err)
         if (len == 0)
             continue;
         if (nh < 0) {
-            nh = emu_csv_split(line, hdr, 32);
+            nh = ssync_csv_split(line, hdr, 32);
             if (nh < 0) {
                 ssync_fail(err, SSYNC_ERR_CONFIG, "%s: bad header line", path);
                 goto out;
@@ -180,7 +138,7 @@ int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err)
             continue;
         }
         char *f[32];
-        int nf = emu_csv_split(line, f, 32);
+        int nf = ssync_csv_split(line, f, 32);
         if (nf < 0 || nf <= iu || nf <= ii || nf <= im) {
             ssync_fail(err, SSYNC_ERR_CONFIG, "%s:%zu: malformed line", path, lineno);
             goto out;

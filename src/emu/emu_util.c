@@ -168,13 +168,6 @@ double emu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-double emu_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 enum { F_INNER, F_ENTRA, F_DT };
 
 static void fmt_utc(time_t t, int form, char *out, size_t len)
@@ -281,60 +274,6 @@ int emu_parse_datetime(const char *s, time_t *out)
     time_t t = timegm(&tm);
     *out = t - offset;
     return 0;
-}
-
-char *emu_b64url_encode(const unsigned char *data, size_t len)
-{
-    char *s = ssync_base64_encode(data, len);
-    if (!s)
-        return NULL;
-    size_t n = strlen(s);
-    while (n > 0 && s[n - 1] == '=')
-        s[--n] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+')
-            s[i] = '-';
-        else if (s[i] == '/')
-            s[i] = '_';
-    }
-    return s;
-}
-
-int emu_b64url_decode(const char *s, size_t len, ssync_buf *out)
-{
-    out->data = NULL;
-    out->len = 0;
-    if (len == 0)
-        return 0;
-    if (len % 4 == 1)
-        return -1;
-    char *t = malloc(len + 4);
-    if (!t)
-        return -1;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '-')
-            c = '+';
-        else if (c == '_')
-            c = '/';
-        else if (c == '+' || c == '/' || c == '=' || c == ' ' || c == '\r' || c == '\n' ||
-                 c == '\t') {
-            if (c == '=' && i >= len - 2) { /* tolerate padding at the end */
-                continue;
-            }
-            free(t);
-            return -1;
-        }
-        t[n++] = c;
-    }
-    while (n % 4)
-        t[n++] = '=';
-    t[n] = '\0';
-    ssync_error err;
-    int rc = ssync_base64_decode(t, n, out, &err) == SSYNC_OK ? 0 : -1;
-    free(t);
-    return rc;
 }
 
 int emu_b64_decode_strict(const char *s, ssync_buf *out)

@@ -1,6 +1,8 @@
 /* smimesync-lab: options, output directory, the run, lab.json and the summary. */
 #include "lab.h"
 
+#include "common/clock.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -465,13 +467,6 @@ static void lab_free(lab *l)
     free(l->user);
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static void summary(const lab *l, double secs)
 {
     const lab_opts *o = &l->opt;
@@ -518,8 +513,7 @@ int main(int argc, char **argv)
     int pr = parse_args(argc, argv, &l.opt);
     if (pr != 0)
         return pr > 0 ? LAB_EXIT_OK : LAB_EXIT_USAGE;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ssync_mono();
     l.now = time(NULL);
     l.cipher = l.opt.aes256 ? EVP_aes_256_cbc() : EVP_des_ede3_cbc();
     lab_rng_seed(&l.rng, l.opt.seed);
@@ -535,7 +529,7 @@ int main(int argc, char **argv)
              lab_write_edb(&l) == 0 && lab_write_connector(&l) == 0 &&
              lab_write_emulator_files(&l) == 0 && write_lab_json(&l) == 0;
     if (ok)
-        summary(&l, seconds_since(&t0));
+        summary(&l, ssync_mono() - t0);
     lab_free(&l);
     return ok ? LAB_EXIT_OK : LAB_EXIT_FAIL;
 }

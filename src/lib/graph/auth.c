@@ -31,47 +31,6 @@ ssync_code ssync_assertion_alg_parse(const char *name, ssync_assertion_alg *out,
     return SSYNC_OK;
 }
 
-char *ssync_base64url_encode(const unsigned char *data, size_t len)
-{
-    char *s = ssync_base64_encode(data, len);
-    if (!s)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; s[i]; i++) {
-        char c = s[i];
-        if (c == '=')
-            break;
-        s[o++] = c == '+' ? '-' : c == '/' ? '_' : c;
-    }
-    s[o] = '\0';
-    return s;
-}
-
-ssync_code ssync_base64url_decode(const char *text, size_t len, ssync_buf *out, ssync_error *err)
-{
-    if (!text || !out || len > 64u * 1024u * 1024u)
-        return ssync_fail(err, SSYNC_ERR_ARG, "base64url: bad input");
-    char *tmp = malloc(len + 4);
-    if (!tmp)
-        return ssync_fail(err, SSYNC_ERR_NOMEM, "base64url");
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (c == '=')
-            break;
-        if (c == '+' || c == '/') { /* standard alphabet is not base64url */
-            free(tmp);
-            return ssync_fail(err, SSYNC_ERR_BLOB_BASE64, "not base64url");
-        }
-        tmp[o++] = c == '-' ? '+' : c == '_' ? '/' : c;
-    }
-    while (o % 4)
-        tmp[o++] = '=';
-    ssync_code rc = ssync_base64_decode(tmp, o, out, err);
-    free(tmp);
-    return rc;
-}
-
 char *ssync_cert_x5t(X509 *cert, int sha256)
 {
     unsigned char md[EVP_MAX_MD_SIZE];

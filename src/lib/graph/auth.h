@@ -34,10 +34,6 @@ typedef struct ssync_assertion_params {
 /* The compact JWS "header.claims.signature" (base64url, no padding). malloc'd into *out. */
 ssync_code ssync_jwt_assertion(const ssync_assertion_params *p, char **out, ssync_error *err);
 
-/* base64url without padding (RFC 7515 2). malloc'd, NULL on memory failure. */
-char *ssync_base64url_encode(const unsigned char *data, size_t len);
-/* Decodes base64url with or without padding. */
-ssync_code ssync_base64url_decode(const char *text, size_t len, ssync_buf *out, ssync_error *err);
 /* "x5t" (SHA-1) or "x5t#S256" (SHA-256) of the certificate's DER, base64url. malloc'd. */
 char *ssync_cert_x5t(X509 *cert, int sha256);
 

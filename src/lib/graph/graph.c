@@ -4,6 +4,7 @@
 
 #include "graph/http.h"
 #include "graph/throttle.h"
+#include "common/clock.h"
 #include "common/uuid.h"
 
 #include <ctype.h>
@@ -85,13 +86,6 @@ struct ssync_graph {
 };
 
 /* ---------------------------------------------------------------- small helpers */
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_s(double s)
 {
@@ -256,7 +250,7 @@ ssync_code ssync_graph_new(const ssync_graph_config *cfg, ssync_graph **out, ssy
     ssync_code rc =
         ssync_throttle_init(&g->thr, cfg->write_limit ? cfg->write_limit : 100,
                             cfg->request_limit ? cfg->request_limit : 1000,
-                            cfg->limit_window_s > 0 ? cfg->limit_window_s : 20.0, mono(), err);
+                            cfg->limit_window_s > 0 ? cfg->limit_window_s : 20.0, ssync_mono(), err);
     if (rc != SSYNC_OK) {
         ssync_graph_free(g);
         return rc;
@@ -366,7 +360,7 @@ static ssync_code token_fetch(ssync_graph *g, ssync_error *err)
             ssync_token_clear(&g->token);
             rc = ssync_token_parse(x.resp, x.resp_len, &g->token, err);
             if (rc == SSYNC_OK) {
-                g->token_refresh_at = mono() + ssync_token_refresh_after(g->token.expires_in);
+                g->token_refresh_at = ssync_mono() + ssync_token_refresh_after(g->token.expires_in);
                 g->token_gen++;
                 glog(g, SSYNC_LOG_INFO, "token acquired (expires in %.0f s, client-request-id %s)",
                      g->token.expires_in, x.client_request_id);
@@ -402,7 +396,7 @@ static ssync_code token_fetch(ssync_graph *g, ssync_error *err)
 
 static ssync_code token_ensure(ssync_graph *g, ssync_error *err)
 {
-    if (g->token.access_token && mono() < g->token_refresh_at)
+    if (g->token.access_token && ssync_mono() < g->token_refresh_at)
         return SSYNC_OK;
     return token_fetch(g, err);
 }
@@ -509,7 +503,7 @@ static void job_retry(ssync_graph *g, job *j, double delay, ssync_code give_up_r
         return;
     }
     ssync_http_cleanup(&j->x);
-    j->not_before = mono() + delay;
+    j->not_before = ssync_mono() + delay;
     g->stats.retries++;
     enqueue(g, j);
 }
@@ -530,7 +524,7 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
 {
     /* the service admitted the write before it answered: its window counts from here at the
      * latest (the first byte of the answer is no bound: it may precede the admission) */
-    ssync_throttle_write_done(&g->thr, j->write_ticket, mono());
+    ssync_throttle_write_done(&g->thr, j->write_ticket, ssync_mono());
     j->write_ticket = 0;
     ssync_http_finish(&j->x, cc);
     g->stats.bytes_received += j->x.resp_len;
@@ -538,7 +532,7 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
     ssync_http_describe(&j->x, &j->detail);
     j->ambiguous = 0;
     j->retry_delay = 0;
-    double took = mono() - j->x.started;
+    double took = ssync_mono() - j->x.started;
     ssync_transport_class tc = ssync_http_classify(&j->x);
     if (tc != SSYNC_TRANSPORT_OK) {
         if (j->x.overflow)
@@ -601,7 +595,7 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
         g->stats.throttled++;
         /* a throttled answer pauses the whole pipe, not only this request */
         double before = g->thr.paused_until;
-        double now = mono();
+        double now = ssync_mono();
         ssync_throttle_pause(&g->thr, now, d);
         if (g->thr.paused_until > before)
             g->stats.paused_s += g->thr.paused_until - (before > now ? before : now);
@@ -701,7 +695,7 @@ static ssync_code engine_run(ssync_graph *g, ssync_error *err)
                 curl_multi_remove_handle(g->multi, j->x.easy);
                 j->active = 0;
                 g->active--;
-                ssync_throttle_write_done(&g->thr, j->write_ticket, mono());
+                ssync_throttle_write_done(&g->thr, j->write_ticket, ssync_mono());
                 j->write_ticket = 0;
                 ssync_http_describe(&j->x, &j->detail);
                 snprintf(j->detail.message, sizeof j->detail.message, "abandoned: %s",
@@ -713,7 +707,7 @@ static ssync_code engine_run(ssync_graph *g, ssync_error *err)
             drain(g);
             continue;
         }
-        double now = mono();
+        double now = ssync_mono();
         double wake = now + 1.0;
         /* start what may start */
         job *prev = NULL;
@@ -790,7 +784,7 @@ static ssync_code engine_run(ssync_graph *g, ssync_error *err)
          * with nothing in flight) */
         if (completed)
             continue;
-        now = mono();
+        now = ssync_mono();
         int timeout_ms = (int)((wake - now) * 1000);
         if (timeout_ms < 0)
             timeout_ms = 0;
@@ -1181,7 +1175,7 @@ static int submit(ssync_graph *g, opstate *st, const char *method, char *url, ch
     }
     if (j->is_write)
         j->attempts = st->op->sends; /* max_attempts bounds the operation's writes */
-    j->not_before = delay > 0 ? mono() + delay : 0;
+    j->not_before = delay > 0 ? ssync_mono() + delay : 0;
     enqueue(g, j);
     return 1;
 }
@@ -1629,7 +1623,7 @@ static void batch_item(ssync_graph *g, batch *b, size_t k, json_t *resp, const j
         if (ms > d)
             d = ms;
         g->stats.throttled++;
-        ssync_throttle_pause(&g->thr, mono(), d);
+        ssync_throttle_pause(&g->thr, ssync_mono(), d);
         if (++lr->tries[idx] >= g->max_attempts) {
             ssync_graph_error_from_json(body, &f);
             item_fail(it, SSYNC_ERR_THROTTLED, &f, "gave up");

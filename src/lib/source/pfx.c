@@ -5,6 +5,7 @@
 #include "source/pfx.h"
 
 #include "common/fileio.h"
+#include "common/text.h"
 #include "pki/p12read.h"
 
 #include <openssl/err.h>
@@ -21,49 +22,6 @@
 
 /* ---------------------------------------------------------------- manifest */
 
-/* Splits one CSV line (RFC 4180: "..." quoting with "" for a quote, no line breaks inside) in
- * place. Returns the field count, or -1 on bad quoting / too many fields. */
-static int csv_split(char *line, char **f, int max)
-{
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == max)
-            return -1;
-        if (*p == '"') {
-            char *w = ++p;
-            f[n++] = w;
-            for (;; p++) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p++;
-                } else if (*p == '"') {
-                    break;
-                } else {
-                    *w++ = *p;
-                }
-            }
-            *w = '\0';
-            p++;
-            if (*p == '\0')
-                return n;
-            if (*p != ',')
-                return -1;
-            p++;
-            continue;
-        }
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            return strchr(p, '"') ? -1 : n;
-        *c = '\0';
-        if (strchr(p, '"'))
-            return -1;
-        p = c + 1;
-    }
-}
 
 static int has_control(const char *s)
 {
@@ -197,7 +155,7 @@ ssync_code ssync_pfx_manifest_parse(const char *text, size_t len, const char *pa
             break;
         }
         char *f[MAX_FIELDS];
-        int nf = csv_split(line, f, MAX_FIELDS);
+        int nf = ssync_csv_split(line, f, MAX_FIELDS);
         if (nf < 0) {
             rc = ssync_fail(err, SSYNC_ERR_CONFIG, "%s:%zu: bad CSV quoting or too many fields",
                             path, lineno);

@@ -2,52 +2,21 @@
 #include "sync/usermap.h"
 
 #include "common/fileio.h"
+#include "common/text.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static int blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r';
-}
-
-static char *trim(char *s)
-{
-    while (blank(*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && blank(s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
-char *ssync_text_next_line(char *text, size_t len, size_t *pos, size_t *lineno)
-{
-    if (*pos == 0 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-        *pos = 3;
-    while (*pos < len) {
-        char *start = text + *pos;
-        char *nl = memchr(start, '\n', len - *pos);
-        size_t n = nl ? (size_t)(nl - start) : len - *pos;
-        start[n] = '\0';
-        *pos += n + (nl ? 1 : 0);
-        (*lineno)++;
-        char *line = trim(start);
-        if (*line && *line != '#')
-            return line;
-    }
-    return NULL;
-}
 
 /* A field without its optional double quotes (spreadsheets write them). */
 static char *unquote(char *f)
 {
-    f = trim(f);
+    f = ssync_text_trim(f);
     size_t n = strlen(f);
     if (n >= 2 && f[0] == '"' && f[n - 1] == '"') {
         f[n - 1] = '\0';
-        f = trim(f + 1);
+        f = ssync_text_trim(f + 1);
     }
     return f;
 }

@@ -7,13 +7,9 @@
 #define SSYNC_USERMAP_H
 
 #include "common/errors.h"
+#include "common/text.h"
 
 #include <stddef.h>
-
-/* The next meaningful line of a text buffer: *pos advances past it, *lineno counts every line.
- * Leading/trailing blanks and a CR are stripped, blank lines and '#' comments skipped, a UTF-8
- * BOM at the very start ignored. Writes NULs into text. NULL at the end. */
-char *ssync_text_next_line(char *text, size_t len, size_t *pos, size_t *lineno);
 
 typedef struct ssync_usermap_entry {
     char *identity; /* as written; compared case-insensitively */

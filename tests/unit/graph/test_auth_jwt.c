@@ -1,6 +1,7 @@
 /* Client assertion JWT, token form and token response (src/lib/auth.c), GUIDs (uuid.c). */
 #include "testutil.h"
 
+#include "common/encode.h"
 #include "graph/auth.h"
 #include "common/uuid.h"
 
