@@ -416,4 +416,26 @@ int emu_device_fetch_main(int argc, char **argv);
 void emu_admin_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *rest);
 void emu_stats_count(emu_ctx *ctx, const char *method, const char *route, int status);
 
+/* userPfxCertificates (emu_pfx.c routes, emu_pfx_validate.c checks the body). */
+#define EMU_PFX_ODATA_TYPE "#microsoft.graph.userPFXCertificate"
+extern const char *const emu_pfx_props[];    /* the properties, canonical case, NULL-ended */
+extern const char *const emu_pfx_required[]; /* those a create must carry */
+/* The canonical spelling of a property name (case-insensitive), or NULL. */
+const char *emu_pfx_canonical_prop(const char *name);
+/* Validates the fields present in `in` and writes normalized values into `out`. With patch,
+ * fields are optional. 0, or -1 with resp filled. */
+int emu_pfx_validate(emu_ctx *ctx, const emu_req *req, emu_resp *resp, json_t *in, json_t *out,
+                     int patch);
+/* --strict: what the connector and the device will do later, checked at upload time. 0 or -1. */
+int emu_pfx_strict_check(emu_ctx *ctx, const emu_req *req, emu_resp *resp, json_t *rec);
+
+/* Entra ID: emu_token.c (the token endpoint) and emu_assertion.c (the certificate credential).
+ * Emulator-specific AADSTS codes (Entra documents none for these cases; see docs/emulator.md). */
+#define AADSTS_EMU_REPLAY 9999001L
+#define AADSTS_EMU_TWO_CREDENTIALS 9999002L
+#define AADSTS_EMU_ASSERTION_TYPE 9999003L
+/* Returns 0 when the client assertion authenticates ctx->client_id, or -1 with resp filled. */
+int emu_check_assertion(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *assertion,
+                        const char *client_id, const char *tenant);
+
 #endif

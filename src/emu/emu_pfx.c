@@ -1,4 +1,5 @@
-/* beta/deviceManagement/userPfxCertificates (reference graph-and-entra 3, intune-pfx-import 2):
+/* beta/deviceManagement/userPfxCertificates (Graph docs: userPFXCertificate, "Import PFX
+ * certificates to Intune"):
  * list with $filter/$top/$select/$count and nextLink paging, create, get, update, delete in the
  * three key forms /{id}, ('{id}') and ({id}). */
 #include "emu.h"
@@ -10,43 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static const char *const PROPS[] = {"id",
-                                    "thumbprint",
-                                    "intendedPurpose",
-                                    "userPrincipalName",
-                                    "startDateTime",
-                                    "expirationDateTime",
-                                    "providerName",
-                                    "keyName",
-                                    "paddingScheme",
-                                    "encryptedPfxBlob",
-                                    "encryptedPfxPassword",
-                                    "createdDateTime",
-                                    "lastModifiedDateTime",
-                                    NULL};
-
-static const char *const REQUIRED[] = {"thumbprint",
-                                       "intendedPurpose",
-                                       "userPrincipalName",
-                                       "startDateTime",
-                                       "expirationDateTime",
-                                       "providerName",
-                                       "keyName",
-                                       "paddingScheme",
-                                       "encryptedPfxBlob",
-                                       "encryptedPfxPassword",
-                                       NULL};
-
-#define ODATA_TYPE "#microsoft.graph.userPFXCertificate"
-
-static const char *canonical_prop(const char *name)
-{
-    for (size_t i = 0; PROPS[i]; i++)
-        if (strcasecmp(PROPS[i], name) == 0)
-            return PROPS[i];
-    return NULL;
-}
 
 static int forbidden(const emu_req *req, emu_resp *resp, const emu_principal *who, int write)
 {
@@ -70,9 +34,9 @@ static int forbidden(const emu_req *req, emu_resp *resp, const emu_principal *wh
 static json_t *public_view(json_t *rec, json_t *sel)
 {
     json_t *out = json_object();
-    json_object_set_new(out, "@odata.type", json_string(ODATA_TYPE));
-    for (size_t i = 0; PROPS[i]; i++) {
-        const char *p = PROPS[i];
+    json_object_set_new(out, "@odata.type", json_string(EMU_PFX_ODATA_TYPE));
+    for (size_t i = 0; emu_pfx_props[i]; i++) {
+        const char *p = emu_pfx_props[i];
         if (sel) {
             int want = 0;
             size_t k;
@@ -98,13 +62,13 @@ static json_t *public_view(json_t *rec, json_t *sel)
 }
 
 /* Intune trims blanks around each name. */
-static const emu_select_spec SELECT = {canonical_prop, "microsoft.graph.userPFXCertificate",
+static const emu_select_spec SELECT = {emu_pfx_canonical_prop, "microsoft.graph.userPFXCertificate",
                                        "BadRequest", 1};
 
 static int check_leaf(emu_filter *leaf, void *arg)
 {
     char *msg = arg;
-    const char *c = canonical_prop(leaf->prop);
+    const char *c = emu_pfx_canonical_prop(leaf->prop);
     if (leaf->op != EMU_F_EQ) {
         snprintf(msg, 256, "only 'eq' comparisons joined by 'and' are supported");
         return -1;
@@ -222,218 +186,6 @@ out:
     json_decref(sel);
 }
 
-static int match_enum(const char *v, const char *const *names, const char **canon)
-{
-    for (size_t i = 0; names[i]; i++) {
-        if (strcasecmp(v, names[i]) == 0) {
-            *canon = names[i];
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Validates the fields present in `in` and writes normalized values into `out`. With patch,
- * fields are optional. 0, or -1 with resp filled. */
-static int validate(emu_ctx *ctx, const emu_req *req, emu_resp *resp, json_t *in, json_t *out,
-                    int patch)
-{
-    const char *key;
-    json_t *val;
-    json_object_foreach(in, key, val)
-    {
-        if (strcmp(key, "@odata.type") == 0) {
-            const char *t = json_string_value(val);
-            if (!t || (strcmp(t, ODATA_TYPE) != 0 && strcmp(t, ODATA_TYPE + 1) != 0)) {
-                emu_graph_error(req, resp, 400, "BadRequest",
-                                "A type named '%.80s' could not be resolved by the model.",
-                                t ? t : "(not a string)");
-                return -1;
-            }
-            continue;
-        }
-        const char *c = NULL;
-        for (size_t i = 0; PROPS[i]; i++)
-            if (strcmp(PROPS[i], key) == 0)
-                c = PROPS[i];
-        if (!c) {
-            /* OData's wording; properties are case-sensitive in request bodies */
-            emu_graph_error(req, resp, 400, "BadRequest",
-                            "The property '%.80s' does not exist on type "
-                            "'microsoft.graph.userPFXCertificate'. Make sure to only use property "
-                            "names that are defined by the type or mark the type as open type.",
-                            key);
-            return -1;
-        }
-        if (!json_is_string(val) && !json_is_null(val)) {
-            emu_graph_error(req, resp, 400, "BadRequest",
-                            "Cannot convert the value of property '%s' to the expected type: a "
-                            "JSON string is required.",
-                            key);
-            return -1;
-        }
-    }
-    if (!patch) {
-        for (size_t i = 0; REQUIRED[i]; i++) {
-            const char *v = json_string_value(json_object_get(in, REQUIRED[i]));
-            if (!v || !*v) {
-                emu_intune_error(req, resp, 400, "BadRequest",
-                                 "Required property '%s' is missing or empty.", REQUIRED[i]);
-                return -1;
-            }
-        }
-    }
-    const char *v;
-    if ((v = json_string_value(json_object_get(in, "thumbprint")))) {
-        size_t n = strlen(v);
-        int ok = n == 40;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = isxdigit((unsigned char)v[i]);
-        if (!ok) {
-            emu_intune_error(req, resp, 400, "BadRequest",
-                             "thumbprint '%.80s' is not 40 hexadecimal digits (the SHA-1 of the "
-                             "DER certificate).",
-                             v);
-            return -1;
-        }
-        char low[41];
-        snprintf(low, sizeof(low), "%s", v);
-        emu_lower(low);
-        json_object_set_new(out, "thumbprint", json_string(low));
-    }
-    if ((v = json_string_value(json_object_get(in, "intendedPurpose")))) {
-        static const char *const ok[] = {"unassigned", "smimeEncryption", "smimeSigning", NULL};
-        static const char *const unsupported[] = {"vpn", "wifi", NULL};
-        const char *c;
-        if (match_enum(v, unsupported, &c)) {
-            emu_intune_error(req, resp, 400, "BadRequest",
-                             "intendedPurpose '%s' is not supported for imported PFX "
-                             "certificates; use unassigned, smimeEncryption or smimeSigning.",
-                             v);
-            return -1;
-        }
-        if (!match_enum(v, ok, &c)) {
-            emu_intune_error(req, resp, 400, "BadRequest",
-                             "intendedPurpose '%.60s' is not a valid userPfxIntendedPurpose "
-                             "(unassigned, smimeEncryption, smimeSigning).",
-                             v);
-            return -1;
-        }
-        json_object_set_new(out, "intendedPurpose", json_string(c));
-    }
-    if ((v = json_string_value(json_object_get(in, "paddingScheme")))) {
-        static const char *const ok[] = {"oaepSha256", "oaepSha384", "oaepSha512", NULL};
-        static const char *const gone[] = {"none", "pkcs1", "oaepSha1", NULL};
-        const char *c;
-        if (match_enum(v, gone, &c)) {
-            emu_intune_error(req, resp, 400, "BadRequest",
-                             "paddingScheme '%s' is no longer supported; use oaepSha256, "
-                             "oaepSha384 or oaepSha512.",
-                             c);
-            return -1;
-        }
-        if (!match_enum(v, ok, &c)) {
-            emu_intune_error(req, resp, 400, "BadRequest",
-                             "paddingScheme '%.60s' is not a valid userPfxPaddingScheme.", v);
-            return -1;
-        }
-        json_object_set_new(out, "paddingScheme", json_string(c));
-    }
-    static const char *const dates[] = {"startDateTime", "expirationDateTime"};
-    for (int i = 0; i < 2; i++) {
-        if ((v = json_string_value(json_object_get(in, dates[i])))) {
-            time_t t;
-            if (emu_parse_datetime(v, &t) != 0) {
-                emu_intune_error(req, resp, 400, "BadRequest",
-                                 "%s '%.60s' is not an ISO 8601 date and time with offset "
-                                 "(e.g. 2025-01-31T12:00:00Z).",
-                                 dates[i], v);
-                return -1;
-            }
-            char norm[32];
-            emu_fmt_datetime(t, norm);
-            json_object_set_new(out, dates[i], json_string(norm));
-        }
-    }
-    static const char *const b64[] = {"encryptedPfxBlob", "encryptedPfxPassword"};
-    for (int i = 0; i < 2; i++) {
-        if ((v = json_string_value(json_object_get(in, b64[i])))) {
-            ssync_buf d;
-            if (emu_b64_decode_strict(v, &d) != 0 || d.len == 0) {
-                emu_intune_error(req, resp, 400, "BadRequest",
-                                 "%s is not valid standard base64 (with padding, no line "
-                                 "breaks).",
-                                 b64[i]);
-                return -1;
-            }
-            ssync_buf_free(&d);
-            json_object_set_new(out, b64[i], json_string(v));
-        }
-    }
-    static const char *const names[] = {"providerName", "keyName"};
-    for (int i = 0; i < 2; i++) {
-        if ((v = json_string_value(json_object_get(in, names[i])))) {
-            if (!*v) {
-                emu_intune_error(req, resp, 400, "BadRequest", "%s is empty.", names[i]);
-                return -1;
-            }
-            json_object_set_new(out, names[i], json_string(v));
-        }
-    }
-    if ((v = json_string_value(json_object_get(in, "userPrincipalName")))) {
-        if (!emu_user_by_upn(ctx, v)) {
-            emu_intune_error(req, resp, 400, "BadRequest",
-                             "userPrincipalName '%.200s' is not a user of this tenant.", v);
-            return -1;
-        }
-        json_object_set_new(out, "userPrincipalName", json_string(v));
-    }
-    return 0;
-}
-
-/* --strict: what the connector and the device will do later, checked at upload time. */
-static int strict_check(emu_ctx *ctx, const emu_req *req, emu_resp *resp, json_t *rec)
-{
-    char msg[256];
-    ssync_buf pw;
-    if (emu_connector_decrypt(ctx, json_string_value(json_object_get(rec, "encryptedPfxPassword")),
-                              json_string_value(json_object_get(rec, "paddingScheme")), &pw, msg,
-                              sizeof(msg)) != 0) {
-        emu_intune_error(req, resp, 400, "BadRequest",
-                         "(strict) the connector key cannot decrypt encryptedPfxPassword: %s", msg);
-        return -1;
-    }
-    int rc = -1;
-    for (size_t i = 0; i < pw.len; i++) {
-        if (pw.data[i] < 0x20 || pw.data[i] > 0x7e) {
-            emu_intune_error(req, resp, 400, "BadRequest",
-                             "(strict) the decrypted PFX password is not printable ASCII (the "
-                             "connector decodes it as ASCII).");
-            goto out;
-        }
-    }
-    ssync_buf blob;
-    if (emu_b64_decode_strict(json_string_value(json_object_get(rec, "encryptedPfxBlob")), &blob) !=
-        0)
-        goto out;
-    char thumb[41];
-    if (emu_pfx_open(blob.data, blob.len, (const char *)pw.data, thumb, NULL, NULL, msg,
-                     sizeof(msg)) != 0) {
-        emu_intune_error(req, resp, 400, "BadRequest",
-                         "(strict) the PKCS#12 does not open with the decrypted password: %s", msg);
-    } else if (strcmp(thumb, json_string_value(json_object_get(rec, "thumbprint"))) != 0) {
-        emu_intune_error(req, resp, 400, "BadRequest",
-                         "(strict) thumbprint does not match the certificate in the PKCS#12 (%s).",
-                         thumb);
-    } else {
-        rc = 0;
-    }
-    ssync_buf_free(&blob);
-out:
-    ssync_buf_free_secret(&pw);
-    return rc;
-}
-
 static void entity_response(emu_ctx *ctx, emu_req *req, emu_resp *resp, int status, json_t *rec,
                             json_t *sel, const char *selctx)
 {
@@ -454,7 +206,7 @@ static void create(emu_ctx *ctx, emu_req *req, emu_resp *resp)
     if (!in)
         return;
     json_t *rec = json_object();
-    if (validate(ctx, req, resp, in, rec, 0) != 0)
+    if (emu_pfx_validate(ctx, req, resp, in, rec, 0) != 0)
         goto out;
     const emu_user *u =
         emu_user_by_upn(ctx, json_string_value(json_object_get(rec, "userPrincipalName")));
@@ -464,13 +216,13 @@ static void create(emu_ctx *ctx, emu_req *req, emu_resp *resp)
         if (*p != '-')
             id[n++] = (char)tolower((unsigned char)*p);
     snprintf(id + n, sizeof(id) - n, "-%s", json_string_value(json_object_get(rec, "thumbprint")));
-    if (ctx->strict && strict_check(ctx, req, resp, rec) != 0)
+    if (ctx->strict && emu_pfx_strict_check(ctx, req, resp, rec) != 0)
         goto out;
     char now[40];
     emu_fmt_datetime_frac(emu_now(), now);
     json_t *full = json_pack("{s:s}", "id", id);
-    for (size_t i = 0; REQUIRED[i]; i++)
-        json_object_set(full, REQUIRED[i], json_object_get(rec, REQUIRED[i]));
+    for (size_t i = 0; emu_pfx_required[i]; i++)
+        json_object_set(full, emu_pfx_required[i], json_object_get(rec, emu_pfx_required[i]));
     json_object_set_new(full, "createdDateTime", json_string(now));
     json_object_set_new(full, "lastModifiedDateTime", json_string(now));
     json_t *copy = json_deep_copy(full);
@@ -504,7 +256,7 @@ static void update(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *id)
     if (!in)
         return;
     json_t *changes = json_object();
-    if (validate(ctx, req, resp, in, changes, 1) != 0)
+    if (emu_pfx_validate(ctx, req, resp, in, changes, 1) != 0)
         goto out;
     pthread_mutex_lock(&ctx->lock);
     json_t *cur = emu_store_get(ctx->store, id);
@@ -533,7 +285,7 @@ static void update(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *id)
         if (strcmp(k, "thumbprint") != 0 && strcmp(k, "userPrincipalName") != 0)
             json_object_set(merged, k, v);
     }
-    if (ctx->strict && strict_check(ctx, req, resp, merged) != 0) {
+    if (ctx->strict && emu_pfx_strict_check(ctx, req, resp, merged) != 0) {
         json_decref(merged);
         goto out;
     }
