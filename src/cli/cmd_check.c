@@ -1,5 +1,6 @@
 /* smimesync check: validate a configuration end to end before the first sync, one line per check
  * ("ok", "WARN", "FAIL" or "SKIP", the reason and a hint). Nothing is written to Intune. */
+#include "check_list.h"
 #include "cli.h"
 #include "cli_check.h"
 #include "cli_util.h"
@@ -9,59 +10,11 @@
 #include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const CMD = "check";
-static const char *const level_text[] = {"ok", "WARN", "FAIL", "SKIP"};
-static const char *const level_json[] = {"ok", "warning", "failed", "skipped"};
-
-void check_add(struct check_list *l, enum check_level level, const char *name, const char *hint,
-               const char *fmt, ...)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        struct check_result *v = realloc(l->v, cap * sizeof *v);
-        if (!v) {
-            cli_err(CMD, "out of memory");
-            return;
-        }
-        l->v = v;
-        l->cap = cap;
-    }
-    struct check_result *r = &l->v[l->n++];
-    memset(r, 0, sizeof *r);
-    r->level = level;
-    snprintf(r->name, sizeof r->name, "%s", name);
-    snprintf(r->hint, sizeof r->hint, "%s", hint ? hint : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
-    va_end(ap);
-    if (!l->json) {
-        printf("%-4s  %s: %s%s%s%s\n", level_text[level], r->name, r->message,
-               r->hint[0] ? " (hint: " : "", r->hint, r->hint[0] ? ")" : "");
-        fflush(stdout);
-    }
-}
-
-void check_list_free(struct check_list *l)
-{
-    free(l->v);
-    l->v = NULL;
-    l->n = l->cap = 0;
-}
-
-void check_date(const ASN1_TIME *t, char out[32])
-{
-    struct tm tm;
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1 || strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm) == 0)
-        snprintf(out, 32, "?");
-}
-
 static void usage(FILE *out)
 {
     fprintf(
@@ -89,7 +42,7 @@ static int print_json(const struct check_list *l, int all_ok)
         const struct check_result *r = &l->v[i];
         json_t *o = json_pack("{s:s, s:b, s:s, s:s}", "name", r->name, "ok",
                               r->level == CHECK_OK || r->level == CHECK_WARN, "level",
-                              level_json[r->level], "message", r->message);
+                              cli_check_level_json(r->level), "message", r->message);
         if (o && r->hint[0])
             json_object_set_new(o, "hint", json_string(r->hint));
         json_array_append_new(checks, o);
@@ -109,12 +62,12 @@ static void run_checks(struct check_list *l, const char *path)
     ssync_config cfg;
     ssync_error e = {0};
     if (ssync_config_load(path, &cfg, &e) != SSYNC_OK) {
-        check_add(l, CHECK_FAIL, "config", "fix the line named; see docs/configuration.md", "%s",
-                  e.msg);
+        cli_check_add(l, CHECK_FAIL, "config", "fix the line named; see docs/configuration.md",
+                      "%s", e.msg);
         ssync_config_free(&cfg);
         return;
     }
-    check_add(l, CHECK_OK, "config", NULL, "%s loaded", path);
+    cli_check_add(l, CHECK_OK, "config", NULL, "%s loaded", path);
     ssync_kra_set *kras = NULL;
     check_kras(l, &cfg, &kras);
     check_connector(l, &cfg);
@@ -177,6 +130,6 @@ int cmd_check(int argc, char **argv)
     else
         printf("check: %zu ok, %zu warnings, %zu failed or not tested\n", ok, warn, fail);
     fflush(stdout);
-    check_list_free(&l);
+    cli_check_list_free(&l);
     return fail == 0 && printed ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 }
