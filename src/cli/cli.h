@@ -5,7 +5,8 @@
 
 #include <stdio.h>
 
-/* Exit codes. Do not reorder or change: scripts and schedulers depend on them (docs/exit-codes). */
+/* Exit codes. Do not reorder or change: scripts and schedulers depend on them (documented in
+ * smimesync(1), EXIT STATUS, and docs/user-guide.md, "Exit status"). */
 enum cli_exit {
     CLI_EXIT_OK = 0,        /* everything succeeded */
     CLI_EXIT_FAILURE = 1,   /* nothing succeeded, or a fatal error before any item */

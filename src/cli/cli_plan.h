@@ -1,8 +1,8 @@
+/* Shared by plan, sync and status: options, configuration, logger, journal, the desired and
+ * actual state, the diff, and the report. */
 #ifndef SSYNC_CLI_PLAN_H
 #define SSYNC_CLI_PLAN_H
 
-/* Shared by plan, sync and status: options, configuration, logger, journal, the desired and
- * actual state, the diff, and the report. */
 #include "cli_report.h"
 #include "sync/plan.h"
 
