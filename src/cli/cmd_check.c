@@ -3,37 +3,39 @@
 #include "check_list.h"
 #include "cli.h"
 #include "cli_check.h"
+#include "cli_options.h"
 #include "cli_util.h"
 
 #include "sync/config.h"
 
 #include <curl/curl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const CMD = "check";
-static void usage(FILE *out)
-{
-    fprintf(
-        out,
-        "Usage: smimesync check --config FILE [--json]\n"
-        "Validate the configuration end to end and say what is wrong in plain words: the\n"
-        "file loads; each KRA key opens and matches its certificate (and is not about to\n"
-        "expire); the connector key is RSA >= 2048 bits and encrypts with the configured\n"
-        "padding; the source is readable and a sample key recovers; the CRLs load and are\n"
-        "current; the journal is writable; a token can be had; the app may read users\n"
-        "(User.Read.All) and read and delete userPfxCertificates\n"
-        "(DeviceManagementConfiguration.ReadWrite.All). Nothing is written to Intune.\n\n"
-        "Options:\n"
-        "  --config FILE   the configuration file (see docs/configuration.md)\n"
-        "  --json          print {\"checks\":[{\"name\",\"ok\",\"level\",\"message\",\"hint\"}]}\n"
-        "  -h, --help      show this help\n\n"
-        "Exit status 0 when every check passed (warnings included), 1 otherwise.\n\n");
-    cli_print_exit_codes(out);
-}
+
+static const struct cli_option options[] = {
+    CLI_USE(CLI_OPT_CONFIG, NULL),
+    CLI_USE(CLI_OPT_JSON, "print {\"checks\":[{\"name\",\"ok\",\"level\",\"message\",\"hint\"}]}"),
+};
+
+static const struct cli_spec spec = {
+    .name = "check",
+    .synopsis = "--config FILE [--json]",
+    .summary = "Validate the configuration end to end and say what is wrong in plain words: the\n"
+               "file loads; each KRA key opens and matches its certificate (and is not about to\n"
+               "expire); the connector key is RSA >= 2048 bits and encrypts with the configured\n"
+               "padding; the source is readable and a sample key recovers; the CRLs load and are\n"
+               "current; the journal is writable; a token can be had; the app may read users\n"
+               "(User.Read.All) and read and delete userPfxCertificates\n"
+               "(DeviceManagementConfiguration.ReadWrite.All). Nothing is written to Intune.",
+    .epilog = "Exit status 0 when every check passed (warnings included), 1 otherwise.",
+    .options = CLI_SPEC_OPTIONS(options),
+    .max_args = 0,
+    .flags = CLI_SPEC_OPERANDS_FIRST,
+};
 
 static int print_json(const struct check_list *l, int all_ok)
 {
@@ -83,41 +85,12 @@ static void run_checks(struct check_list *l, const char *path)
 
 int cmd_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config = NULL;
-    struct check_list l = {0};
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'j':
-            l.json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            usage(stderr);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        cli_err(CMD, "unexpected argument '%s'", argv[optind]);
-        return CLI_EXIT_USAGE;
-    }
-    if (!config) {
-        cli_err(CMD, "--config is required");
-        return CLI_EXIT_USAGE;
-    }
-    run_checks(&l, config);
+    struct cli_opts o;
+    int rc = cli_options_parse(&spec, argc, argv, &o, NULL);
+    if (rc != CLI_EXIT_OK)
+        return rc == -1 ? CLI_EXIT_OK : rc;
+    struct check_list l = {.json = o.json};
+    run_checks(&l, o.config);
     size_t ok = 0, warn = 0, fail = 0;
     for (size_t i = 0; i < l.n; i++) {
         ok += l.v[i].level == CHECK_OK;
