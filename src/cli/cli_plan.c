@@ -13,7 +13,6 @@
 #include "sync/config.h"
 #include "journal/journal.h"
 
-#include <curl/curl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,8 +119,6 @@ int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
     r->log->cmd = r->cmd;
     r->log->verbosity = cli_log_level(SSYNC_LOG_INFO, o->verbose, o->quiet);
     r->log->json = o->log_json == 1;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    r->curl_inited = 1;
 
     ssync_error e = {0};
     if (ssync_config_load(o->config, r->cfg, &e) != SSYNC_OK) {
@@ -168,8 +165,6 @@ void cli_plan_release(struct cli_plan_run *r)
         cli_progress_end(r->progress);
     ssync_graph_free(r->graph);
     r->graph = NULL;
-    if (r->curl_inited)
-        curl_global_cleanup();
     ssync_journal_close(r->journal);
     ssync_kra_set_free(r->kras);
     if (r->plan)

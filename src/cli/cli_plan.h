@@ -31,7 +31,6 @@ struct cli_plan_run {
     const char *cmd;            /* "plan", "sync", "status": o->cmd */
     const struct cli_opts *opt; /* the parsed options (config, target, output, report, ...) */
     time_t started;
-    int curl_inited;
     struct ssync_config *cfg;
     struct ssync_kra_set *kras;
     struct ssync_graph *graph;

@@ -8,7 +8,6 @@
 
 #include "sync/config.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,9 +76,7 @@ static void run_checks(struct check_list *l, const char *path)
     check_source(l, &cfg, kras);
     check_state(l, &cfg);
     ssync_kra_set_free(kras);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     check_intune(l, &cfg);
-    curl_global_cleanup();
     ssync_config_free(&cfg);
 }
 

@@ -14,7 +14,6 @@
 #include "common/uuid.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,7 +375,6 @@ int cmd_remove(int argc, char **argv)
     }
     o.log = (struct cli_log){
         .cmd = CMD, .verbosity = cli_log_level(cfg.log.level, o.verbose, 0), .json = cfg.log.json};
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     ssync_graph *g = cli_graph_open(&cfg, &o.log);
     ssync_pfx_list l = {0};
     rc = CLI_EXIT_FAILURE;
@@ -390,7 +388,6 @@ int cmd_remove(int argc, char **argv)
     }
     ssync_pfx_list_free(&l);
     ssync_graph_free(g);
-    curl_global_cleanup();
     ssync_config_free(&cfg);
     return rc;
 }

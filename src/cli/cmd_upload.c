@@ -8,7 +8,6 @@
 #include "sync/config.h"
 #include "record/record.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -169,7 +168,6 @@ int cmd_upload(int argc, char **argv)
 
     struct run_ctx run = {.items = items};
     struct cli_log log = {.cmd = CMD, .verbosity = o.verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN};
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     ssync_graph *g = NULL;
     if (!ops) {
         cli_err(CMD, "out of memory");
@@ -183,7 +181,6 @@ int cmd_upload(int argc, char **argv)
          : run.done > 0              ? CLI_EXIT_PARTIAL
                                      : CLI_EXIT_FAILURE;
     ssync_graph_free(g);
-    curl_global_cleanup();
     for (size_t i = 0; i < n; i++) {
         free(items[i].path);
         json_decref(items[i].record);

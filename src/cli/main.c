@@ -55,7 +55,8 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    /* first of all: what OpenSSL, libcurl and jansson free is cleared (cli_wipe.h) */
+    /* first of all: what OpenSSL, libcurl and jansson free is cleared (cli_wipe.h); this is also
+     * the program's one curl_global_init, before any command and any thread */
     if (!cli_wipe_install())
         fprintf(stderr, "smimesync: warning: cannot make the libraries clear the memory they "
                         "free\n");
