@@ -60,15 +60,12 @@ struct cli_option {
 };
 
 /* A shared option in a command's table: help NULL for its usual text. */
-#define CLI_USE(id_, help_)                                                                        \
-    {                                                                                              \
-        .id = (id_), .help = (help_)                                                               \
-    }
+/* clang-format off */
+#define CLI_USE(id_, help_) {.id = (id_), .help = (help_)}
 /* A command's own option: short_ 0 for none, arg_ NULL when it takes no argument. */
-#define CLI_OWN(id_, name_, arg_, short_, help_)                                                   \
-    {                                                                                              \
-        .id = (id_), .help = (help_), .name = (name_), .arg = (arg_), .short_name = (short_)       \
-    }
+#define CLI_OWN(id_, name_, arg_, short_, help_) \
+    {.id = (id_), .help = (help_), .name = (name_), .arg = (arg_), .short_name = (short_)}
+/* clang-format on */
 
 /* The values of the shared options and the operands (cli_options_parse sets the defaults). */
 struct cli_opts {
