@@ -50,17 +50,17 @@ static void check_users(struct check_list *l, ssync_graph *g, const char *upn)
     char msg[1024];
     if (ssync_graph_lookup_users(g, SSYNC_USER_BY_UPN, &it, 1, &e) != SSYNC_OK) {
         describe(msg, sizeof msg, &e, ssync_graph_last_failure(g));
-        check_add(l, CHECK_FAIL, name, NULL, "user lookup failed: %s", msg);
+        cli_check_add(l, CHECK_FAIL, name, NULL, "user lookup failed: %s", msg);
     } else if (it.result == SSYNC_OK || it.result == SSYNC_ERR_NOT_FOUND) {
-        check_add(l, CHECK_OK, name, NULL, "the app may look up users");
+        cli_check_add(l, CHECK_OK, name, NULL, "the app may look up users");
     } else if (it.detail.http_status == 403) {
         describe(msg, sizeof msg, &it.err, &it.detail);
-        check_add(l, CHECK_FAIL, name,
-                  "grant the application permission " PERM_USERS " and admin consent",
-                  "the app may not read users (%s missing): %s", PERM_USERS, msg);
+        cli_check_add(l, CHECK_FAIL, name,
+                      "grant the application permission " PERM_USERS " and admin consent",
+                      "the app may not read users (%s missing): %s", PERM_USERS, msg);
     } else {
         describe(msg, sizeof msg, &it.err, &it.detail);
-        check_add(l, CHECK_FAIL, name, NULL, "user lookup failed: %s", msg);
+        cli_check_add(l, CHECK_FAIL, name, NULL, "user lookup failed: %s", msg);
     }
     ssync_user_lookup_clear(&it, 1);
 }
@@ -72,16 +72,17 @@ static void check_pfx_read(struct check_list *l, ssync_graph *g, const char *upn
     ssync_error e = {0};
     char msg[1024];
     if (ssync_graph_list_pfx_by_user(g, upn, &lst, &e) == SSYNC_OK) {
-        check_add(l, CHECK_OK, name, NULL, "the app may list userPfxCertificates");
+        cli_check_add(l, CHECK_OK, name, NULL, "the app may list userPfxCertificates");
     } else {
         const ssync_graph_failure *f = ssync_graph_last_failure(g);
         describe(msg, sizeof msg, &e, f);
         if (f && f->http_status == 403)
-            check_add(l, CHECK_FAIL, name,
-                      "grant the application permission " PERM_PFX " and admin consent",
-                      "the app may not read userPfxCertificates (%s missing): %s", PERM_PFX, msg);
+            cli_check_add(l, CHECK_FAIL, name,
+                          "grant the application permission " PERM_PFX " and admin consent",
+                          "the app may not read userPfxCertificates (%s missing): %s", PERM_PFX,
+                          msg);
         else
-            check_add(l, CHECK_FAIL, name, NULL, "listing failed: %s", msg);
+            cli_check_add(l, CHECK_FAIL, name, NULL, "listing failed: %s", msg);
     }
     ssync_pfx_list_free(&lst);
 }
@@ -98,20 +99,21 @@ static void check_pfx_write(struct check_list *l, ssync_graph *g, const char *us
     char msg[1024];
     ssync_code rc = ssync_graph_run(g, &op, 1, NULL, NULL, &e);
     if (rc == SSYNC_OK && op.result == SSYNC_OK) {
-        check_add(l, CHECK_OK, name, NULL,
-                  "the app may delete userPfxCertificates (tried on an id that does not exist)");
+        cli_check_add(
+            l, CHECK_OK, name, NULL,
+            "the app may delete userPfxCertificates (tried on an id that does not exist)");
         return;
     }
     if (op.result != SSYNC_OK)
         e = op.err;
     describe(msg, sizeof msg, &e, &op.detail);
     if (op.detail.http_status == 403)
-        check_add(l, CHECK_FAIL, name,
-                  "grant the application permission " PERM_PFX
-                  " (Read.All is not enough) and admin consent",
-                  "the app may not write userPfxCertificates (%s missing): %s", PERM_PFX, msg);
+        cli_check_add(l, CHECK_FAIL, name,
+                      "grant the application permission " PERM_PFX
+                      " (Read.All is not enough) and admin consent",
+                      "the app may not write userPfxCertificates (%s missing): %s", PERM_PFX, msg);
     else
-        check_add(l, CHECK_WARN, name, NULL, "could not be verified: %s", msg);
+        cli_check_add(l, CHECK_WARN, name, NULL, "could not be verified: %s", msg);
 }
 
 void check_intune(struct check_list *l, const ssync_config *cfg)
@@ -127,28 +129,28 @@ void check_intune(struct check_list *l, const ssync_config *cfg)
     ssync_graph *g = cli_graph_open(cfg, &log);
     int ok = g != NULL;
     if (!g)
-        check_add(l, CHECK_FAIL, "token", "see the [intune] section in docs/configuration.md",
-                  "cannot set up the Graph client: the reason is on the line above");
+        cli_check_add(l, CHECK_FAIL, "token", "see the [intune] section in docs/configuration.md",
+                      "cannot set up the Graph client: the reason is on the line above");
     else if (ssync_graph_authenticate(g, &e) != SSYNC_OK) {
         const ssync_graph_failure *f = ssync_graph_last_failure(g);
         describe(msg, sizeof msg, &e, f);
-        check_add(l, CHECK_FAIL, "token", token_hint(f), "%s", msg);
+        cli_check_add(l, CHECK_FAIL, "token", token_hint(f), "%s", msg);
         ok = 0;
     } else {
-        check_add(l, CHECK_OK, "token", NULL, "the app got a token for %s from %s",
-                  cfg->intune.graph ? cfg->intune.graph : SSYNC_DEFAULT_GRAPH,
-                  cfg->intune.authority ? cfg->intune.authority : SSYNC_DEFAULT_AUTHORITY);
+        cli_check_add(l, CHECK_OK, "token", NULL, "the app got a token for %s from %s",
+                      cfg->intune.graph ? cfg->intune.graph : SSYNC_DEFAULT_GRAPH,
+                      cfg->intune.authority ? cfg->intune.authority : SSYNC_DEFAULT_AUTHORITY);
     }
     if (!ok) {
         for (size_t i = 0; i < sizeof perms / sizeof perms[0]; i++)
-            check_add(l, CHECK_SKIP, perms[i], NULL, "not tested: no token");
+            cli_check_add(l, CHECK_SKIP, perms[i], NULL, "not tested: no token");
         ssync_graph_free(g);
         return;
     }
     /* a user and a record id that cannot exist */
     char guid[SSYNC_UUID_LEN + 1], upn[128];
     if (ssync_uuid4(guid, &e) != SSYNC_OK) {
-        check_add(l, CHECK_FAIL, "permissions", NULL, "%s", e.msg);
+        cli_check_add(l, CHECK_FAIL, "permissions", NULL, "%s", e.msg);
         ssync_graph_free(g);
         return;
     }

@@ -29,27 +29,28 @@ static void kra_facts(struct check_list *l, const char *name, X509 *cert)
     ssync_certinfo info = {0};
     ssync_error e = {0};
     if (ssync_certinfo_get(cert, &info, &e) != SSYNC_OK) {
-        check_add(l, CHECK_WARN, name, NULL, "key opens, but its certificate cannot be read: %s",
-                  e.msg);
+        cli_check_add(l, CHECK_WARN, name, NULL,
+                      "key opens, but its certificate cannot be read: %s", e.msg);
         return;
     }
     char until[32];
-    check_date(X509_get0_notAfter(cert), until);
+    cli_check_date(X509_get0_notAfter(cert), until);
     int days = 0, secs = 0;
     int ok_diff = ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
     if (ok_diff && (days < 0 || secs < 0))
-        check_add(l, CHECK_WARN, name,
-                  "it still opens keys archived to it, but the CA needs a valid KRA "
-                  "certificate to archive new keys",
-                  "key opens and matches %s (serial %s); certificate EXPIRED on %s", info.subject,
-                  info.serial, until);
+        cli_check_add(l, CHECK_WARN, name,
+                      "it still opens keys archived to it, but the CA needs a valid KRA "
+                      "certificate to archive new keys",
+                      "key opens and matches %s (serial %s); certificate EXPIRED on %s",
+                      info.subject, info.serial, until);
     else if (ok_diff && days < KRA_WARN_DAYS)
-        check_add(l, CHECK_WARN, name, "renew the KRA certificate on the CA",
-                  "key opens and matches %s (serial %s); certificate expires in %d days (%s)",
-                  info.subject, info.serial, days, until);
+        cli_check_add(l, CHECK_WARN, name, "renew the KRA certificate on the CA",
+                      "key opens and matches %s (serial %s); certificate expires in %d days (%s)",
+                      info.subject, info.serial, days, until);
     else
-        check_add(l, CHECK_OK, name, NULL, "key opens and matches %s (serial %s), valid until %s",
-                  info.subject, info.serial, until);
+        cli_check_add(l, CHECK_OK, name, NULL,
+                      "key opens and matches %s (serial %s), valid until %s", info.subject,
+                      info.serial, until);
     ssync_certinfo_clear(&info);
 }
 
@@ -58,28 +59,28 @@ void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **k
     ssync_error e = {0};
     *kras = NULL;
     if (cfg->kra.key.n == 0) {
-        check_add(l, CHECK_FAIL, "kra", "name the KRA PKCS#12 or PEM file in [kra] key",
-                  "[kra] key is not set");
+        cli_check_add(l, CHECK_FAIL, "kra", "name the KRA PKCS#12 or PEM file in [kra] key",
+                      "[kra] key is not set");
         return;
     }
     ssync_buf pass = {0};
     const char *password = NULL;
     if (cfg->kra.password_file) {
         if (ssync_read_secret_file(cfg->kra.password_file, &pass, &e) != SSYNC_OK) {
-            check_add(l, CHECK_FAIL, "kra password", HINT_KRA_PASS, "[kra] password_file: %s",
-                      e.msg);
+            cli_check_add(l, CHECK_FAIL, "kra password", HINT_KRA_PASS, "[kra] password_file: %s",
+                          e.msg);
             return;
         }
         password = (const char *)pass.data;
     } else if (cfg->kra.password_env) {
         password = getenv(cfg->kra.password_env);
         if (!password)
-            check_add(l, CHECK_WARN, "kra password", HINT_KRA_PASS,
-                      "the environment variable %s is not set: trying an empty password",
-                      cfg->kra.password_env);
+            cli_check_add(l, CHECK_WARN, "kra password", HINT_KRA_PASS,
+                          "the environment variable %s is not set: trying an empty password",
+                          cfg->kra.password_env);
     }
     if (ssync_kra_set_new(kras, &e) != SSYNC_OK) {
-        check_add(l, CHECK_FAIL, "kra", NULL, "%s", e.msg);
+        cli_check_add(l, CHECK_FAIL, "kra", NULL, "%s", e.msg);
         ssync_buf_free_secret(&pass);
         return;
     }
@@ -89,12 +90,12 @@ void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **k
         size_t before = ssync_kra_set_count(*kras);
         const char *cert = i < cfg->kra.cert.n ? cfg->kra.cert.v[i] : NULL;
         if (ssync_kra_set_add_file(*kras, cfg->kra.key.v[i], password, cert, &e) != SSYNC_OK) {
-            check_add(l, CHECK_FAIL, name,
-                      e.code == SSYNC_ERR_KRA_PASSWORD ? HINT_KRA_PASS
-                      : e.code == SSYNC_ERR_KRA_NO_CERT
-                          ? "export the KRA with its certificate, or name it in [kra] cert"
-                          : NULL,
-                      "%s", e.msg);
+            cli_check_add(l, CHECK_FAIL, name,
+                          e.code == SSYNC_ERR_KRA_PASSWORD ? HINT_KRA_PASS
+                          : e.code == SSYNC_ERR_KRA_NO_CERT
+                              ? "export the KRA with its certificate, or name it in [kra] cert"
+                              : NULL,
+                          "%s", e.msg);
             continue;
         }
         X509 *c = NULL;
@@ -109,16 +110,16 @@ void check_connector(struct check_list *l, const ssync_config *cfg)
     static const char *const name = "connector key";
     ssync_error e = {0};
     if (!cfg->connector.public_key) {
-        check_add(l, CHECK_FAIL, name,
-                  "export it on a connector server with Export-IntunePublicKey",
-                  "[connector] public_key is not set");
+        cli_check_add(l, CHECK_FAIL, name,
+                      "export it on a connector server with Export-IntunePublicKey",
+                      "[connector] public_key is not set");
         return;
     }
     EVP_PKEY *pub = NULL;
     if (ssync_connector_load(cfg->connector.public_key, &pub, &e) != SSYNC_OK) {
-        check_add(l, CHECK_FAIL, name,
-                  "export the connector's PFXEncryptionKey again with Export-IntunePublicKey", "%s",
-                  e.msg);
+        cli_check_add(l, CHECK_FAIL, name,
+                      "export the connector's PFXEncryptionKey again with Export-IntunePublicKey",
+                      "%s", e.msg);
         return;
     }
     /* a random block stands in for a PKCS#12 password */
@@ -126,14 +127,14 @@ void check_connector(struct check_list *l, const ssync_config *cfg)
     ssync_buf ct = {0};
     ssync_padding pad = cfg->connector.padding;
     if (RAND_bytes(block, sizeof block) != 1)
-        check_add(l, CHECK_FAIL, name, NULL, "the random number generator failed");
+        cli_check_add(l, CHECK_FAIL, name, NULL, "the random number generator failed");
     else if (ssync_connector_encrypt(pub, pad, block, sizeof block, &ct, &e) != SSYNC_OK)
-        check_add(l, CHECK_FAIL, name, "try [connector] padding = oaepSha256",
-                  "RSA %d bits; test encryption with %s failed: %s", EVP_PKEY_get_bits(pub),
-                  ssync_padding_name(pad), e.msg);
+        cli_check_add(l, CHECK_FAIL, name, "try [connector] padding = oaepSha256",
+                      "RSA %d bits; test encryption with %s failed: %s", EVP_PKEY_get_bits(pub),
+                      ssync_padding_name(pad), e.msg);
     else
-        check_add(l, CHECK_OK, name, NULL, "RSA %d bits; test encryption with %s works",
-                  EVP_PKEY_get_bits(pub), ssync_padding_name(pad));
+        cli_check_add(l, CHECK_OK, name, NULL, "RSA %d bits; test encryption with %s works",
+                      EVP_PKEY_get_bits(pub), ssync_padding_name(pad));
     OPENSSL_cleanse(block, sizeof block);
     ssync_buf_free(&ct);
     EVP_PKEY_free(pub);
@@ -148,25 +149,25 @@ void check_crls(struct check_list *l, const ssync_config *cfg)
         X509_CRL *crl = NULL;
         ssync_error e = {0};
         if (ssync_crl_load(path, &crl, &e) != SSYNC_OK) {
-            check_add(l, CHECK_FAIL, name, "publish the CA's CRL to this path (certutil -CRL)",
-                      "%s", e.msg);
+            cli_check_add(l, CHECK_FAIL, name, "publish the CA's CRL to this path (certutil -CRL)",
+                          "%s", e.msg);
             continue;
         }
         char issuer[256] = "?", next[32];
         X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof issuer);
         const ASN1_TIME *nu = X509_CRL_get0_nextUpdate(crl);
-        check_date(nu, next);
+        cli_check_date(nu, next);
         int revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
         if (revoked < 0)
             revoked = 0;
         if (nu && X509_cmp_time(nu, NULL) < 0)
-            check_add(l, CHECK_WARN, name,
-                      "copy a fresh CRL from the CA: revocations since then are unknown",
-                      "issuer %s, %d revoked; OUT OF DATE: nextUpdate %s has passed", issuer,
-                      revoked, next);
+            cli_check_add(l, CHECK_WARN, name,
+                          "copy a fresh CRL from the CA: revocations since then are unknown",
+                          "issuer %s, %d revoked; OUT OF DATE: nextUpdate %s has passed", issuer,
+                          revoked, next);
         else
-            check_add(l, CHECK_OK, name, NULL, "issuer %s, %d revoked, next update %s", issuer,
-                      revoked, nu ? next : "none");
+            cli_check_add(l, CHECK_OK, name, NULL, "issuer %s, %d revoked, next update %s", issuer,
+                          revoked, nu ? next : "none");
         X509_CRL_free(crl);
     }
 }
@@ -181,7 +182,7 @@ static void sample_recovery(struct check_list *l, const char *path, const ssync_
 {
     static const char *const name = "sample recovery";
     if (!kras || ssync_kra_set_count(kras) == 0) {
-        check_add(l, CHECK_SKIP, name, NULL, "not tested: no KRA key could be loaded");
+        cli_check_add(l, CHECK_SKIP, name, NULL, "not tested: no KRA key could be loaded");
         return;
     }
     ssync_buf b = {0};
@@ -195,13 +196,13 @@ static void sample_recovery(struct check_list *l, const char *path, const ssync_
         rc = ssync_certinfo_get(rec.cert, &info, &e);
     if (rc == SSYNC_OK) {
         const char *user = ssync_certinfo_user(&info);
-        check_add(l, CHECK_OK, name, NULL, "%s: recovered the key of %s (%s)", ssync_basename(path),
-                  info.subject, user ? user : "no user named");
+        cli_check_add(l, CHECK_OK, name, NULL, "%s: recovered the key of %s (%s)",
+                      ssync_basename(path), info.subject, user ? user : "no user named");
     } else {
-        check_add(l, CHECK_FAIL, name,
-                  rc == SSYNC_ERR_KRA_NOT_HELD ? "add the KRA key the blob names to [kra] key"
-                                               : NULL,
-                  "%s: %s", ssync_basename(path), e.msg);
+        cli_check_add(l, CHECK_FAIL, name,
+                      rc == SSYNC_ERR_KRA_NOT_HELD ? "add the KRA key the blob names to [kra] key"
+                                                   : NULL,
+                      "%s: %s", ssync_basename(path), e.msg);
     }
     ssync_certinfo_clear(&info);
     ssync_recovered_clear(&rec);
@@ -213,8 +214,8 @@ static void check_blobs(struct check_list *l, const ssync_config *cfg, const ssy
     struct dirent **names = NULL;
     int count = scandir(cfg->source.path, &names, not_hidden, alphasort);
     if (count < 0) {
-        check_add(l, CHECK_FAIL, "source", "check [source] path and its permissions",
-                  "[source] path %s: %s", cfg->source.path, strerror(errno));
+        cli_check_add(l, CHECK_FAIL, "source", "check [source] path and its permissions",
+                      "[source] path %s: %s", cfg->source.path, strerror(errno));
         return;
     }
     char first[4096] = "";
@@ -224,12 +225,12 @@ static void check_blobs(struct check_list *l, const ssync_config *cfg, const ssy
         free(names[i]);
     free(names);
     if (count == 0) {
-        check_add(l, CHECK_WARN, "source", "copy the certutil -getkey output into it",
-                  "%s holds no recovery blobs", cfg->source.path);
+        cli_check_add(l, CHECK_WARN, "source", "copy the certutil -getkey output into it",
+                      "%s holds no recovery blobs", cfg->source.path);
         return;
     }
-    check_add(l, CHECK_OK, "source", NULL, "%s: %d recovery blob%s", cfg->source.path, count,
-              count == 1 ? "" : "s");
+    cli_check_add(l, CHECK_OK, "source", NULL, "%s: %d recovery blob%s", cfg->source.path, count,
+                  count == 1 ? "" : "s");
     sample_recovery(l, first, kras);
 }
 
@@ -245,7 +246,7 @@ static void check_manifest(struct check_list *l, const ssync_config *cfg)
     ssync_buf b = {0};
     ssync_error e = {0};
     if (ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &b, &e) != SSYNC_OK) {
-        check_add(l, CHECK_FAIL, "source", "check [source] manifest", "%s", e.msg);
+        cli_check_add(l, CHECK_FAIL, "source", "check [source] manifest", "%s", e.msg);
         return;
     }
     size_t lines = 0;
@@ -258,14 +259,14 @@ static void check_manifest(struct check_list *l, const ssync_config *cfg)
     }
     ssync_buf_free(&b);
     size_t entries = lines ? lines - 1 : 0;
-    check_add(l, entries ? CHECK_OK : CHECK_WARN, "source", NULL,
-              "pfx source, manifest %s: %zu entr%s", path, entries, entries == 1 ? "y" : "ies");
+    cli_check_add(l, entries ? CHECK_OK : CHECK_WARN, "source", NULL,
+                  "pfx source, manifest %s: %zu entr%s", path, entries, entries == 1 ? "y" : "ies");
 }
 
 void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras)
 {
     if (!cfg->source.path) {
-        check_add(l, CHECK_FAIL, "source", NULL, "[source] path is not set");
+        cli_check_add(l, CHECK_FAIL, "source", NULL, "[source] path is not set");
         return;
     }
     switch (cfg->source.type) {
@@ -279,10 +280,10 @@ void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra
         ssync_error e = {0};
         size_t n = 0;
         if (ssync_edb_source_check(cfg, &n, &e) != SSYNC_OK)
-            check_add(l, CHECK_FAIL, "source", NULL, "%s", e.msg);
+            cli_check_add(l, CHECK_FAIL, "source", NULL, "%s", e.msg);
         else
-            check_add(l, n ? CHECK_OK : CHECK_WARN, "source", NULL, "CA database %s: %zu requests",
-                      cfg->source.path, n);
+            cli_check_add(l, n ? CHECK_OK : CHECK_WARN, "source", NULL,
+                          "CA database %s: %zu requests", cfg->source.path, n);
         break;
     }
     }
@@ -293,8 +294,8 @@ void check_state(struct check_list *l, const ssync_config *cfg)
     static const char *const name = "state";
     const char *path = cfg->state.path;
     if (!path) {
-        check_add(l, CHECK_FAIL, name, "set [state] path, e.g. /var/lib/smimesync/state.db",
-                  "[state] path is not set: sync and remove need the journal");
+        cli_check_add(l, CHECK_FAIL, name, "set [state] path, e.g. /var/lib/smimesync/state.db",
+                      "[state] path is not set: sync and remove need the journal");
         return;
     }
     char *copy = strdup(path);
@@ -302,13 +303,13 @@ void check_state(struct check_list *l, const ssync_config *cfg)
     /* SQLite writes its own journal files beside the database: the directory must be
      * writable too */
     if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) != 0)
-        check_add(l, CHECK_FAIL, name, "fix the owner or mode of the file", "%s: %s", path,
-                  strerror(errno));
+        cli_check_add(l, CHECK_FAIL, name, "fix the owner or mode of the file", "%s: %s", path,
+                      strerror(errno));
     else if (access(dir, W_OK | X_OK) != 0)
-        check_add(l, CHECK_FAIL, name, "create the directory, writable by this user",
-                  "%s: directory %s: %s", path, dir, strerror(errno));
+        cli_check_add(l, CHECK_FAIL, name, "create the directory, writable by this user",
+                      "%s: directory %s: %s", path, dir, strerror(errno));
     else
-        check_add(l, CHECK_OK, name, NULL, "%s %s", path,
-                  access(path, F_OK) == 0 ? "is writable" : "will be created");
+        cli_check_add(l, CHECK_OK, name, NULL, "%s %s", path,
+                      access(path, F_OK) == 0 ? "is writable" : "will be created");
     free(copy);
 }

@@ -3,9 +3,9 @@
 #ifndef SSYNC_CLI_H
 #define SSYNC_CLI_H
 
-#include <stdio.h>
-
-/* Exit codes. Do not reorder or change: scripts and schedulers depend on them (docs/exit-codes). */
+/* Exit codes. Do not reorder or change: scripts and schedulers depend on them (documented in
+ * smimesync(1), EXIT STATUS, and docs/user-guide.md, "Exit status"; every --help ends with
+ * them: cli_options_exit_codes). */
 enum cli_exit {
     CLI_EXIT_OK = 0,        /* everything succeeded */
     CLI_EXIT_FAILURE = 1,   /* nothing succeeded, or a fatal error before any item */
@@ -30,10 +30,10 @@ int cmd_remove(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
-/* sync with the caller's signal thread (NULL: its own); watch runs it per arriving blob */
+/* sync from parsed options, with the caller's signal thread (NULL: its own); watch runs it per
+ * arriving blob */
+struct cli_opts;
 struct cli_signal;
-int cmd_sync_run(int argc, char **argv, struct cli_signal *sig);
-
-void cli_print_exit_codes(FILE *out);
+int cmd_sync_with(const struct cli_opts *o, struct cli_signal *sig);
 
 #endif

@@ -1,3 +1,4 @@
+/* Connecting to Intune from the configuration (cli_graph.h): the Graph client and its log lines. */
 #include "cli_graph.h"
 
 #include "cli_util.h"

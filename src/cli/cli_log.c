@@ -1,3 +1,4 @@
+/* The CLI's one logger (cli_log.h): text or JSON lines on stderr, and the Graph client adapter. */
 #include "cli_log.h"
 
 #include "cli_progress.h"

@@ -1,8 +1,9 @@
+/* Shared by plan, sync and status: options, configuration, logger, journal, the desired and
+ * actual state, the diff, and the report. */
 #ifndef SSYNC_CLI_PLAN_H
 #define SSYNC_CLI_PLAN_H
 
-/* Shared by plan, sync and status: options, configuration, logger, journal, the desired and
- * actual state, the diff, and the report. */
+#include "cli_options.h"
 #include "cli_report.h"
 #include "sync/plan.h"
 
@@ -19,24 +20,17 @@ struct cli_progress;
 struct cli_signal;
 struct cli_item_result;
 
+/* The command lines of plan and sync (the same options, status takes fewer). */
+extern const struct cli_spec cli_plan_spec;
+extern const struct cli_spec cli_sync_spec;
+
 struct cli_plan_run {
     /* set by the caller before cli_plan_prepare */
-    const char *cmd;            /* "plan", "sync", "status", ... */
-    const char *summary;        /* the --help description; NULL: plan's or sync's */
-    int targeted;               /* accept --request-id, --serial and --user */
     struct cli_signal *signals; /* optional: the Graph client is attached to it */
-    /* options */
-    int json, verbose, quiet;
-    int refresh_users; /* --refresh-users: forget the user-lookup cache first */
-    unsigned workers;  /* --workers N (sync's recovery threads); 0: one per CPU */
-    int progress_flag; /* -1 auto, 0 --no-progress, 1 --progress */
-    int log_json;      /* -1: [log] format */
-    const char *config_path;
-    const char *report_path; /* --report FILE (text, or JSON for *.json) */
-    ssync_plan_target target;
-    /* built by cli_plan_prepare */
+    /* set by cli_plan_prepare */
+    const char *cmd;            /* "plan", "sync", "status": o->cmd */
+    const struct cli_opts *opt; /* the parsed options (config, target, output, report, ...) */
     time_t started;
-    int curl_inited;
     struct ssync_config *cfg;
     struct ssync_kra_set *kras;
     struct ssync_graph *graph;
@@ -48,9 +42,9 @@ struct cli_plan_run {
     int journal_failed;            /* [state] path set but the journal cannot be opened */
 };
 
-/* Parses the options and builds the plan. Returns CLI_EXIT_OK, -1 after --help, or an exit code
+/* Builds the plan from the parsed options (o outlives r). Returns CLI_EXIT_OK or an exit code
  * (reported). Call cli_plan_release in every case. */
-int cli_plan_prepare(struct cli_plan_run *r, int argc, char **argv);
+int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o);
 /* The target of a targeted run, NULL for the whole source. */
 const ssync_plan_target *cli_plan_target(const struct cli_plan_run *r);
 /* Builds the report document (results: NULL for a plan; see cli_report.h), prints it on

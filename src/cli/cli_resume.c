@@ -1,3 +1,4 @@
+/* Finishing interrupted runs (cli_resume.h): the journal's unsettled operations against Intune. */
 #include "cli_resume.h"
 
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* The helpers of cli_util.h: error lines before a logger exists, and loading the --kra keys. */
 #include "cli_util.h"
 
 #include "cli_log.h"
@@ -8,14 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int cli_list_add(struct cli_list *l, const char *value)
-{
-    if (l->n >= CLI_MAX_LIST)
-        return 0;
-    l->v[l->n++] = value;
-    return 1;
-}
 
 /* Errors before (or without) a configured logger: text lines at error level. */
 void cli_err(const char *cmd, const char *fmt, ...)

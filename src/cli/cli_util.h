@@ -1,4 +1,4 @@
-/* Helpers shared by the commands: messages, KRA loading, option values. */
+/* Helpers shared by the commands: messages, KRA loading, the values of a repeatable option. */
 #ifndef SSYNC_CLI_UTIL_H
 #define SSYNC_CLI_UTIL_H
 
@@ -9,14 +9,11 @@
 
 #define CLI_MAX_LIST 64
 
-/* A repeatable option's values. */
+/* A repeatable option's values (cli_options.h fills them). */
 struct cli_list {
     const char *v[CLI_MAX_LIST];
     size_t n;
 };
-
-/* Adds a value; returns 0 when the list is full (the caller reports a usage error). */
-int cli_list_add(struct cli_list *l, const char *value);
 
 /* "smimesync CMD: message" on stderr, one line. */
 void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

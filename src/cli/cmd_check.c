@@ -1,86 +1,40 @@
 /* smimesync check: validate a configuration end to end before the first sync, one line per check
  * ("ok", "WARN", "FAIL" or "SKIP", the reason and a hint). Nothing is written to Intune. */
+#include "check_list.h"
 #include "cli.h"
 #include "cli_check.h"
+#include "cli_options.h"
 #include "cli_util.h"
 
 #include "sync/config.h"
 
-#include <curl/curl.h>
-#include <getopt.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const CMD = "check";
-static const char *const level_text[] = {"ok", "WARN", "FAIL", "SKIP"};
-static const char *const level_json[] = {"ok", "warning", "failed", "skipped"};
 
-void check_add(struct check_list *l, enum check_level level, const char *name, const char *hint,
-               const char *fmt, ...)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        struct check_result *v = realloc(l->v, cap * sizeof *v);
-        if (!v) {
-            cli_err(CMD, "out of memory");
-            return;
-        }
-        l->v = v;
-        l->cap = cap;
-    }
-    struct check_result *r = &l->v[l->n++];
-    memset(r, 0, sizeof *r);
-    r->level = level;
-    snprintf(r->name, sizeof r->name, "%s", name);
-    snprintf(r->hint, sizeof r->hint, "%s", hint ? hint : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
-    va_end(ap);
-    if (!l->json) {
-        printf("%-4s  %s: %s%s%s%s\n", level_text[level], r->name, r->message,
-               r->hint[0] ? " (hint: " : "", r->hint, r->hint[0] ? ")" : "");
-        fflush(stdout);
-    }
-}
+static const struct cli_option options[] = {
+    CLI_USE(CLI_OPT_CONFIG, NULL),
+    CLI_USE(CLI_OPT_JSON, "print {\"checks\":[{\"name\",\"ok\",\"level\",\"message\",\"hint\"}]}"),
+};
 
-void check_list_free(struct check_list *l)
-{
-    free(l->v);
-    l->v = NULL;
-    l->n = l->cap = 0;
-}
-
-void check_date(const ASN1_TIME *t, char out[32])
-{
-    struct tm tm;
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1 || strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm) == 0)
-        snprintf(out, 32, "?");
-}
-
-static void usage(FILE *out)
-{
-    fprintf(
-        out,
-        "Usage: smimesync check --config FILE [--json]\n"
-        "Validate the configuration end to end and say what is wrong in plain words: the\n"
-        "file loads; each KRA key opens and matches its certificate (and is not about to\n"
-        "expire); the connector key is RSA >= 2048 bits and encrypts with the configured\n"
-        "padding; the source is readable and a sample key recovers; the CRLs load and are\n"
-        "current; the journal is writable; a token can be had; the app may read users\n"
-        "(User.Read.All) and read and delete userPfxCertificates\n"
-        "(DeviceManagementConfiguration.ReadWrite.All). Nothing is written to Intune.\n\n"
-        "Options:\n"
-        "  --config FILE   the configuration file (see docs/configuration.md)\n"
-        "  --json          print {\"checks\":[{\"name\",\"ok\",\"level\",\"message\",\"hint\"}]}\n"
-        "  -h, --help      show this help\n\n"
-        "Exit status 0 when every check passed (warnings included), 1 otherwise.\n\n");
-    cli_print_exit_codes(out);
-}
+static const struct cli_spec spec = {
+    .name = "check",
+    .synopsis = "--config FILE [--json]",
+    .summary = "Validate the configuration end to end and say what is wrong in plain words: the\n"
+               "file loads; each KRA key opens and matches its certificate (and is not about to\n"
+               "expire); the connector key is RSA >= 2048 bits and encrypts with the configured\n"
+               "padding; the source is readable and a sample key recovers; the CRLs load and are\n"
+               "current; the journal is writable; a token can be had; the app may read users\n"
+               "(User.Read.All) and read and delete userPfxCertificates\n"
+               "(DeviceManagementConfiguration.ReadWrite.All). Nothing is written to Intune.",
+    .epilog = "Exit status 0 when every check passed (warnings included), 1 otherwise.",
+    .options = CLI_SPEC_OPTIONS(options),
+    .max_args = 0,
+    .flags = CLI_SPEC_OPERANDS_FIRST,
+};
 
 static int print_json(const struct check_list *l, int all_ok)
 {
@@ -89,7 +43,7 @@ static int print_json(const struct check_list *l, int all_ok)
         const struct check_result *r = &l->v[i];
         json_t *o = json_pack("{s:s, s:b, s:s, s:s}", "name", r->name, "ok",
                               r->level == CHECK_OK || r->level == CHECK_WARN, "level",
-                              level_json[r->level], "message", r->message);
+                              cli_check_level_json(r->level), "message", r->message);
         if (o && r->hint[0])
             json_object_set_new(o, "hint", json_string(r->hint));
         json_array_append_new(checks, o);
@@ -109,12 +63,12 @@ static void run_checks(struct check_list *l, const char *path)
     ssync_config cfg;
     ssync_error e = {0};
     if (ssync_config_load(path, &cfg, &e) != SSYNC_OK) {
-        check_add(l, CHECK_FAIL, "config", "fix the line named; see docs/configuration.md", "%s",
-                  e.msg);
+        cli_check_add(l, CHECK_FAIL, "config", "fix the line named; see docs/configuration.md",
+                      "%s", e.msg);
         ssync_config_free(&cfg);
         return;
     }
-    check_add(l, CHECK_OK, "config", NULL, "%s loaded", path);
+    cli_check_add(l, CHECK_OK, "config", NULL, "%s loaded", path);
     ssync_kra_set *kras = NULL;
     check_kras(l, &cfg, &kras);
     check_connector(l, &cfg);
@@ -122,49 +76,18 @@ static void run_checks(struct check_list *l, const char *path)
     check_source(l, &cfg, kras);
     check_state(l, &cfg);
     ssync_kra_set_free(kras);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     check_intune(l, &cfg);
-    curl_global_cleanup();
     ssync_config_free(&cfg);
 }
 
 int cmd_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config = NULL;
-    struct check_list l = {0};
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'j':
-            l.json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            usage(stderr);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        cli_err(CMD, "unexpected argument '%s'", argv[optind]);
-        return CLI_EXIT_USAGE;
-    }
-    if (!config) {
-        cli_err(CMD, "--config is required");
-        return CLI_EXIT_USAGE;
-    }
-    run_checks(&l, config);
+    struct cli_opts o;
+    int rc = cli_options_parse(&spec, argc, argv, &o, NULL);
+    if (rc != CLI_EXIT_OK)
+        return rc == -1 ? CLI_EXIT_OK : rc;
+    struct check_list l = {.json = o.json};
+    run_checks(&l, o.config);
     size_t ok = 0, warn = 0, fail = 0;
     for (size_t i = 0; i < l.n; i++) {
         ok += l.v[i].level == CHECK_OK;
@@ -177,6 +100,6 @@ int cmd_check(int argc, char **argv)
     else
         printf("check: %zu ok, %zu warnings, %zu failed or not tested\n", ok, warn, fail);
     fflush(stdout);
-    check_list_free(&l);
+    cli_check_list_free(&l);
     return fail == 0 && printed ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 }

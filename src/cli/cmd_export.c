@@ -1,5 +1,6 @@
 /* smimesync export: recovery blobs -> one Graph userPfxCertificate POST body per certificate. */
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_util.h"
 
 #include "connector/connector.h"
@@ -8,53 +9,12 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static const char *const CMD = "export";
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: smimesync export --kra FILE [--kra-pass-file FILE] [--kra-cert FILE]\n"
-            "                        --connector-key FILE --out-dir DIR\n"
-            "                        [--pfx-profile compat|modern]\n"
-            "                        [--padding oaepSha256|oaepSha384|oaepSha512]\n"
-            "                        [--provider-name S] [--key-name S] [--include-chain]\n"
-            "                        [--both-purpose smimeEncryption|smimeSigning|unassigned]\n"
-            "                        [--workers N]\n"
-            "                        BLOB|DIR...\n"
-            "Build the Intune record (the exact Graph POST body of a userPfxCertificate) for each\n"
-            "recovery blob: the key is recovered with the KRA key, packed with its certificate\n"
-            "into a PKCS#12 under a fresh random password, and the password is encrypted to the\n"
-            "Intune Certificate Connector's public key. Writes DIR/<thumbprint>.json (0600).\n"
-            "A directory argument means every regular, non-hidden file in it. A bad item does\n"
-            "not stop the others: each failure is one line on stderr.\n\n"
-            "Options:\n"
-            "  --kra FILE             KRA key: PKCS#12 or PEM; repeat for several KRAs\n"
-            "  --kra-pass-file FILE   file holding the KRA password (one for all, or one per\n"
-            "                         --kra); default: $SMIMESYNC_KRA_PASSWORD, else none\n"
-            "  --kra-cert FILE        KRA certificate when a PEM --kra file holds only the key\n"
-            "  --connector-key FILE   the connector's public key: PEM, certificate, or the RSA1\n"
-            "                         blob that Export-IntunePublicKey writes\n"
-            "  --out-dir DIR          where to write the records (created if missing)\n"
-            "  --pfx-profile NAME     compat (default) or modern\n"
-            "  --padding NAME         OAEP padding of the password (default oaepSha512)\n"
-            "  --provider-name S      key storage provider of the connector key (default\n"
-            "                         \"Microsoft Software Key Storage Provider\")\n"
-            "  --key-name S           connector key name (default \"PFXEncryptionKey\")\n"
-            "  --include-chain        add the blob's CA certificates to the PKCS#12\n"
-            "  --both-purpose NAME    intendedPurpose when a certificate allows both\n"
-            "                         keyEncipherment and digitalSignature (default\n"
-            "                         smimeEncryption)\n"
-            "  --workers N            recovery threads, 1-256 (default: one per CPU); the\n"
-            "                         output stays in argument order\n"
-            "  -h, --help             show this help\n\n");
-    cli_print_exit_codes(out);
-}
 
 static int name_is_visible(const struct dirent *d)
 {
@@ -208,125 +168,139 @@ static void add_record(struct export_out *o, const char *item, const ssync_expor
         flush_records(o);
 }
 
-int cmd_export(int argc, char **argv)
-{
-    enum {
-        O_KRA = 256,
-        O_KRA_PASS,
-        O_KRA_CERT,
-        O_CONNECTOR,
-        O_OUT_DIR,
-        O_PROFILE,
-        O_PADDING,
-        O_PROVIDER,
-        O_KEY_NAME,
-        O_CHAIN,
-        O_BOTH,
-        O_WORKERS
-    };
-    static const struct option opts[] = {
-        {"kra", required_argument, NULL, O_KRA},
-        {"kra-pass-file", required_argument, NULL, O_KRA_PASS},
-        {"kra-cert", required_argument, NULL, O_KRA_CERT},
-        {"connector-key", required_argument, NULL, O_CONNECTOR},
-        {"out-dir", required_argument, NULL, O_OUT_DIR},
-        {"pfx-profile", required_argument, NULL, O_PROFILE},
-        {"padding", required_argument, NULL, O_PADDING},
-        {"provider-name", required_argument, NULL, O_PROVIDER},
-        {"key-name", required_argument, NULL, O_KEY_NAME},
-        {"include-chain", no_argument, NULL, O_CHAIN},
-        {"both-purpose", required_argument, NULL, O_BOTH},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct cli_list kras = {0}, pass = {0}, certs = {0};
-    const char *connector_path = NULL, *out_dir = NULL;
-    unsigned workers = 0;
-    ssync_exporter ex;
-    ssync_exporter_init(&ex);
-    ssync_error e = {0};
+enum {
+    OPT_CONNECTOR = CLI_OPT_OWN,
+    OPT_OUT_DIR,
+    OPT_PADDING,
+    OPT_PROVIDER,
+    OPT_KEY_NAME,
+    OPT_BOTH
+};
 
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        ssync_code pc = SSYNC_OK;
-        switch (c) {
-        case O_KRA:
-        case O_KRA_PASS:
-        case O_KRA_CERT: {
-            struct cli_list *l = c == O_KRA ? &kras : c == O_KRA_PASS ? &pass : &certs;
-            if (!cli_list_add(l, optarg)) {
-                cli_err(CMD, "too many values for a repeated option (limit %d)", CLI_MAX_LIST);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        }
-        case O_CONNECTOR:
-            connector_path = optarg;
-            break;
-        case O_OUT_DIR:
-            out_dir = optarg;
-            break;
-        case O_PROFILE:
-            pc = ssync_pfx_profile_parse(optarg, &ex.profile, &e);
-            break;
-        case O_PADDING:
-            pc = ssync_padding_parse(optarg, &ex.record.padding, &e);
-            break;
-        case O_PROVIDER:
-            ex.record.provider_name = optarg;
-            break;
-        case O_KEY_NAME:
-            ex.record.key_name = optarg;
-            break;
-        case O_CHAIN:
-            ex.include_chain = 1;
-            break;
-        case O_BOTH:
-            pc = ssync_purpose_parse(optarg, &ex.both_purpose, &e);
-            break;
-        case O_WORKERS: {
-            char *end = NULL;
-            long w = strtol(optarg, &end, 10);
-            if (!*optarg || *end || w < 1 || w > 256) {
-                cli_err(CMD, "--workers: expected a whole number from 1 to 256, got '%s'", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            workers = (unsigned)w;
-            break;
-        }
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            usage(stderr);
-            return CLI_EXIT_USAGE;
-        }
-        if (pc != SSYNC_OK) {
-            cli_report(CMD, NULL, &e);
-            return CLI_EXIT_USAGE;
-        }
+static const struct cli_option options[] = {
+    CLI_USE(CLI_OPT_KRA, NULL),
+    CLI_USE(CLI_OPT_KRA_PASS_FILE, NULL),
+    CLI_USE(CLI_OPT_KRA_CERT, NULL),
+    CLI_OWN(OPT_CONNECTOR, "connector-key", "FILE", 0,
+            "the connector's public key: PEM, certificate, or the RSA1\n"
+            "blob that Export-IntunePublicKey writes"),
+    CLI_OWN(OPT_OUT_DIR, "out-dir", "DIR", 0, "where to write the records (created if missing)"),
+    CLI_USE(CLI_OPT_PFX_PROFILE, NULL),
+    CLI_OWN(OPT_PADDING, "padding", "NAME", 0, "OAEP padding of the password (default oaepSha512)"),
+    CLI_OWN(OPT_PROVIDER, "provider-name", "S", 0,
+            "key storage provider of the connector key (default\n"
+            "\"Microsoft Software Key Storage Provider\")"),
+    CLI_OWN(OPT_KEY_NAME, "key-name", "S", 0, "connector key name (default \"PFXEncryptionKey\")"),
+    CLI_USE(CLI_OPT_INCLUDE_CHAIN, NULL),
+    CLI_OWN(OPT_BOTH, "both-purpose", "NAME", 0,
+            "intendedPurpose when a certificate allows both\n"
+            "keyEncipherment and digitalSignature (default\n"
+            "smimeEncryption)"),
+    CLI_USE(CLI_OPT_WORKERS, "recovery threads, 1-256 (default: one per CPU); the\n"
+                             "output stays in argument order"),
+};
+
+/* export's own options */
+struct export_args {
+    ssync_exporter *ex;
+    const char *connector_path, *out_dir;
+};
+
+static int on_option(void *ctx, struct cli_opts *o, int id, const char *arg)
+{
+    struct export_args *a = ctx;
+    ssync_error e = {0};
+    ssync_code pc = SSYNC_OK;
+    (void)o;
+    switch (id) {
+    case OPT_CONNECTOR:
+        a->connector_path = arg;
+        break;
+    case OPT_OUT_DIR:
+        a->out_dir = arg;
+        break;
+    case OPT_PADDING:
+        pc = ssync_padding_parse(arg, &a->ex->record.padding, &e);
+        break;
+    case OPT_PROVIDER:
+        a->ex->record.provider_name = arg;
+        break;
+    case OPT_KEY_NAME:
+        a->ex->record.key_name = arg;
+        break;
+    case OPT_BOTH:
+        pc = ssync_purpose_parse(arg, &a->ex->both_purpose, &e);
+        break;
     }
-    if (optind >= argc) {
-        cli_err(CMD, "no recovery blob or directory given");
+    if (pc != SSYNC_OK) {
+        cli_report(CMD, NULL, &e);
         return CLI_EXIT_USAGE;
     }
-    if (!connector_path || !out_dir) {
+    return CLI_EXIT_OK;
+}
+
+static int check(void *ctx, struct cli_opts *o)
+{
+    const struct export_args *a = ctx;
+    (void)o;
+    if (!a->connector_path || !a->out_dir) {
         cli_err(CMD, "--connector-key and --out-dir are required");
         return CLI_EXIT_USAGE;
     }
-    if ((ex.record.provider_name && !*ex.record.provider_name) ||
-        (ex.record.key_name && !*ex.record.key_name)) {
+    if ((a->ex->record.provider_name && !*a->ex->record.provider_name) ||
+        (a->ex->record.key_name && !*a->ex->record.key_name)) {
         cli_err(CMD, "--provider-name and --key-name must not be empty");
         return CLI_EXIT_USAGE;
     }
+    return CLI_EXIT_OK;
+}
+
+static const struct cli_spec spec = {
+    .name = "export",
+    .synopsis = "--kra FILE [--kra-pass-file FILE] [--kra-cert FILE]\n"
+                "                        --connector-key FILE --out-dir DIR\n"
+                "                        [--pfx-profile compat|modern]\n"
+                "                        [--padding oaepSha256|oaepSha384|oaepSha512]\n"
+                "                        [--provider-name S] [--key-name S] [--include-chain]\n"
+                "                        [--both-purpose smimeEncryption|smimeSigning|unassigned]\n"
+                "                        [--workers N]\n"
+                "                        BLOB|DIR...",
+    .summary =
+        "Build the Intune record (the exact Graph POST body of a userPfxCertificate) for each\n"
+        "recovery blob: the key is recovered with the KRA key, packed with its certificate\n"
+        "into a PKCS#12 under a fresh random password, and the password is encrypted to the\n"
+        "Intune Certificate Connector's public key. Writes DIR/<thumbprint>.json (0600).\n"
+        "A directory argument means every regular, non-hidden file in it. A bad item does\n"
+        "not stop the others: each failure is one line on stderr.",
+    .options = CLI_SPEC_OPTIONS(options),
+    .min_args = 1,
+    .max_args = -1,
+    .missing_args = "no recovery blob or directory given",
+    .flags = CLI_SPEC_OPERANDS_FIRST,
+    .on_option = on_option,
+    .check = check,
+};
+
+int cmd_export(int argc, char **argv)
+{
+    ssync_exporter ex;
+    ssync_exporter_init(&ex);
+    ssync_error e = {0};
+    struct export_args a = {.ex = &ex};
+    struct cli_opts opt;
+    int prc = cli_options_parse(&spec, argc, argv, &opt, &a);
+    if (prc != CLI_EXIT_OK)
+        return prc == -1 ? CLI_EXIT_OK : prc;
+    ex.profile = opt.pfx_profile;
+    ex.include_chain = opt.include_chain;
+    const char *connector_path = a.connector_path, *out_dir = a.out_dir;
+    unsigned workers = opt.workers;
 
     int rc = CLI_EXIT_FAILURE;
     char **items = NULL;
     size_t n_items = 0, cap = 0, done = 0, failed = 0;
     EVP_PKEY *connector = NULL;
-    ssync_kra_set *set = cli_load_kras(CMD, &kras, &pass, &certs);
+    ssync_kra_set *set = cli_load_kras(CMD, &opt.kra, &opt.kra_pass, &opt.kra_cert);
     if (!set)
         goto out;
     if (ssync_connector_load(connector_path, &connector, &e) != SSYNC_OK) {
@@ -339,8 +313,8 @@ int cmd_export(int argc, char **argv)
     }
     ex.kras = set;
     ex.connector = connector;
-    for (int i = optind; i < argc; i++)
-        if (!expand_argument(argv[i], &items, &n_items, &cap))
+    for (int i = 0; i < opt.argc; i++)
+        if (!expand_argument(opt.argv[i], &items, &n_items, &cap))
             failed++;
     struct export_out o = {.seen = json_object()};
     if (ssync_file_batch_init(&o.batch, out_dir, &e) != SSYNC_OK) {

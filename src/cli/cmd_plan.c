@@ -1,16 +1,19 @@
 /* smimesync plan: what a sync would do, item by item, without writing anything
  * (cli_plan.c builds and reports the plan). */
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_plan.h"
 #include "cli_report.h"
 
 int cmd_plan(int argc, char **argv)
 {
-    struct cli_plan_run r = {.cmd = "plan", .targeted = 1};
-    int rc = cli_plan_prepare(&r, argc, argv);
-    if (rc == -1) {
-        rc = CLI_EXIT_OK;
-    } else if (rc == CLI_EXIT_OK) {
+    struct cli_opts o;
+    int rc = cli_options_parse(&cli_plan_spec, argc, argv, &o, NULL);
+    if (rc != CLI_EXIT_OK)
+        return rc == -1 ? CLI_EXIT_OK : rc;
+    struct cli_plan_run r = {0};
+    rc = cli_plan_prepare(&r, &o);
+    if (rc == CLI_EXIT_OK) {
         cli_run_report *doc = cli_plan_report(&r, NULL, 0, 0, 0);
         size_t failed = doc ? cli_report_failed(doc) : r.plan->count;
         cli_report_free(doc);

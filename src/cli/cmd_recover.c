@@ -1,5 +1,6 @@
 /* smimesync recover: one recovery blob -> a PKCS#12 file and its password file. */
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_util.h"
 
 #include "pki/certinfo.h"
@@ -7,7 +8,6 @@
 #include "pfx/pfx.h"
 #include "recover/recover.h"
 
-#include <getopt.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,128 +16,97 @@
 
 static const char *const CMD = "recover";
 
-static void usage(FILE *out)
+enum { OPT_OUT = CLI_OPT_OWN, OPT_OUT_PASS, OPT_CERT, OPT_JSON };
+
+static const struct cli_option options[] = {
+    CLI_USE(CLI_OPT_KRA, "KRA key: PKCS#12 (.p12/.pfx) or PEM key (+ certificate);\n"
+                         "repeat for several KRAs"),
+    CLI_USE(CLI_OPT_KRA_PASS_FILE, NULL),
+    CLI_USE(CLI_OPT_KRA_CERT, NULL),
+    CLI_OWN(OPT_OUT, "out", "FILE", 0, "the PKCS#12 to write (mode 0600, written atomically)"),
+    CLI_OWN(OPT_OUT_PASS, "out-pass-file", "FILE", 0,
+            "where to write its password (0600, no newline)"),
+    CLI_USE(CLI_OPT_PFX_PROFILE, "compat (default: 3DES + SHA-1 MAC, imports on every\n"
+                                 "platform) or modern (AES-256 + SHA-256 MAC)"),
+    CLI_USE(CLI_OPT_INCLUDE_CHAIN, NULL),
+    CLI_OWN(OPT_CERT, "cert", "FILE", 0,
+            "the user certificate (PEM or DER) for a bare RawArchivedKey"),
+    CLI_OWN(OPT_JSON, "json", NULL, 0, "print the certificate facts as one JSON object"),
+};
+
+/* recover's own options */
+struct recover_args {
+    const char *out, *out_pass, *cert_path;
+    int json;
+};
+
+static int on_option(void *ctx, struct cli_opts *o, int id, const char *arg)
 {
-    fprintf(out,
-            "Usage: smimesync recover --kra FILE [--kra-pass-file FILE] [--kra-cert FILE]\n"
-            "                         --out OUT.p12 --out-pass-file FILE\n"
-            "                         [--pfx-profile compat|modern] [--include-chain]\n"
-            "                         [--cert FILE] [--json] BLOB\n"
-            "Recover the archived private key in BLOB with a Key Recovery Agent key and write it\n"
-            "with its certificate as a PKCS#12 protected by a fresh random password.\n\n"
-            "BLOB is what 'certutil -getkey' writes (DER, base64, or base64 with a\n"
-            "-----BEGIN CERTIFICATE----- header, LF or CRLF) or a bare RawArchivedKey (then\n"
-            "give the certificate with --cert).\n\n"
-            "Options:\n"
-            "  --kra FILE            KRA key: PKCS#12 (.p12/.pfx) or PEM key (+ certificate);\n"
-            "                        repeat for several KRAs\n"
-            "  --kra-pass-file FILE  file holding the KRA password (one for all, or one per\n"
-            "                        --kra); default: $SMIMESYNC_KRA_PASSWORD, else none\n"
-            "  --kra-cert FILE       KRA certificate when a PEM --kra file holds only the key\n"
-            "  --out FILE            the PKCS#12 to write (mode 0600, written atomically)\n"
-            "  --out-pass-file FILE  where to write its password (0600, no newline)\n"
-            "  --pfx-profile NAME    compat (default: 3DES + SHA-1 MAC, imports on every\n"
-            "                        platform) or modern (AES-256 + SHA-256 MAC)\n"
-            "  --include-chain       add the blob's CA certificates to the PKCS#12\n"
-            "  --cert FILE           the user certificate (PEM or DER) for a bare RawArchivedKey\n"
-            "  --json                print the certificate facts as one JSON object\n"
-            "  -h, --help            show this help\n\n");
-    cli_print_exit_codes(out);
+    struct recover_args *a = ctx;
+    (void)o;
+    if (id == OPT_OUT)
+        a->out = arg;
+    else if (id == OPT_OUT_PASS)
+        a->out_pass = arg;
+    else if (id == OPT_CERT)
+        a->cert_path = arg;
+    else
+        a->json = 1;
+    return CLI_EXIT_OK;
 }
 
-int cmd_recover(int argc, char **argv)
+static int check(void *ctx, struct cli_opts *o)
 {
-    enum {
-        O_KRA = 256,
-        O_KRA_PASS,
-        O_KRA_CERT,
-        O_OUT,
-        O_OUT_PASS,
-        O_PROFILE,
-        O_CHAIN,
-        O_CERT,
-        O_JSON
-    };
-    static const struct option opts[] = {
-        {"kra", required_argument, NULL, O_KRA},
-        {"kra-pass-file", required_argument, NULL, O_KRA_PASS},
-        {"kra-cert", required_argument, NULL, O_KRA_CERT},
-        {"out", required_argument, NULL, O_OUT},
-        {"out-pass-file", required_argument, NULL, O_OUT_PASS},
-        {"pfx-profile", required_argument, NULL, O_PROFILE},
-        {"include-chain", no_argument, NULL, O_CHAIN},
-        {"cert", required_argument, NULL, O_CERT},
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct cli_list kras = {0}, pass = {0}, certs = {0};
-    const char *out = NULL, *out_pass = NULL, *cert_path = NULL;
-    int json = 0, chain = 0;
-    ssync_pfx_profile profile = SSYNC_PFX_COMPAT;
-    ssync_error e = {0};
-
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_KRA:
-            if (!cli_list_add(&kras, optarg))
-                goto too_many;
-            break;
-        case O_KRA_PASS:
-            if (!cli_list_add(&pass, optarg))
-                goto too_many;
-            break;
-        case O_KRA_CERT:
-            if (!cli_list_add(&certs, optarg))
-                goto too_many;
-            break;
-        case O_OUT:
-            out = optarg;
-            break;
-        case O_OUT_PASS:
-            out_pass = optarg;
-            break;
-        case O_PROFILE:
-            if (ssync_pfx_profile_parse(optarg, &profile, &e) != SSYNC_OK) {
-                cli_report(CMD, NULL, &e);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case O_CHAIN:
-            chain = 1;
-            break;
-        case O_CERT:
-            cert_path = optarg;
-            break;
-        case O_JSON:
-            json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            usage(stderr);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        cli_err(CMD, optind >= argc ? "no recovery blob given" : "give exactly one recovery blob");
-        return CLI_EXIT_USAGE;
-    }
-    if (!out || !out_pass) {
+    const struct recover_args *a = ctx;
+    (void)o;
+    if (!a->out || !a->out_pass) {
         cli_err(CMD, "--out and --out-pass-file are required");
         return CLI_EXIT_USAGE;
     }
-    if (!strcmp(out, out_pass)) {
+    if (!strcmp(a->out, a->out_pass)) {
         cli_err(CMD, "--out and --out-pass-file must be different files");
         return CLI_EXIT_USAGE;
     }
-    const char *blob_path = argv[optind];
+    return CLI_EXIT_OK;
+}
+
+static const struct cli_spec spec = {
+    .name = "recover",
+    .synopsis = "--kra FILE [--kra-pass-file FILE] [--kra-cert FILE]\n"
+                "                         --out OUT.p12 --out-pass-file FILE\n"
+                "                         [--pfx-profile compat|modern] [--include-chain]\n"
+                "                         [--cert FILE] [--json] BLOB",
+    .summary =
+        "Recover the archived private key in BLOB with a Key Recovery Agent key and write it\n"
+        "with its certificate as a PKCS#12 protected by a fresh random password.\n\n"
+        "BLOB is what 'certutil -getkey' writes (DER, base64, or base64 with a\n"
+        "-----BEGIN CERTIFICATE----- header, LF or CRLF) or a bare RawArchivedKey (then\n"
+        "give the certificate with --cert).",
+    .options = CLI_SPEC_OPTIONS(options),
+    .min_args = 1,
+    .max_args = 1,
+    .missing_args = "no recovery blob given",
+    .extra_args = "give exactly one recovery blob",
+    .flags = CLI_SPEC_OPERANDS_FIRST,
+    .on_option = on_option,
+    .check = check,
+};
+
+int cmd_recover(int argc, char **argv)
+{
+    struct recover_args a = {0};
+    struct cli_opts opt;
+    int prc = cli_options_parse(&spec, argc, argv, &opt, &a);
+    if (prc != CLI_EXIT_OK)
+        return prc == -1 ? CLI_EXIT_OK : prc;
+    const char *out = a.out, *out_pass = a.out_pass, *cert_path = a.cert_path;
+    const char *blob_path = opt.argv[0];
+    ssync_pfx_profile profile = opt.pfx_profile;
+    int json = a.json, chain = opt.include_chain;
+    ssync_error e = {0};
 
     int rc = CLI_EXIT_FAILURE;
-    ssync_kra_set *set = cli_load_kras(CMD, &kras, &pass, &certs);
+    ssync_kra_set *set = cli_load_kras(CMD, &opt.kra, &opt.kra_pass, &opt.kra_cert);
     X509 *hint = NULL;
     ssync_buf blob = {0}, pfx = {0};
     ssync_recovered rec = {0};
@@ -195,7 +164,4 @@ done:
     X509_free(hint);
     ssync_kra_set_free(set);
     return rc;
-too_many:
-    cli_err(CMD, "too many values for a repeated option (limit %d)", CLI_MAX_LIST);
-    return CLI_EXIT_USAGE;
 }

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "cli_graph.h"
 #include "cli_log.h"
+#include "cli_options.h"
 #include "cli_source_find.h"
 #include "cli_util.h"
 
@@ -13,8 +14,6 @@
 #include "common/uuid.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +22,7 @@
 static const char *const CMD = "remove";
 
 struct remove_opts {
-    const char *config, *user;
+    const char *config, *user;   /* these four: from the shared options (struct cli_opts) */
     struct cli_list thumbprints; /* normalized in place into tp[] */
     char tp[CLI_MAX_LIST][41];
     int dry_run, json, verbose;
@@ -37,28 +36,6 @@ struct target {
     char *in_source;  /* the blob that still carries it (sync would upload it again) */
     int64_t op_id;
 };
-
-static void usage(FILE *out)
-{
-    fprintf(
-        out,
-        "Usage: smimesync remove --config FILE (--user UPN | --thumbprint T [--user UPN])\n"
-        "                        [--dry-run] [--json] [--verbose]\n"
-        "Delete userPfxCertificates from Intune and verify that they are gone: every record\n"
-        "of a user, or the records of a certificate (SHA-1 thumbprint; repeatable). Each\n"
-        "delete is recorded in the [state] journal before and after. A certificate that is\n"
-        "still in the source is uploaded again by the next sync unless it is excluded.\n\n"
-        "Options:\n"
-        "  --config FILE       the configuration file (see docs/configuration.md)\n"
-        "  --user UPN          the user whose records go (with --thumbprint: only that user's)\n"
-        "  --thumbprint T      the certificate's SHA-1 thumbprint (40 hex digits; colons and\n"
-        "                      case are ignored); may be repeated\n"
-        "  --dry-run           show what would be removed, remove nothing\n"
-        "  --json              print one JSON object (counts and items) instead of a table\n"
-        "  -v, --verbose       also print the Graph client's info messages\n"
-        "  -h, --help          show this help\n\n");
-    cli_print_exit_codes(out);
-}
 
 /* "AB:CD..." or "abcd..." into 40 lowercase hex digits; 0 when it is not a SHA-1. */
 static int normalize_thumbprint(const char *in, char out[41])
@@ -75,74 +52,63 @@ static int normalize_thumbprint(const char *in, char out[41])
     return n == 40;
 }
 
-/* Returns -1 to continue, else the exit status. */
-static int parse(int argc, char **argv, struct remove_opts *o)
+enum { OPT_THUMBPRINT = CLI_OPT_OWN, OPT_DRY_RUN };
+
+static const struct cli_option options[] = {
+    CLI_USE(CLI_OPT_CONFIG, NULL),
+    CLI_USE(CLI_OPT_USER, "the user whose records go (with --thumbprint: only that user's)"),
+    CLI_OWN(OPT_THUMBPRINT, "thumbprint", "T", 't',
+            "the certificate's SHA-1 thumbprint (40 hex digits; colons and\n"
+            "case are ignored); may be repeated"),
+    CLI_OWN(OPT_DRY_RUN, "dry-run", NULL, 'n', "show what would be removed, remove nothing"),
+    CLI_USE(CLI_OPT_JSON, NULL),
+    CLI_USE(CLI_OPT_VERBOSE, "also print the Graph client's info messages"),
+};
+
+static int on_option(void *ctx, struct cli_opts *opt, int id, const char *arg)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"user", required_argument, NULL, 'u'},
-        {"thumbprint", required_argument, NULL, 't'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:u:t:njvh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            o->config = optarg;
-            break;
-        case 'u':
-            o->user = optarg;
-            break;
-        case 't':
-            if (!cli_list_add(&o->thumbprints, optarg)) {
-                cli_err(CMD, "at most %d --thumbprint options", CLI_MAX_LIST);
-                return CLI_EXIT_USAGE;
-            }
-            if (!normalize_thumbprint(optarg, o->tp[o->thumbprints.n - 1])) {
-                cli_err(CMD, "--thumbprint '%s': not a SHA-1 thumbprint (40 hex digits)", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case 'n':
-            o->dry_run = 1;
-            break;
-        case 'j':
-            o->json = 1;
-            break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            usage(stderr);
-            return CLI_EXIT_USAGE;
-        }
+    struct remove_opts *o = ctx;
+    (void)opt;
+    if (id == OPT_DRY_RUN) {
+        o->dry_run = 1;
+        return CLI_EXIT_OK;
     }
-    if (optind < argc) {
-        cli_err(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!cli_list_add(&o->thumbprints, arg)) {
+        cli_err(CMD, "at most %d --thumbprint options", CLI_MAX_LIST);
         return CLI_EXIT_USAGE;
     }
-    if (!o->config) {
-        cli_err(CMD, "--config is required");
+    if (!normalize_thumbprint(arg, o->tp[o->thumbprints.n - 1])) {
+        cli_err(CMD, "--thumbprint '%s': not a SHA-1 thumbprint (40 hex digits)", arg);
         return CLI_EXIT_USAGE;
     }
-    if (o->user && !*o->user) {
-        cli_err(CMD, "--user: empty user name");
-        return CLI_EXIT_USAGE;
-    }
-    if (!o->user && o->thumbprints.n == 0) {
+    return CLI_EXIT_OK;
+}
+
+static int check(void *ctx, struct cli_opts *opt)
+{
+    const struct remove_opts *o = ctx;
+    if (!opt->user && o->thumbprints.n == 0) {
         cli_err(CMD, "say what to remove: --user UPN and/or --thumbprint T");
         return CLI_EXIT_USAGE;
     }
-    return -1;
+    return CLI_EXIT_OK;
 }
+
+static const struct cli_spec spec = {
+    .name = "remove",
+    .synopsis = "--config FILE (--user UPN | --thumbprint T [--user UPN])\n"
+                "                        [--dry-run] [--json] [--verbose]",
+    .summary =
+        "Delete userPfxCertificates from Intune and verify that they are gone: every record\n"
+        "of a user, or the records of a certificate (SHA-1 thumbprint; repeatable). Each\n"
+        "delete is recorded in the [state] journal before and after. A certificate that is\n"
+        "still in the source is uploaded again by the next sync unless it is excluded.",
+    .options = CLI_SPEC_OPTIONS(options),
+    .max_args = 0,
+    .flags = CLI_SPEC_OPERANDS_FIRST,
+    .on_option = on_option,
+    .check = check,
+};
 
 static int wanted(const struct remove_opts *o, const ssync_pfx_entry *e)
 {
@@ -386,9 +352,14 @@ out:
 int cmd_remove(int argc, char **argv)
 {
     struct remove_opts o = {0};
-    int rc = parse(argc, argv, &o);
-    if (rc != -1)
-        return rc;
+    struct cli_opts opt;
+    int rc = cli_options_parse(&spec, argc, argv, &opt, &o);
+    if (rc != CLI_EXIT_OK)
+        return rc == -1 ? CLI_EXIT_OK : rc;
+    o.config = opt.config;
+    o.user = opt.user;
+    o.json = opt.json;
+    o.verbose = opt.verbose;
     ssync_config cfg;
     ssync_error e = {0};
     if (ssync_config_load(o.config, &cfg, &e) != SSYNC_OK) {
@@ -404,7 +375,6 @@ int cmd_remove(int argc, char **argv)
     }
     o.log = (struct cli_log){
         .cmd = CMD, .verbosity = cli_log_level(cfg.log.level, o.verbose, 0), .json = cfg.log.json};
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     ssync_graph *g = cli_graph_open(&cfg, &o.log);
     ssync_pfx_list l = {0};
     rc = CLI_EXIT_FAILURE;
@@ -418,7 +388,6 @@ int cmd_remove(int argc, char **argv)
     }
     ssync_pfx_list_free(&l);
     ssync_graph_free(g);
-    curl_global_cleanup();
     ssync_config_free(&cfg);
     return rc;
 }

@@ -2,12 +2,12 @@
  * writing anything. Like diff(1), the exit status says whether they differ (4) or not (0). */
 #include "cli.h"
 #include "cli_graph.h"
+#include "cli_options.h"
 #include "cli_plan.h"
 #include "cli_util.h"
 
 #include "sync/plan.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,76 +46,35 @@ struct row {
     const char *error;      /* CAT_FAILED only */
 };
 
-struct status_opts {
-    const char *config, *user;
-    int json, verbose;
+static const struct cli_option options[] = {
+    CLI_USE(CLI_OPT_CONFIG, NULL),
+    CLI_USE(CLI_OPT_USER, NULL),
+    CLI_USE(CLI_OPT_JSON, "print one JSON object (counts and users) instead of a table"),
+    CLI_USE(CLI_OPT_VERBOSE, "also print the Graph client's info messages"),
 };
 
-static void usage(FILE *out)
+/* The plan holds only --user's certificates: the user is also the plan's target. */
+static int target_user(void *ctx, struct cli_opts *o)
 {
-    fprintf(out,
-            "Usage: smimesync status --config FILE [--user UPN] [--json] [--verbose]\n"
-            "Compare the CA's certificates (the desired state that sync works towards) with the\n"
-            "userPfxCertificates in Intune, per user: missing (sync would upload), extra (in\n"
-            "Intune, not from the source), revoked or dropped by policy but still present (sync\n"
-            "would remove), and in step. Nothing is written.\n\n"
-            "Options:\n"
-            "  --config FILE   the configuration file (see docs/configuration.md)\n"
-            "  --user UPN      only this user (case-insensitive)\n"
-            "  --json          print one JSON object (counts and users) instead of a table\n"
-            "  -v, --verbose   also print the Graph client's info messages\n"
-            "  -h, --help      show this help\n\n"
-            "Exit status 4 means Intune is not in step with the CA (missing, extra, revoked or\n"
-            "dropped certificates present); 0 means it is.\n\n");
-    cli_print_exit_codes(out);
+    (void)ctx;
+    return o->user ? cli_options_set(o, CLI_OPT_TARGET_USER, o->user) : CLI_EXIT_OK;
 }
 
-/* Returns -1 to continue, else the exit status. */
-static int parse(int argc, char **argv, struct status_opts *o)
-{
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"user", required_argument, NULL, 'u'},
-        {"json", no_argument, NULL, 'j'},         {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:u:jvh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            o->config = optarg;
-            break;
-        case 'u':
-            o->user = optarg;
-            break;
-        case 'j':
-            o->json = 1;
-            break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            usage(stderr);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        cli_err(CMD, "unexpected argument '%s'", argv[optind]);
-        return CLI_EXIT_USAGE;
-    }
-    if (!o->config) {
-        cli_err(CMD, "--config is required");
-        return CLI_EXIT_USAGE;
-    }
-    if (o->user && !*o->user) {
-        cli_err(CMD, "--user: empty user name");
-        return CLI_EXIT_USAGE;
-    }
-    return -1;
-}
+static const struct cli_spec spec = {
+    .name = "status",
+    .synopsis = "--config FILE [--user UPN] [--json] [--verbose]",
+    .summary =
+        "Compare the CA's certificates (the desired state that sync works towards) with the\n"
+        "userPfxCertificates in Intune, per user: missing (sync would upload), extra (in\n"
+        "Intune, not from the source), revoked or dropped by policy but still present (sync\n"
+        "would remove), and in step. Nothing is written.",
+    .epilog = "Exit status 4 means Intune is not in step with the CA (missing, extra, revoked or\n"
+              "dropped certificates present); 0 means it is.",
+    .options = CLI_SPEC_OPTIONS(options),
+    .max_args = 0,
+    .flags = CLI_SPEC_OPERANDS_FIRST,
+    .check = target_user,
+};
 
 static enum cat classify(const ssync_plan_item *it)
 {
@@ -307,27 +266,19 @@ static int list_user(struct cli_plan_run *r, const char *user)
 
 int cmd_status(int argc, char **argv)
 {
-    struct status_opts o = {0};
-    int rc = parse(argc, argv, &o);
-    if (rc != -1)
-        return rc;
-    /* the plan is built by the shared plumbing from the options it knows; with --user it
-     * holds only that user's certificates and Intune is read for that user only */
-    char *pargv[8] = {(char *)CMD, "--config", (char *)o.config};
-    int pargc = 3;
-    if (o.user) {
-        pargv[pargc++] = "--user";
-        pargv[pargc++] = (char *)o.user;
-    }
-    if (o.verbose)
-        pargv[pargc++] = "--verbose";
-    struct cli_plan_run r = {.cmd = CMD, .targeted = 1};
-    rc = cli_plan_prepare(&r, pargc, pargv);
+    struct cli_opts o;
+    int rc = cli_options_parse(&spec, argc, argv, &o, NULL);
+    if (rc != CLI_EXIT_OK)
+        return rc == -1 ? CLI_EXIT_OK : rc;
+    /* the plan is built by the shared plumbing from the same options; with --user it holds
+     * only that user's certificates and Intune is read for that user only */
+    struct cli_plan_run r = {0};
+    rc = cli_plan_prepare(&r, &o);
     if (rc == CLI_EXIT_OK && o.user && !list_user(&r, o.user))
         rc = CLI_EXIT_FAILURE;
     if (rc != CLI_EXIT_OK) {
         cli_plan_release(&r);
-        return rc == -1 ? CLI_EXIT_OK : rc;
+        return rc;
     }
     size_t n = 0;
     struct row *rows = build_rows(&r, o.user, &n);

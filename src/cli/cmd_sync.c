@@ -341,7 +341,7 @@ static int run_writes(struct sync_run *s, ssync_journal *j)
     if (!widx || !pj.slots || !ops || !sops) {
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory");
         rc = CLI_EXIT_FAILURE;
-    } else if (ssync_pool_start(r->workers, m, pj.window, prepare_one, &pj, NULL, &pool, &e) !=
+    } else if (ssync_pool_start(r->opt->workers, m, pj.window, prepare_one, &pj, NULL, &pool, &e) !=
                SSYNC_OK) {
         cli_log_error(r->log, "workers", &e);
         rc = CLI_EXIT_FAILURE;
@@ -472,18 +472,16 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
     return rc;
 }
 
-/* The sync command; watch runs it once per arriving blob with its own signal thread (outer:
- * NULL starts one here). */
-int cmd_sync_run(int argc, char **argv, struct cli_signal *outer)
+/* The sync command from parsed options; watch runs it once per arriving blob with its own signal
+ * thread (outer: NULL starts one here). */
+int cmd_sync_with(const struct cli_opts *o, struct cli_signal *outer)
 {
     /* before any thread exists (libcurl, OpenSSL): they inherit the blocked signals */
     struct cli_signal own;
     struct cli_signal *sig = outer ? outer : cli_signal_start(&own) == 0 ? &own : NULL;
-    struct cli_plan_run r = {.cmd = "sync", .targeted = 1, .signals = sig};
-    int rc = cli_plan_prepare(&r, argc, argv);
-    if (rc == -1) {
-        rc = CLI_EXIT_OK;
-    } else if (rc == CLI_EXIT_OK && !r.cfg->state.path) {
+    struct cli_plan_run r = {.signals = sig};
+    int rc = cli_plan_prepare(&r, o);
+    if (rc == CLI_EXIT_OK && !r.cfg->state.path) {
         cli_log_msg(r.log, SSYNC_LOG_ERROR, "%s: [state] path is required for sync",
                     r.cfg->path ? r.cfg->path : "");
         rc = CLI_EXIT_FAILURE;
@@ -503,5 +501,9 @@ int cmd_sync_run(int argc, char **argv, struct cli_signal *outer)
 
 int cmd_sync(int argc, char **argv)
 {
-    return cmd_sync_run(argc, argv, NULL);
+    struct cli_opts o;
+    int rc = cli_options_parse(&cli_sync_spec, argc, argv, &o, NULL);
+    if (rc != CLI_EXIT_OK)
+        return rc == -1 ? CLI_EXIT_OK : rc;
+    return cmd_sync_with(&o, NULL);
 }

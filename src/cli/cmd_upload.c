@@ -2,15 +2,14 @@
  * between a host that holds the KRA key and no network, and one that talks to Graph. */
 #include "cli.h"
 #include "cli_graph.h"
+#include "cli_options.h"
 #include "cli_util.h"
 
 #include "sync/config.h"
 #include "record/record.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,20 +17,24 @@
 
 static const char *const CMD = "upload";
 
-static void usage(FILE *out)
-{
-    fprintf(out, "Usage: smimesync upload --config FILE [--verbose] RECORD.json|DIR...\n"
-                 "Create the userPfxCertificate records that 'smimesync export' wrote, in Intune.\n"
-                 "A directory argument means every *.json file in it. A record already in Intune\n"
-                 "counts as done and is not created twice, also after a timeout or a server error\n"
-                 "(the record is read back before any second attempt).\n\n"
-                 "Options:\n"
-                 "  --config FILE   the configuration file ([intune] section: tenant, client id,\n"
-                 "                  credentials, URLs, CA bundle, rate limits)\n"
-                 "  -v, --verbose   also print the client's info messages\n"
-                 "  -h, --help      show this help\n\n");
-    cli_print_exit_codes(out);
-}
+static const struct cli_option options[] = {
+    CLI_USE(CLI_OPT_CONFIG, "the configuration file ([intune] section: tenant, client id,\n"
+                            "credentials, URLs, CA bundle, rate limits)"),
+    CLI_USE(CLI_OPT_VERBOSE, "also print the client's info messages"),
+};
+
+static const struct cli_spec spec = {
+    .name = "upload",
+    .synopsis = "--config FILE [--verbose] RECORD.json|DIR...",
+    .summary = "Create the userPfxCertificate records that 'smimesync export' wrote, in Intune.\n"
+               "A directory argument means every *.json file in it. A record already in Intune\n"
+               "counts as done and is not created twice, also after a timeout or a server error\n"
+               "(the record is read back before any second attempt).",
+    .options = CLI_SPEC_OPTIONS(options),
+    .min_args = 1,
+    .max_args = -1,
+    .missing_args = "no record file or directory given",
+};
 
 struct item {
     char *path;
@@ -126,52 +129,22 @@ static void on_done(void *ctx, ssync_graph_op *op)
 
 int cmd_upload(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config_path = NULL;
-    int verbose = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        default:
-            usage(stderr);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (!config_path) {
-        cli_err(CMD, "--config is required");
-        return CLI_EXIT_USAGE;
-    }
-    if (optind >= argc) {
-        cli_err(CMD, "no record file or directory given");
-        return CLI_EXIT_USAGE;
-    }
+    struct cli_opts o;
+    int rc = cli_options_parse(&spec, argc, argv, &o, NULL);
+    if (rc != CLI_EXIT_OK)
+        return rc == -1 ? CLI_EXIT_OK : rc;
 
     ssync_config cfg;
     ssync_error e = {0};
-    if (ssync_config_load(config_path, &cfg, &e) != SSYNC_OK) {
+    if (ssync_config_load(o.config, &cfg, &e) != SSYNC_OK) {
         cli_report(CMD, NULL, &e);
         ssync_config_free(&cfg);
         return CLI_EXIT_FAILURE;
     }
     struct item *items = NULL;
     size_t n = 0, cap = 0, bad = 0;
-    for (int i = optind; i < argc; i++)
-        if (!expand(argv[i], &items, &n, &cap))
+    for (int i = 0; i < o.argc; i++)
+        if (!expand(o.argv[i], &items, &n, &cap))
             bad++;
     ssync_graph_op *ops = calloc(n ? n : 1, sizeof *ops);
     size_t nops = 0;
@@ -193,10 +166,8 @@ int cmd_upload(int argc, char **argv)
         }
     }
 
-    int rc = CLI_EXIT_FAILURE;
     struct run_ctx run = {.items = items};
-    struct cli_log log = {.cmd = CMD, .verbosity = verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN};
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    struct cli_log log = {.cmd = CMD, .verbosity = o.verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN};
     ssync_graph *g = NULL;
     if (!ops) {
         cli_err(CMD, "out of memory");
@@ -210,7 +181,6 @@ int cmd_upload(int argc, char **argv)
          : run.done > 0              ? CLI_EXIT_PARTIAL
                                      : CLI_EXIT_FAILURE;
     ssync_graph_free(g);
-    curl_global_cleanup();
     for (size_t i = 0; i < n; i++) {
         free(items[i].path);
         json_decref(items[i].record);

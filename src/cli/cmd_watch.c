@@ -3,6 +3,7 @@
  * (the same code path, cmd_sync_run). The Linux counterpart of the CA's event 52 trigger. */
 #include "cli.h"
 #include "cli_log.h"
+#include "cli_options.h"
 #include "cli_signal.h"
 #include "cli_util.h"
 
@@ -10,7 +11,6 @@
 #include "sync/plan.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -22,10 +22,8 @@
 #define WATCH_MAX_BATCH 256 /* names gathered in one settle window; more wait for the next */
 
 struct watch_opts {
-    const char *config;
-    const char *log_format; /* NULL: [log] format */
-    int verbose, quiet;
-    int settle_ms; /* quiet time after the last event before the batch is synced */
+    struct cli_opts opt; /* --config, --log-format, -v, -q */
+    int settle_ms;       /* quiet time after the last event before the batch is synced */
 };
 
 /* The blobs that arrived in one settle window, each once, in arrival order. */
@@ -34,88 +32,44 @@ struct watch_batch {
     size_t n;
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: smimesync watch --config FILE [OPTIONS]\n"
-            "Watch the blob source directory ([source] path, type = blobs) and sync each\n"
-            "recovery blob as it arrives (written and closed, or renamed into it), alone, as\n"
-            "'smimesync sync --request-id N' would. The request id is taken from the file\n"
-            "name, which must start with it (e.g. 1234.rsp); other names are logged and left\n"
-            "for the next full sync. SIGTERM or Ctrl-C stops it cleanly.\n\n"
-            "Options:\n"
-            "  --config FILE         the configuration file (see smimesync.conf(5))\n"
-            "  --settle SECONDS      wait this long after the last arrival before syncing\n"
-            "                        (default 1; 0 to 60)\n"
-            "  --log-format FMT      text or json log lines on stderr (default: [log] format)\n"
-            "  -v, --verbose         also print debug messages\n"
-            "  -q, --quiet           print only errors on stderr\n"
-            "  -h, --help            show this help\n\n");
-    cli_print_exit_codes(out);
-}
+enum { OPT_SETTLE = CLI_OPT_OWN };
 
-/* Returns CLI_EXIT_OK, -1 after --help, or CLI_EXIT_USAGE (reported). */
-static int parse(struct watch_opts *o, int argc, char **argv)
+static const struct cli_option options[] = {
+    CLI_USE(CLI_OPT_CONFIG, "the configuration file (see smimesync.conf(5))"),
+    CLI_OWN(OPT_SETTLE, "settle", "SECONDS", 0,
+            "wait this long after the last arrival before syncing\n(default 1; 0 to 60)"),
+    CLI_USE(CLI_OPT_LOG_FORMAT, NULL),
+    CLI_USE(CLI_OPT_VERBOSE, NULL),
+    CLI_USE(CLI_OPT_QUIET, NULL),
+};
+
+static int on_option(void *ctx, struct cli_opts *opt, int id, const char *arg)
 {
-    enum { OPT_SETTLE = 256, OPT_LOG_FORMAT };
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"settle", required_argument, NULL, OPT_SETTLE},
-        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    o->settle_ms = 1000;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:vqh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            o->config = optarg;
-            break;
-        case OPT_SETTLE: {
-            char *end = NULL;
-            double s = strtod(optarg, &end);
-            if (end == optarg || *end || !(s >= 0 && s <= 60)) {
-                cli_err("watch", "--settle '%s': not a number of seconds from 0 to 60", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            o->settle_ms = (int)(s * 1000);
-            break;
-        }
-        case OPT_LOG_FORMAT:
-            if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
-                cli_err("watch", "--log-format '%s': use text or json", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            o->log_format = optarg;
-            break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return -1;
-        default:
-            usage(stderr);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (!o->config) {
-        cli_err("watch", "--config is required");
+    struct watch_opts *o = ctx;
+    (void)opt;
+    (void)id; /* OPT_SETTLE */
+    char *end = NULL;
+    double s = strtod(arg, &end);
+    if (end == arg || *end || !(s >= 0 && s <= 60)) {
+        cli_err("watch", "--settle '%s': not a number of seconds from 0 to 60", arg);
         return CLI_EXIT_USAGE;
     }
-    if (optind < argc) {
-        cli_err("watch", "unexpected argument '%s'", argv[optind]);
-        return CLI_EXIT_USAGE;
-    }
+    o->settle_ms = (int)(s * 1000);
     return CLI_EXIT_OK;
 }
+
+static const struct cli_spec spec = {
+    .name = "watch",
+    .synopsis = "--config FILE [OPTIONS]",
+    .summary = "Watch the blob source directory ([source] path, type = blobs) and sync each\n"
+               "recovery blob as it arrives (written and closed, or renamed into it), alone, as\n"
+               "'smimesync sync --request-id N' would. The request id is taken from the file\n"
+               "name, which must start with it (e.g. 1234.rsp); other names are logged and left\n"
+               "for the next full sync. SIGTERM or Ctrl-C stops it cleanly.",
+    .options = CLI_SPEC_OPTIONS(options),
+    .max_args = 0,
+    .on_option = on_option,
+};
 
 static void batch_add(struct watch_batch *b, const char *name)
 {
@@ -158,29 +112,21 @@ static int drain(int fd, struct watch_batch *b, const struct cli_log *log)
     }
 }
 
-/* One targeted sync, through the sync command itself. */
+/* One targeted sync, through the sync command itself: the options 'smimesync sync --config FILE
+ * --request-id N --no-progress' and watch's -v, -q and --log-format would give. */
 static int sync_one(const struct watch_opts *o, long long id, struct cli_signal *sig)
 {
     char id_text[24];
     snprintf(id_text, sizeof id_text, "%lld", id);
-    char *argv[12];
-    int argc = 0;
-    argv[argc++] = "sync";
-    argv[argc++] = "--config";
-    argv[argc++] = (char *)o->config;
-    argv[argc++] = "--request-id";
-    argv[argc++] = id_text;
-    argv[argc++] = "--no-progress";
-    if (o->verbose)
-        argv[argc++] = "--verbose";
-    if (o->quiet)
-        argv[argc++] = "--quiet";
-    if (o->log_format) {
-        argv[argc++] = "--log-format";
-        argv[argc++] = (char *)o->log_format;
-    }
-    argv[argc] = NULL;
-    return cmd_sync_run(argc, argv, sig);
+    struct cli_opts so;
+    cli_options_init(&so, "sync");
+    so.config = o->opt.config;
+    so.progress = 0;
+    so.verbose = o->opt.verbose;
+    so.quiet = o->opt.quiet;
+    so.log_json = o->opt.log_json;
+    int rc = cli_options_set(&so, CLI_OPT_REQUEST_ID, id_text);
+    return rc == CLI_EXIT_OK ? cmd_sync_with(&so, sig) : rc;
 }
 
 static void sync_batch(const struct watch_opts *o, struct watch_batch *b, struct cli_signal *sig,
@@ -241,25 +187,25 @@ static int source_dir(const struct watch_opts *o, struct cli_log *log, char *dir
     ssync_config cfg;
     ssync_error e = {0};
     memset(&cfg, 0, sizeof cfg);
-    if (ssync_config_load(o->config, &cfg, &e) != SSYNC_OK) {
+    if (ssync_config_load(o->opt.config, &cfg, &e) != SSYNC_OK) {
         cli_log_error(log, NULL, &e);
         ssync_config_free(&cfg);
         return CLI_EXIT_FAILURE;
     }
-    log->verbosity = cli_log_level(cfg.log.level, o->verbose, o->quiet);
-    log->json = o->log_format ? strcmp(o->log_format, "json") == 0 : cfg.log.json;
+    log->verbosity = cli_log_level(cfg.log.level, o->opt.verbose, o->opt.quiet);
+    log->json = o->opt.log_json >= 0 ? o->opt.log_json : cfg.log.json;
     int rc = CLI_EXIT_OK;
     if (cfg.source.type != SSYNC_SOURCE_BLOBS || !cfg.source.path) {
         cli_log_msg(log, SSYNC_LOG_ERROR,
                     "%s: watch needs [source] type = blobs with a path (the directory the "
                     "recovery blobs arrive in)",
-                    o->config);
+                    o->opt.config);
         rc = CLI_EXIT_FAILURE;
     } else if ((size_t)snprintf(dir, size, "%s", cfg.source.path) >= size) {
         cli_log_msg(log, SSYNC_LOG_ERROR, "[source] path: too long");
         rc = CLI_EXIT_FAILURE;
     } else if (!cfg.state.path) {
-        cli_log_msg(log, SSYNC_LOG_ERROR, "%s: [state] path is required for sync", o->config);
+        cli_log_msg(log, SSYNC_LOG_ERROR, "%s: [state] path is required for sync", o->opt.config);
         rc = CLI_EXIT_FAILURE;
     }
     ssync_config_free(&cfg);
@@ -268,8 +214,8 @@ static int source_dir(const struct watch_opts *o, struct cli_log *log, char *dir
 
 int cmd_watch(int argc, char **argv)
 {
-    struct watch_opts o = {0};
-    int rc = parse(&o, argc, argv);
+    struct watch_opts o = {.settle_ms = 1000};
+    int rc = cli_options_parse(&spec, argc, argv, &o.opt, &o);
     if (rc != CLI_EXIT_OK)
         return rc == -1 ? CLI_EXIT_OK : rc;
     /* before any thread exists: every sync inherits the blocked signals and this thread */

@@ -1,5 +1,6 @@
 /* smimesync: the command-line tool over the library. Only this layer prints. */
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_wipe.h"
 
 #include <stdio.h>
@@ -28,7 +29,7 @@ static void usage(FILE *out)
                  "Options:\n"
                  "  -h, --help     show this help\n"
                  "  -V, --version  show the version\n\n");
-    cli_print_exit_codes(out);
+    cli_options_exit_codes(out);
 }
 
 static int run(int argc, char **argv)
@@ -54,7 +55,8 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    /* first of all: what OpenSSL, libcurl and jansson free is cleared (cli_wipe.h) */
+    /* first of all: what OpenSSL, libcurl and jansson free is cleared (cli_wipe.h); this is also
+     * the program's one curl_global_init, before any command and any thread */
     if (!cli_wipe_install())
         fprintf(stderr, "smimesync: warning: cannot make the libraries clear the memory they "
                         "free\n");
