@@ -140,10 +140,7 @@ void ssync_graph_free(ssync_graph *g)
 {
     if (!g)
         return;
-    for (job *j = g->head, *n; j; j = n) {
-        n = j->next;
-        job_free(j);
-    }
+    engine_clear(g);
     if (g->multi)
         curl_multi_cleanup(g->multi);
     ssync_throttle_free(&g->thr);

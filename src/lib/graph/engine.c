@@ -12,6 +12,15 @@ void job_free(job *j)
     free(j);
 }
 
+void engine_clear(ssync_graph *g)
+{
+    for (job *j = g->head, *n; j; j = n) {
+        n = j->next;
+        job_free(j);
+    }
+    g->head = g->tail = NULL;
+}
+
 /* ---------------------------------------------------------------- engine */
 
 job *job_new(const char *method, char *url, char *body, size_t resp_max, job_done_fn done,

@@ -135,6 +135,8 @@ static inline char *concat(const char *a, const char *b, const char *c)
 job *job_new(const char *method, char *url, char *body, size_t resp_max, job_done_fn done,
              void *owner);
 void job_free(job *j);
+/* Frees the jobs still queued without running them (ssync_graph_free). */
+void engine_clear(ssync_graph *g);
 void enqueue(ssync_graph *g, job *j);
 /* Runs the queue until it is empty. */
 ssync_code engine_run(ssync_graph *g, ssync_error *err);
