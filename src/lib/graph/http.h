@@ -1,12 +1,12 @@
 /* One HTTPS request on a libcurl easy handle, set up the one way the Graph client allows: TLS
  * verification always on (there is no switch to turn it off), https only, HTTP/2 when offered,
  * bounded response bodies, our client-request-id on every request. The caller drives the handle
- * (graph.c adds it to its multi handle). Requires curl_global_init by the program. */
+ * (graph/engine.c adds it to its multi handle). Requires curl_global_init by the program. */
 #ifndef SSYNC_HTTP_H
 #define SSYNC_HTTP_H
 
 #include "common/errors.h"
-#include "graph/graph_parse.h"
+#include "graph/failure.h"
 
 #include <curl/curl.h>
 #include <stddef.h>
@@ -26,9 +26,9 @@ typedef struct ssync_http_xfer {
     struct curl_slist *headers; /* may hold the bearer token: cleansed on cleanup */
     char *body;                 /* request body (owned) */
     size_t body_len;
-    size_t body_off; /* bytes of body handed to libcurl */
+    size_t body_off;    /* bytes of body handed to libcurl */
     int rewind_refused; /* libcurl wanted to send the body again: refused (see http.c) */
-    int body_secret; /* cleanse the body on cleanup (token requests) */
+    int body_secret;    /* cleanse the body on cleanup (token requests) */
     char method[8];
     char *url;
     /* response */

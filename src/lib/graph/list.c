@@ -2,9 +2,6 @@
  * filtered lookups of one user or one (user, thumbprint), and GET by id. */
 #include "graph/graph_int.h"
 
-#include "common/uuid.h"
-
-#include <ctype.h>
 #include <strings.h>
 
 /* An error's detail without the table message in front ("malformed Graph response: x" -> "x"). */
@@ -195,26 +192,6 @@ ssync_code ssync_graph_find_pfx(ssync_graph *g, const char *upn, const char *thu
     ssync_pfx_list_free(&l);
     run_end(g);
     return rc;
-}
-
-ssync_code ssync_pfx_record_id(const char *user_id, const char *thumbprint, char out[80],
-                               ssync_error *err)
-{
-    char u[33];
-    if (!out)
-        return ssync_fail(err, SSYNC_ERR_ARG, "no output");
-    out[0] = '\0';
-    if (!ssync_uuid_nodash(user_id, u))
-        return ssync_fail(err, SSYNC_ERR_ARG, "user id '%.64s' is not a GUID",
-                          user_id ? user_id : "");
-    if (!thumbprint || strlen(thumbprint) != 40 ||
-        strspn(thumbprint, "0123456789abcdefABCDEF") != 40)
-        return ssync_fail(err, SSYNC_ERR_ARG, "thumbprint '%.64s' is not 40 hex digits",
-                          thumbprint ? thumbprint : "");
-    snprintf(out, 80, "%s-%s", u, thumbprint);
-    for (char *p = out; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    return SSYNC_OK;
 }
 
 static int record_id_ok(const char *id)
