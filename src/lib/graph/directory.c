@@ -94,15 +94,8 @@ static void batch_item(ssync_graph *g, batch *b, size_t k, json_t *resp, const j
     }
     long s = f.http_status;
     if (s == 429 || s == 503 || s == 504) { /* inner throttling while the batch is 200 (4.2) */
-        double d = -1, ms = -1;
-        int a = ssync_retry_after_parse(header_ci(headers, "Retry-After"), time(NULL),
-                                        g->retry_after_cap, &d);
-        int c = ssync_retry_after_ms_parse(header_ci(headers, "x-ms-retry-after-ms"),
-                                           g->retry_after_cap, &ms);
-        if (!a && !c)
-            d = ssync_backoff(lr->tries[idx], g->backoff_base, g->backoff_cap, rand01(g));
-        if (ms > d)
-            d = ms;
+        double d = retry_delay(g, header_ci(headers, "Retry-After"),
+                               header_ci(headers, "x-ms-retry-after-ms"), lr->tries[idx], NULL);
         g->stats.throttled++;
         ssync_throttle_pause(&g->thr, ssync_mono(), d);
         if (++lr->tries[idx] >= g->max_attempts) {

@@ -123,14 +123,8 @@ static void job_retry(ssync_graph *g, job *j, double delay, ssync_code give_up_r
 
 static double response_delay(ssync_graph *g, job *j, int *given)
 {
-    double ra = -1, ms = -1;
-    int a = ssync_retry_after_parse(j->x.retry_after, time(NULL), g->retry_after_cap, &ra);
-    int b = ssync_retry_after_ms_parse(j->x.retry_after_ms, g->retry_after_cap, &ms);
-    *given = a || b;
-    if (a || b)
-        return ra > ms ? ra : ms;
-    return ssync_backoff(j->attempts ? j->attempts - 1 : 0, g->backoff_base, g->backoff_cap,
-                         rand01(g));
+    return retry_delay(g, j->x.retry_after, j->x.retry_after_ms, j->attempts ? j->attempts - 1 : 0,
+                       given);
 }
 
 static void job_complete(ssync_graph *g, job *j, CURLcode cc)

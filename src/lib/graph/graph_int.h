@@ -121,6 +121,15 @@ static inline void glog(ssync_graph *g, ssync_log_level lvl, const char *fmt, ..
     g->log(g->log_ctx, lvl, buf);
 }
 
+/* ssync_retry_delay with the handle's policy and jitter. */
+static inline double retry_delay(ssync_graph *g, const char *retry_after,
+                                 const char *retry_after_ms, unsigned attempt, int *given)
+{
+    ssync_retry_policy p = {g->backoff_base, g->backoff_cap, g->retry_after_cap};
+    return ssync_retry_delay(&p, retry_after, retry_after_ms, time(NULL), attempt, rand01(g),
+                             given);
+}
+
 static inline char *concat(const char *a, const char *b, const char *c)
 {
     size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
