@@ -136,26 +136,22 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
     ssync_http_finish(&j->x, cc);
     g->stats.bytes_received += j->x.resp_len;
     ssync_graph_failure_clear(&j->detail);
-    ssync_http_describe(&j->x, &j->detail);
+    ssync_answer a = ssync_http_answer(&j->x, &j->detail);
     j->ambiguous = 0;
     j->retry_delay = 0;
     double took = ssync_mono() - j->x.started;
-    ssync_transport_class tc = ssync_http_classify(&j->x);
-    if (tc != SSYNC_TRANSPORT_OK) {
+    if (a == SSYNC_ANSWER_TRANSPORT_RETRY || a == SSYNC_ANSWER_TRANSPORT_FATAL ||
+        a == SSYNC_ANSWER_TLS_FATAL) {
         if (j->x.overflow)
             snprintf(j->detail.message, sizeof j->detail.message,
                      "response body larger than %zu bytes", j->resp_max);
-        else
-            ssync_sanitize_line(j->detail.message, sizeof j->detail.message,
-                                j->x.errbuf[0] ? j->x.errbuf : curl_easy_strerror(cc),
-                                sizeof j->x.errbuf);
         glog(g, SSYNC_LOG_WARN, "%s %s: %s (client-request-id %s)", j->method, j->detail.target,
              j->detail.message, j->x.client_request_id);
-        if (tc == SSYNC_TRANSPORT_TLS_FATAL) { /* every request would fail alike */
+        if (a == SSYNC_ANSWER_TLS_FATAL) { /* every request would fail alike */
             job_finish_fatal(g, j, SSYNC_ERR_TLS, NULL);
             return;
         }
-        if (tc == SSYNC_TRANSPORT_FATAL) {
+        if (a == SSYNC_ANSWER_TRANSPORT_FATAL) {
             job_finish(g, j, j->x.overflow ? SSYNC_ERR_GRAPH_RESPONSE : SSYNC_ERR_HTTP, NULL);
             return;
         }
@@ -171,7 +167,7 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
     glog(g, SSYNC_LOG_DEBUG, "%s %s -> %ld (%.0f ms, client-request-id %s, request-id %s)",
          j->method, j->detail.target, st, took * 1000, j->x.client_request_id,
          j->x.request_id[0] ? j->x.request_id : "-");
-    if (st >= 200 && st < 300) {
+    if (a == SSYNC_ANSWER_OK) {
         job_finish(g, j, SSYNC_OK, NULL);
         return;
     }
@@ -181,7 +177,7 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
         snprintf(j->detail.message, sizeof j->detail.message,
                  "error response is not Graph JSON (content-type %s)",
                  j->x.content_type[0] ? j->x.content_type : "none");
-    if (st == 401) {
+    if (a == SSYNC_ANSWER_UNAUTHORIZED) {
         if (!j->auth_retried) { /* refresh once and retry */
             j->auth_retried = 1;
             if (j->token_gen == g->token_gen) {
@@ -196,7 +192,7 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
         job_finish_fatal(g, j, SSYNC_ERR_AUTH, " (Graph refused a fresh token)");
         return;
     }
-    if (st == 429 || st == 503 || st == 504) {
+    if (a == SSYNC_ANSWER_THROTTLED) {
         int given = 0;
         double d = response_delay(g, j, &given);
         g->stats.throttled++;
@@ -217,7 +213,7 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
         }
         return;
     }
-    if (st >= 500) {
+    if (a == SSYNC_ANSWER_SERVER_ERROR) {
         double d = ssync_backoff(j->attempts - 1, g->backoff_base, g->backoff_cap, rand01(g));
         if (!j->is_write) {
             job_retry(g, j, d, SSYNC_ERR_GRAPH);
@@ -227,11 +223,11 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
         }
         return;
     }
-    if (st == 404) {
+    if (a == SSYNC_ANSWER_NOT_FOUND) {
         job_finish(g, j, SSYNC_ERR_NOT_FOUND, NULL);
         return;
     }
-    if (st == 403) { /* a missing permission fails every request alike */
+    if (a == SSYNC_ANSWER_FORBIDDEN) { /* a missing permission fails every request alike */
         job_finish_fatal(g, j, SSYNC_ERR_GRAPH, " (missing application permission?)");
         return;
     }

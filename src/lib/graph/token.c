@@ -32,19 +32,13 @@ static ssync_code token_fetch(ssync_graph *g, ssync_error *err)
         g->stats.token_requests++;
         ssync_http_finish(&x, curl_easy_perform(x.easy));
         ssync_graph_failure_clear(&f);
-        ssync_http_describe(&x, &f);
-        ssync_transport_class tc = ssync_http_classify(&x);
+        /* the engine's classification; the policy differs: no pause, no 401 refresh */
+        ssync_answer a = ssync_http_answer(&x, &f);
         int retry = 0;
-        if (tc != SSYNC_TRANSPORT_OK) {
-            ssync_sanitize_line(f.message, sizeof f.message,
-                                x.errbuf[0] ? x.errbuf : curl_easy_strerror(x.result),
-                                sizeof x.errbuf);
-            if (tc == SSYNC_TRANSPORT_RETRY) {
-                retry = 1;
-                rc = SSYNC_ERR_HTTP;
-            } else {
-                rc = tc == SSYNC_TRANSPORT_TLS_FATAL ? SSYNC_ERR_TLS : SSYNC_ERR_HTTP;
-            }
+        if (a == SSYNC_ANSWER_TRANSPORT_RETRY || a == SSYNC_ANSWER_TRANSPORT_FATAL ||
+            a == SSYNC_ANSWER_TLS_FATAL) {
+            retry = a == SSYNC_ANSWER_TRANSPORT_RETRY;
+            rc = a == SSYNC_ANSWER_TLS_FATAL ? SSYNC_ERR_TLS : SSYNC_ERR_HTTP;
         } else if (x.status == 200) {
             ssync_token_clear(&g->token);
             rc = ssync_token_parse(x.resp, x.resp_len, &g->token, err);
@@ -65,8 +59,8 @@ static ssync_code token_fetch(ssync_graph *g, ssync_error *err)
                          x.content_type[0] ? x.content_type : "none");
             /* 400/401 are configuration errors; retry only 5xx and temporarily_unavailable
              * (1.4). */
-            retry = x.status >= 500 || strcmp(f.code, "temporarily_unavailable") == 0 ||
-                    x.status == 429;
+            retry = a == SSYNC_ANSWER_THROTTLED || a == SSYNC_ANSWER_SERVER_ERROR ||
+                    strcmp(f.code, "temporarily_unavailable") == 0;
             rc = SSYNC_ERR_AUTH;
         }
         ssync_http_cleanup(&x);
