@@ -2,7 +2,8 @@
  * parser, the rest is the body: userPfxCertificate pages, group member pages, Graph error bodies,
  * Entra error bodies, token responses. */
 #include "graph/auth.h"
-#include "graph/graph_parse.h"
+#include "graph/failure.h"
+#include "graph/model.h"
 
 #include <stdint.h>
 #include <stdlib.h>

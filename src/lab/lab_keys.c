@@ -70,8 +70,8 @@ int lab_generate_keys(lab *l)
     int rc = lab_parallel(l->opt.threads, n, keygen_one, &k);
     free(slot);
     /* The emulator's TLS key is ECDSA P-256: every write opens a fresh connection (no blind
-     * re-POST on a reused one, graph.c), and the server's signature of each handshake costs
-     * about 0.05 ms with P-256 against about 1.5 ms with RSA-2048. */
+     * re-POST on a reused one, src/lib/graph/http.c), and the server's signature of each
+     * handshake costs about 0.05 ms with P-256 against about 1.5 ms with RSA-2048. */
     if (rc == 0 && !(l->server_key = EVP_EC_gen("P-256"))) {
         lab_err_ssl("EC key generation failed");
         rc = -1;

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The library's Graph client (src/lib/graph.c) against intune-emu: tokens (secret, RS256, PS256),
+# The library's Graph client (src/lib/graph/) against intune-emu: tokens (secret, RS256, PS256),
 # records (create, paged list, filters, delete + verify), $batch user lookups, group members
 # (paged transitiveMembers, 404), TLS refusals, and
 # one emulator per fault scenario (429, 5xx, dropped connections, commit-then-fail, expiry).
-# The assertions live in tests/unit/test_graph_live.c; this script provides the emulators.
+# The assertions live in the programs tests/unit/graph/test_graph_{auth,records,directory,hostile,
+# faults}.c (helpers in graph_live.h); this script provides the emulators and runs every program
+# against each one (a program's tests skip the scenarios that are not theirs).
 set -euo pipefail
 
 BUILD=${SSYNC_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 EMU=$BUILD/intune-emu
 LABGEN=$BUILD/smimesync-lab
-LIVE=$BUILD/test_graph_live
-for b in "$EMU" "$LABGEN" "$LIVE"; do
+LIVES=()
+for p in auth records directory hostile faults; do
+    LIVES+=("$BUILD/test_graph_$p")
+done
+for b in "$EMU" "$LABGEN" "${LIVES[@]}"; do
     if [[ ! -x $b ]]; then
         echo "SKIP: $b not built"
         exit 0
@@ -71,12 +76,15 @@ run() { # run SCENARIO URL [VAR=VALUE...]
     local scenario=$1 url=$2
     shift 2
     echo "== $scenario ($url)"
-    if ! env SSYNC_EMU_URL="$url" SSYNC_EMU_LAB="$LAB" SSYNC_EMU_SCENARIO="$scenario" \
-        SSYNC_DATA="${SSYNC_DATA:-}" "$@" timeout 240 ${SSYNC_LIVE_WRAPPER:-} "$LIVE"; then
-        echo "FAILED: $scenario (emulator log: $TMP/$scenario.err)"
-        tail -n 20 "$TMP/$scenario.err" || true
-        FAILED=1
-    fi
+    local live
+    for live in "${LIVES[@]}"; do
+        if ! env SSYNC_EMU_URL="$url" SSYNC_EMU_LAB="$LAB" SSYNC_EMU_SCENARIO="$scenario" \
+            SSYNC_DATA="${SSYNC_DATA:-}" "$@" timeout 240 ${SSYNC_LIVE_WRAPPER:-} "$live"; then
+            echo "FAILED: $scenario, ${live##*/} (emulator log: $TMP/$scenario.err)"
+            tail -n 20 "$TMP/$scenario.err" || true
+            FAILED=1
+        fi
+    done
 }
 
 # A server certificate from the right CA that names another host only.

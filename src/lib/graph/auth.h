@@ -1,6 +1,6 @@
 /* Entra ID v2.0 client-credentials pieces that need no network: the signed client assertion
  * (certificate credential), the token request form, the token response
- * (graph-and-entra-behaviour.md 1.1-1.3). The request itself is made by graph.c. */
+ * (graph-and-entra-behaviour.md 1.1-1.3). The request itself is made by graph/token.c. */
 #ifndef SSYNC_AUTH_H
 #define SSYNC_AUTH_H
 

@@ -12,7 +12,9 @@
 
 #include "graph/auth.h"
 #include "common/errors.h"
-#include "graph/graph_parse.h"
+#include "graph/failure.h"
+#include "graph/model.h"
+#include "graph/query.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -104,9 +106,6 @@ ssync_code ssync_graph_find_pfx(ssync_graph *g, const char *upn, const char *thu
 /* GET by id ("{userIdNoDashes}-{thumbprint}"): SSYNC_OK or SSYNC_ERR_NOT_FOUND. */
 ssync_code ssync_graph_get_pfx(ssync_graph *g, const char *id, ssync_pfx_entry *out,
                                ssync_error *err);
-/* The record id "{userIdWithoutDashes}-{thumbprint}" (3.3) into out (80 bytes). */
-ssync_code ssync_pfx_record_id(const char *user_id, const char *thumbprint, char out[80],
-                               ssync_error *err);
 
 /* ---- writes: many at once ---- */
 
@@ -183,8 +182,8 @@ typedef struct ssync_group_members {
     char **upns;
     size_t count, cap;
 } ssync_group_members;
-ssync_code ssync_graph_group_members(ssync_graph *g, const char *group_id,
-                                     ssync_group_members *out, ssync_error *err);
+ssync_code ssync_graph_group_members(ssync_graph *g, const char *group_id, ssync_group_members *out,
+                                     ssync_error *err);
 void ssync_group_members_free(ssync_group_members *m);
 
 #endif

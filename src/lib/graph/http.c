@@ -302,3 +302,31 @@ void ssync_http_describe(const ssync_http_xfer *x, ssync_graph_failure *f)
     if (x->date[0])
         ssync_sanitize_line(f->date, sizeof f->date, x->date, strlen(x->date));
 }
+
+ssync_answer ssync_http_answer(const ssync_http_xfer *x, ssync_graph_failure *f)
+{
+    ssync_http_describe(x, f);
+    ssync_transport_class tc = ssync_http_classify(x);
+    if (tc != SSYNC_TRANSPORT_OK) {
+        ssync_sanitize_line(f->message, sizeof f->message,
+                            x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result),
+                            sizeof x->errbuf);
+        return tc == SSYNC_TRANSPORT_TLS_FATAL ? SSYNC_ANSWER_TLS_FATAL
+               : tc == SSYNC_TRANSPORT_RETRY   ? SSYNC_ANSWER_TRANSPORT_RETRY
+                                               : SSYNC_ANSWER_TRANSPORT_FATAL;
+    }
+    long st = x->status;
+    if (st >= 200 && st < 300)
+        return SSYNC_ANSWER_OK;
+    if (st == 401)
+        return SSYNC_ANSWER_UNAUTHORIZED;
+    if (st == 429 || st == 503 || st == 504)
+        return SSYNC_ANSWER_THROTTLED;
+    if (st >= 500)
+        return SSYNC_ANSWER_SERVER_ERROR;
+    if (st == 404)
+        return SSYNC_ANSWER_NOT_FOUND;
+    if (st == 403)
+        return SSYNC_ANSWER_FORBIDDEN;
+    return SSYNC_ANSWER_REFUSED;
+}

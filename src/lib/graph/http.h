@@ -1,12 +1,12 @@
 /* One HTTPS request on a libcurl easy handle, set up the one way the Graph client allows: TLS
  * verification always on (there is no switch to turn it off), https only, HTTP/2 when offered,
  * bounded response bodies, our client-request-id on every request. The caller drives the handle
- * (graph.c adds it to its multi handle). Requires curl_global_init by the program. */
+ * (graph/engine.c adds it to its multi handle). Requires curl_global_init by the program. */
 #ifndef SSYNC_HTTP_H
 #define SSYNC_HTTP_H
 
 #include "common/errors.h"
-#include "graph/graph_parse.h"
+#include "graph/failure.h"
 
 #include <curl/curl.h>
 #include <stddef.h>
@@ -26,9 +26,9 @@ typedef struct ssync_http_xfer {
     struct curl_slist *headers; /* may hold the bearer token: cleansed on cleanup */
     char *body;                 /* request body (owned) */
     size_t body_len;
-    size_t body_off; /* bytes of body handed to libcurl */
+    size_t body_off;    /* bytes of body handed to libcurl */
     int rewind_refused; /* libcurl wanted to send the body again: refused (see http.c) */
-    int body_secret; /* cleanse the body on cleanup (token requests) */
+    int body_secret;    /* cleanse the body on cleanup (token requests) */
     char method[8];
     char *url;
     /* response */
@@ -73,5 +73,24 @@ ssync_transport_class ssync_http_classify(const ssync_http_xfer *x);
 
 /* Fills f's transport/HTTP fields from x: method, target (path), status, curl code, ids, date. */
 void ssync_http_describe(const ssync_http_xfer *x, ssync_graph_failure *f);
+
+/* What an ended request's answer means, whoever sent it (the engine's jobs, the token request):
+ * the transport class when no answer came, else the class of the HTTP status. What to do about
+ * it (retry, pause, refresh the token, give up) is the caller's policy. */
+typedef enum ssync_answer {
+    SSYNC_ANSWER_OK,              /* 2xx */
+    SSYNC_ANSWER_TRANSPORT_RETRY, /* no answer; trying again may help (SSYNC_TRANSPORT_RETRY) */
+    SSYNC_ANSWER_TRANSPORT_FATAL, /* no answer; trying again cannot help (SSYNC_TRANSPORT_FATAL) */
+    SSYNC_ANSWER_TLS_FATAL,       /* no answer; TLS refused (SSYNC_TRANSPORT_TLS_FATAL) */
+    SSYNC_ANSWER_UNAUTHORIZED,    /* 401 */
+    SSYNC_ANSWER_THROTTLED,       /* 429, 503, 504: Retry-After may say how long to wait */
+    SSYNC_ANSWER_SERVER_ERROR,    /* any other 5xx */
+    SSYNC_ANSWER_NOT_FOUND,       /* 404 */
+    SSYNC_ANSWER_FORBIDDEN,       /* 403 */
+    SSYNC_ANSWER_REFUSED,         /* any other status */
+} ssync_answer;
+/* After ssync_http_finish: classifies the answer and fills f (cleared by the caller) with
+ * ssync_http_describe, plus, when no answer came, the transport error as its message. */
+ssync_answer ssync_http_answer(const ssync_http_xfer *x, ssync_graph_failure *f);
 
 #endif

@@ -281,3 +281,17 @@ double ssync_backoff(unsigned attempt, double base, double cap, double u01)
         u01 = 1;
     return u01 * d;
 }
+
+double ssync_retry_delay(const ssync_retry_policy *p, const char *retry_after,
+                         const char *retry_after_ms, time_t now_wall, unsigned attempt, double u01,
+                         int *given)
+{
+    double ra = -1, ms = -1;
+    int a = ssync_retry_after_parse(retry_after, now_wall, p->retry_after_cap, &ra);
+    int b = ssync_retry_after_ms_parse(retry_after_ms, p->retry_after_cap, &ms);
+    if (given)
+        *given = a || b;
+    if (a || b)
+        return ra > ms ? ra : ms;
+    return ssync_backoff(attempt, p->backoff_base, p->backoff_cap, u01);
+}

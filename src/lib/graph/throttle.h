@@ -78,4 +78,16 @@ int ssync_retry_after_ms_parse(const char *value, double cap, double *out);
 /* Exponential backoff with full jitter: u01 * min(cap, base * 2^attempt), u01 in [0, 1]. */
 double ssync_backoff(unsigned attempt, double base, double cap, double u01);
 
+typedef struct ssync_retry_policy {
+    double backoff_base, backoff_cap; /* ssync_backoff */
+    double retry_after_cap;           /* the longest Retry-After honoured */
+} ssync_retry_policy;
+/* How long to wait before sending again after a throttled or failed answer: the larger of
+ * Retry-After and x-ms-retry-after-ms when either parses (each clamped to [0, retry_after_cap]),
+ * else ssync_backoff(attempt, ...) with u01. Either header may be NULL. *given (may be NULL) is 1
+ * when the server named the delay, 0 when it is our backoff. */
+double ssync_retry_delay(const ssync_retry_policy *p, const char *retry_after,
+                         const char *retry_after_ms, time_t now_wall, unsigned attempt, double u01,
+                         int *given);
+
 #endif

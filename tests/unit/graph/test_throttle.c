@@ -240,6 +240,37 @@ static void backoff_bounds(void **state)
         }
 }
 
+/* One rule for the engine's throttled answers and the $batch items: the larger header wins, a
+ * header that does not parse counts as absent, and only when neither parses do we back off. */
+static void retry_delay_headers_or_backoff(void **state)
+{
+    ssync_retry_policy p = {.backoff_base = 1, .backoff_cap = 60, .retry_after_cap = 300};
+    int given = -1;
+    NEAR(ssync_retry_delay(&p, "10", "1500", 0, 0, 1.0, &given), 10);
+    assert_int_equal(given, 1);
+    NEAR(ssync_retry_delay(&p, "1", "2500", 0, 0, 1.0, &given), 2.5); /* the ms header is larger */
+    assert_int_equal(given, 1);
+    NEAR(ssync_retry_delay(&p, NULL, "1500", 0, 5, 1.0, &given), 1.5);
+    assert_int_equal(given, 1);
+    NEAR(ssync_retry_delay(&p, "soon", "2000", 0, 5, 1.0, &given), 2); /* garbage is absent */
+    assert_int_equal(given, 1);
+    NEAR(ssync_retry_delay(&p, "0", NULL, 0, 5, 1.0, &given), 0); /* "now" is honoured */
+    assert_int_equal(given, 1);
+    NEAR(ssync_retry_delay(&p, "99999", NULL, 0, 0, 1.0, &given), 300); /* capped */
+    time_t now = 1445412480 - 30; /* Wed, 21 Oct 2015 07:28:00 GMT - 30 s */
+    NEAR(ssync_retry_delay(&p, "Wed, 21 Oct 2015 07:28:00 GMT", NULL, now, 0, 1.0, &given), 30);
+    assert_int_equal(given, 1);
+    /* neither header: exponential backoff with full jitter for this attempt */
+    NEAR(ssync_retry_delay(&p, "soon", "x", 0, 3, 1.0, &given), 8);
+    assert_int_equal(given, 0);
+    NEAR(ssync_retry_delay(&p, NULL, NULL, 0, 0, 0.5, &given), 0.5);
+    assert_int_equal(given, 0);
+    NEAR(ssync_retry_delay(&p, NULL, NULL, 0, 10, 1.0, NULL), 60);
+    ssync_retry_policy small = {.backoff_base = 0.5, .backoff_cap = 4, .retry_after_cap = 3};
+    NEAR(ssync_retry_delay(&small, "10", "20000", 0, 0, 1.0, NULL), 3); /* both capped */
+    NEAR(ssync_retry_delay(&small, "", "", 0, 1, 1.0, NULL), 1);        /* empty headers: absent */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +286,7 @@ int main(void)
         cmocka_unit_test(retry_after_http_date),
         cmocka_unit_test(retry_after_ms),
         cmocka_unit_test(backoff_bounds),
+        cmocka_unit_test(retry_delay_headers_or_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
