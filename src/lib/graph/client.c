@@ -140,7 +140,7 @@ void ssync_graph_free(ssync_graph *g)
 {
     if (!g)
         return;
-    engine_clear(g);
+    graph_engine_clear(g);
     if (g->multi)
         curl_multi_cleanup(g->multi);
     ssync_throttle_free(&g->thr);

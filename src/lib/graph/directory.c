@@ -224,7 +224,7 @@ static job *batch_job(ssync_graph *g, lookup_run *lr, const size_t *idx, const s
     char *body = ok ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     char *url = body ? concat(g->base, "/$batch", "") : NULL;
-    job *j = url ? job_new("POST", url, body, SSYNC_HTTP_MAX_PAGE, batch_done, b) : NULL;
+    job *j = url ? graph_job_new("POST", url, body, SSYNC_HTTP_MAX_PAGE, batch_done, b) : NULL;
     if (!j) {
         if (!url)
             free(body);
@@ -254,7 +254,7 @@ ssync_code ssync_graph_lookup_users(ssync_graph *g, ssync_user_key by, ssync_use
         return ssync_fail(err, SSYNC_ERR_ARG, "no lookups");
     if (by != SSYNC_USER_BY_UPN && by != SSYNC_USER_BY_MAIL && by != SSYNC_USER_BY_PROXY)
         return ssync_fail(err, SSYNC_ERR_ARG, "unknown lookup kind");
-    ssync_code rc = run_begin(g, err);
+    ssync_code rc = graph_run_begin(g, err);
     if (rc != SSYNC_OK)
         return rc;
     lookup_run lr = {.items = items, .by = by};
@@ -291,9 +291,9 @@ ssync_code ssync_graph_lookup_users(ssync_graph *g, ssync_user_key by, ssync_use
                 rc = ssync_fail(err, SSYNC_ERR_NOMEM, "batch");
                 goto done;
             }
-            enqueue(g, j);
+            graph_enqueue(g, j);
         }
-        rc = engine_run(g, err);
+        rc = graph_engine_run(g, err);
         if (rc != SSYNC_OK)
             goto done;
         if (g->fatal != SSYNC_OK) {
@@ -313,7 +313,7 @@ done:
     free(lr.tries);
     free(lr.next_idx);
     free(lr.next_kind);
-    run_end(g);
+    graph_run_end(g);
     return rc;
 }
 
@@ -335,14 +335,14 @@ ssync_code ssync_graph_group_members(ssync_graph *g, const char *group_id, ssync
     if (!group_id || !ssync_uuid_valid(group_id))
         return ssync_fail(err, SSYNC_ERR_ARG, "group id '%.64s' is not a GUID",
                           group_id ? group_id : "");
-    ssync_code rc = run_begin(g, err);
+    ssync_code rc = graph_run_begin(g, err);
     if (rc != SSYNC_OK)
         return rc;
     char path[128];
     snprintf(path, sizeof path, "/groups/%s/transitiveMembers/microsoft.graph.user", group_id);
     char *url = concat(g->base, path, "?$select=id,userPrincipalName&$top=999");
     size_t from = out->count;
-    rc = url ? list_pages_with(g, url, member_page, out, err)
+    rc = url ? graph_list_pages_with(g, url, member_page, out, err)
              : ssync_fail(err, SSYNC_ERR_NOMEM, "url");
     if (rc == SSYNC_ERR_NOT_FOUND) {
         /* keep the request's detail (ids) but say which group is missing */
@@ -358,7 +358,7 @@ ssync_code ssync_graph_group_members(ssync_graph *g, const char *group_id, ssync
     } else {
         ssync_graph_failure_clear(&g->last);
     }
-    run_end(g);
+    graph_run_end(g);
     return rc;
 }
 

@@ -2,7 +2,7 @@
  * is safe) on one libcurl multi handle, paced by the limiter; each answer is classified here. */
 #include "graph/graph_int.h"
 
-void job_free(job *j)
+void graph_job_free(job *j)
 {
     if (!j)
         return;
@@ -12,19 +12,19 @@ void job_free(job *j)
     free(j);
 }
 
-void engine_clear(ssync_graph *g)
+void graph_engine_clear(ssync_graph *g)
 {
     for (job *j = g->head, *n; j; j = n) {
         n = j->next;
-        job_free(j);
+        graph_job_free(j);
     }
     g->head = g->tail = NULL;
 }
 
 /* ---------------------------------------------------------------- engine */
 
-job *job_new(const char *method, char *url, char *body, size_t resp_max, job_done_fn done,
-             void *owner)
+job *graph_job_new(const char *method, char *url, char *body, size_t resp_max, job_done_fn done,
+                   void *owner)
 {
     job *j = calloc(1, sizeof *j);
     if (!j) {
@@ -44,7 +44,7 @@ job *job_new(const char *method, char *url, char *body, size_t resp_max, job_don
     return j;
 }
 
-void enqueue(ssync_graph *g, job *j)
+void graph_enqueue(ssync_graph *g, job *j)
 {
     j->next = NULL;
     if (g->tail)
@@ -83,7 +83,7 @@ static void job_finish(ssync_graph *g, job *j, ssync_code rc, const char *extra)
     if (j->done)
         j->done(g, j);
     if (!j->keep)
-        job_free(j);
+        graph_job_free(j);
 }
 
 /* A failure that stops the whole run: recorded as the run's fatal error first, so the owner
@@ -118,7 +118,7 @@ static void job_retry(ssync_graph *g, job *j, double delay, ssync_code give_up_r
     ssync_http_cleanup(&j->x);
     j->not_before = ssync_mono() + delay;
     g->stats.retries++;
-    enqueue(g, j);
+    graph_enqueue(g, j);
 }
 
 static double response_delay(ssync_graph *g, job *j, int *given)
@@ -257,7 +257,7 @@ static ssync_code job_start(ssync_graph *g, job *j, double now, ssync_error *err
     return SSYNC_OK;
 }
 
-/* Ends every queued job with the fatal error (running ones are ended by engine_run). */
+/* Ends every queued job with the fatal error (running ones are ended by graph_engine_run). */
 static void drain(ssync_graph *g)
 {
     ssync_code rc = g->fatal != SSYNC_OK ? g->fatal : SSYNC_ERR_CANCELLED;
@@ -277,7 +277,7 @@ static void drain(ssync_graph *g)
 }
 
 /* Runs the queue until it is empty. */
-ssync_code engine_run(ssync_graph *g, ssync_error *err)
+ssync_code graph_engine_run(ssync_graph *g, ssync_error *err)
 {
     job **running = calloc(g->max_in_flight, sizeof *running);
     if (!running)
@@ -334,7 +334,7 @@ ssync_code engine_run(ssync_graph *g, ssync_error *err)
                 continue;
             }
             ssync_error terr;
-            if (token_ensure(g, &terr) != SSYNC_OK) {
+            if (graph_token_ensure(g, &terr) != SSYNC_OK) {
                 set_fatal(g, terr.code, &terr, &g->last);
                 break;
             }
@@ -405,14 +405,14 @@ ssync_code engine_run(ssync_graph *g, ssync_error *err)
     return SSYNC_OK;
 }
 
-/* Runs one job to its end; the caller owns it afterwards (job_free). */
+/* Runs one job to its end; the caller owns it afterwards (graph_job_free). */
 static void keep_done(ssync_graph *g, job *j)
 {
     (void)g;
     j->keep = 1;
 }
 
-ssync_code run_begin(ssync_graph *g, ssync_error *err)
+ssync_code graph_run_begin(ssync_graph *g, ssync_error *err)
 {
     if (!g)
         return ssync_fail(err, SSYNC_ERR_ARG, "no graph client");
@@ -425,11 +425,11 @@ ssync_code run_begin(ssync_graph *g, ssync_error *err)
     return SSYNC_OK;
 }
 
-ssync_code run_one(ssync_graph *g, job *j, ssync_error *err)
+ssync_code graph_run_one(ssync_graph *g, job *j, ssync_error *err)
 {
     j->done = keep_done;
-    enqueue(g, j);
-    ssync_code rc = engine_run(g, err);
+    graph_enqueue(g, j);
+    ssync_code rc = graph_engine_run(g, err);
     if (rc != SSYNC_OK)
         return rc;
     if (g->fatal != SSYNC_OK && j->rc != SSYNC_OK) {
@@ -442,7 +442,7 @@ ssync_code run_one(ssync_graph *g, job *j, ssync_error *err)
     return j->rc;
 }
 
-void run_end(ssync_graph *g)
+void graph_run_end(ssync_graph *g)
 {
     g->running = 0;
 }

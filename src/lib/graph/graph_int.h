@@ -141,22 +141,22 @@ static inline char *concat(const char *a, const char *b, const char *c)
 
 /* ---------------------------------------------------------------- engine.c */
 
-job *job_new(const char *method, char *url, char *body, size_t resp_max, job_done_fn done,
-             void *owner);
-void job_free(job *j);
+job *graph_job_new(const char *method, char *url, char *body, size_t resp_max, job_done_fn done,
+                   void *owner);
+void graph_job_free(job *j);
 /* Frees the jobs still queued without running them (ssync_graph_free). */
-void engine_clear(ssync_graph *g);
-void enqueue(ssync_graph *g, job *j);
+void graph_engine_clear(ssync_graph *g);
+void graph_enqueue(ssync_graph *g, job *j);
 /* Runs the queue until it is empty. */
-ssync_code engine_run(ssync_graph *g, ssync_error *err);
-ssync_code run_begin(ssync_graph *g, ssync_error *err);
-/* Runs one job to its end; the caller owns it afterwards (job_free). */
-ssync_code run_one(ssync_graph *g, job *j, ssync_error *err);
-void run_end(ssync_graph *g);
+ssync_code graph_engine_run(ssync_graph *g, ssync_error *err);
+ssync_code graph_run_begin(ssync_graph *g, ssync_error *err);
+/* Runs one job to its end; the caller owns it afterwards (graph_job_free). */
+ssync_code graph_run_one(ssync_graph *g, job *j, ssync_error *err);
+void graph_run_end(ssync_graph *g);
 
 /* ---------------------------------------------------------------- token.c */
 
-ssync_code token_ensure(ssync_graph *g, ssync_error *err);
+ssync_code graph_token_ensure(ssync_graph *g, ssync_error *err);
 
 /* ---------------------------------------------------------------- list.c */
 
@@ -165,10 +165,10 @@ typedef ssync_code (*page_parse_fn)(const char *body, size_t len, void *out, cha
                                     ssync_error *err);
 
 /* GETs url and every nextLink after it, handing each page to parse. Takes url. */
-ssync_code list_pages_with(ssync_graph *g, char *url, page_parse_fn parse, void *out,
-                           ssync_error *err);
+ssync_code graph_list_pages_with(ssync_graph *g, char *url, page_parse_fn parse, void *out,
+                                 ssync_error *err);
 /* Keeps only the entries that match upn (and thumbprint). */
-void keep_matching(ssync_pfx_list *l, size_t from, const char *upn, const char *thumb);
-char *pfx_url(ssync_graph *g, const char *suffix);
+void graph_keep_matching(ssync_pfx_list *l, size_t from, const char *upn, const char *thumb);
+char *graph_pfx_url(ssync_graph *g, const char *suffix);
 
 #endif

@@ -26,15 +26,15 @@ static ssync_code fail_resp(ssync_graph *g, job *j, ssync_error *err, ssync_code
     return ssync_fail(err, rc, "%s", line);
 }
 
-char *pfx_url(ssync_graph *g, const char *suffix)
+char *graph_pfx_url(ssync_graph *g, const char *suffix)
 {
     return concat(g->base, "/deviceManagement/userPfxCertificates", suffix);
 }
 
 /* GETs url and every nextLink after it, handing each page to parse. Takes url. The guards
  * (page limit, loop, foreign host, content type) hold for every collection. */
-ssync_code list_pages_with(ssync_graph *g, char *url, page_parse_fn parse, void *out,
-                           ssync_error *err)
+ssync_code graph_list_pages_with(ssync_graph *g, char *url, page_parse_fn parse, void *out,
+                                 ssync_error *err)
 {
     ssync_linkset seen = {0};
     ssync_code rc = SSYNC_OK;
@@ -57,13 +57,13 @@ ssync_code list_pages_with(ssync_graph *g, char *url, page_parse_fn parse, void 
                                   "@odata.nextLink loop: page %zu links to an earlier page", pages);
             break;
         }
-        job *j = job_new("GET", url, NULL, SSYNC_HTTP_MAX_PAGE, NULL, NULL);
+        job *j = graph_job_new("GET", url, NULL, SSYNC_HTTP_MAX_PAGE, NULL, NULL);
         url = NULL;
         if (!j) {
             rc = ssync_fail(err, SSYNC_ERR_NOMEM, "listing");
             break;
         }
-        rc = run_one(g, j, err);
+        rc = graph_run_one(g, j, err);
         if (rc == SSYNC_OK && !ssync_http_is_json(j->x.content_type)) {
             char what[200];
             snprintf(what, sizeof what, "listing page has content-type '%s', not JSON",
@@ -82,7 +82,7 @@ ssync_code list_pages_with(ssync_graph *g, char *url, page_parse_fn parse, void 
             rc = fail_resp(g, j, err, SSYNC_ERR_GRAPH_RESPONSE,
                            "@odata.nextLink points away from the configured Graph host");
         }
-        job_free(j);
+        graph_job_free(j);
         if (rc != SSYNC_OK)
             break;
     }
@@ -99,12 +99,12 @@ static ssync_code pfx_page(const char *body, size_t len, void *out, char **next_
 
 static ssync_code list_pages(ssync_graph *g, char *url, ssync_pfx_list *out, ssync_error *err)
 {
-    return list_pages_with(g, url, pfx_page, out, err);
+    return graph_list_pages_with(g, url, pfx_page, out, err);
 }
 
 /* Keeps only the entries that match upn (and thumbprint): a filter the server ignored must not
  * make us believe a record exists. */
-void keep_matching(ssync_pfx_list *l, size_t from, const char *upn, const char *thumb)
+void graph_keep_matching(ssync_pfx_list *l, size_t from, const char *upn, const char *thumb)
 {
     size_t o = from;
     for (size_t i = from; i < l->count; i++) {
@@ -123,14 +123,14 @@ ssync_code ssync_graph_list_pfx(ssync_graph *g, ssync_pfx_list *out, ssync_error
 {
     if (!out)
         return ssync_fail(err, SSYNC_ERR_ARG, "no output list");
-    ssync_code rc = run_begin(g, err);
+    ssync_code rc = graph_run_begin(g, err);
     if (rc != SSYNC_OK)
         return rc;
-    char *url = pfx_url(g, "");
+    char *url = graph_pfx_url(g, "");
     rc = url ? list_pages(g, url, out, err) : ssync_fail(err, SSYNC_ERR_NOMEM, "url");
     if (rc == SSYNC_OK)
         ssync_graph_failure_clear(&g->last);
-    run_end(g);
+    graph_run_end(g);
     return rc;
 }
 
@@ -142,7 +142,7 @@ static ssync_code list_filtered(ssync_graph *g, const char *upn, const char *thu
     char *q = ssync_pfx_filter_query(upn, thumb);
     if (!q)
         return ssync_fail(err, SSYNC_ERR_ARG, "cannot build a filter for '%.100s'", upn);
-    char *url = pfx_url(g, "?");
+    char *url = graph_pfx_url(g, "?");
     char *full = url ? concat(url, q, "") : NULL;
     free(url);
     free(q);
@@ -151,20 +151,20 @@ static ssync_code list_filtered(ssync_graph *g, const char *upn, const char *thu
     size_t from = out->count;
     ssync_code rc = list_pages(g, full, out, err);
     if (rc == SSYNC_OK)
-        keep_matching(out, from, upn, thumb);
+        graph_keep_matching(out, from, upn, thumb);
     return rc;
 }
 
 ssync_code ssync_graph_list_pfx_by_user(ssync_graph *g, const char *upn, ssync_pfx_list *out,
                                         ssync_error *err)
 {
-    ssync_code rc = run_begin(g, err);
+    ssync_code rc = graph_run_begin(g, err);
     if (rc != SSYNC_OK)
         return rc;
     rc = list_filtered(g, upn, NULL, out, err);
     if (rc == SSYNC_OK)
         ssync_graph_failure_clear(&g->last);
-    run_end(g);
+    graph_run_end(g);
     return rc;
 }
 
@@ -175,7 +175,7 @@ ssync_code ssync_graph_find_pfx(ssync_graph *g, const char *upn, const char *thu
         memset(out, 0, sizeof *out);
     if (!thumbprint || !*thumbprint)
         return ssync_fail(err, SSYNC_ERR_ARG, "thumbprint required");
-    ssync_code rc = run_begin(g, err);
+    ssync_code rc = graph_run_begin(g, err);
     if (rc != SSYNC_OK)
         return rc;
     ssync_pfx_list l = {0};
@@ -190,7 +190,7 @@ ssync_code ssync_graph_find_pfx(ssync_graph *g, const char *upn, const char *thu
     if (rc == SSYNC_OK)
         ssync_graph_failure_clear(&g->last);
     ssync_pfx_list_free(&l);
-    run_end(g);
+    graph_run_end(g);
     return rc;
 }
 
@@ -219,16 +219,16 @@ ssync_code ssync_graph_get_pfx(ssync_graph *g, const char *id, ssync_pfx_entry *
         memset(out, 0, sizeof *out);
     if (!record_id_ok(id))
         return ssync_fail(err, SSYNC_ERR_ARG, "bad userPfxCertificate id");
-    ssync_code rc = run_begin(g, err);
+    ssync_code rc = graph_run_begin(g, err);
     if (rc != SSYNC_OK)
         return rc;
     char *url = concat(g->base, "/deviceManagement/userPfxCertificates/", id);
-    job *j = url ? job_new("GET", url, NULL, 0, NULL, NULL) : NULL;
+    job *j = url ? graph_job_new("GET", url, NULL, 0, NULL, NULL) : NULL;
     if (!j) {
-        run_end(g);
+        graph_run_end(g);
         return ssync_fail(err, SSYNC_ERR_NOMEM, "request");
     }
-    rc = run_one(g, j, err);
+    rc = graph_run_one(g, j, err);
     ssync_pfx_entry tmp;
     if (rc == SSYNC_OK) {
         rc = parse_entity(g, j, out ? out : &tmp, err);
@@ -237,7 +237,7 @@ ssync_code ssync_graph_get_pfx(ssync_graph *g, const char *id, ssync_pfx_entry *
     }
     if (rc == SSYNC_OK)
         ssync_graph_failure_clear(&g->last);
-    job_free(j);
-    run_end(g);
+    graph_job_free(j);
+    graph_run_end(g);
     return rc;
 }

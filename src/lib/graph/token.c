@@ -77,7 +77,7 @@ static ssync_code token_fetch(ssync_graph *g, ssync_error *err)
     return rc;
 }
 
-ssync_code token_ensure(ssync_graph *g, ssync_error *err)
+ssync_code graph_token_ensure(ssync_graph *g, ssync_error *err)
 {
     if (g->token.access_token && ssync_mono() < g->token_refresh_at)
         return SSYNC_OK;
@@ -88,5 +88,5 @@ ssync_code ssync_graph_authenticate(ssync_graph *g, ssync_error *err)
 {
     if (!g)
         return ssync_fail(err, SSYNC_ERR_ARG, "no graph client");
-    return token_ensure(g, err);
+    return graph_token_ensure(g, err);
 }

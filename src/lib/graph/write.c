@@ -60,7 +60,7 @@ static void delete_verify_done(ssync_graph *g, job *j);
 static int submit(ssync_graph *g, opstate *st, const char *method, char *url, char *body,
                   size_t resp_max, job_done_fn done, double delay)
 {
-    job *j = url ? job_new(method, url, body, resp_max, done, st) : NULL;
+    job *j = url ? graph_job_new(method, url, body, resp_max, done, st) : NULL;
     if (!j) {
         if (!url)
             free(body);
@@ -72,7 +72,7 @@ static int submit(ssync_graph *g, opstate *st, const char *method, char *url, ch
     if (j->is_write)
         j->attempts = st->op->sends; /* max_attempts bounds the operation's writes */
     j->not_before = delay > 0 ? ssync_mono() + delay : 0;
-    enqueue(g, j);
+    graph_enqueue(g, j);
     return 1;
 }
 
@@ -86,13 +86,13 @@ static void create_submit(ssync_graph *g, opstate *st, double delay)
         return;
     }
     st->phase = PH_WRITE;
-    submit(g, st, "POST", pfx_url(g, ""), body, 0, create_post_done, delay);
+    submit(g, st, "POST", graph_pfx_url(g, ""), body, 0, create_post_done, delay);
 }
 
 static void verify_by_filter(ssync_graph *g, opstate *st, int phase)
 {
     char *q = ssync_pfx_filter_query(st->upn, st->thumb);
-    char *u = pfx_url(g, "?");
+    char *u = graph_pfx_url(g, "?");
     char *url = q && u ? concat(u, q, "") : NULL;
     free(q);
     free(u);
@@ -168,7 +168,7 @@ static size_t matches_in_page(opstate *st, job *j, char id[80], ssync_error *err
     if (ssync_pfx_page_parse(j->x.resp, j->x.resp_len, &l, &next, err) != SSYNC_OK)
         return (size_t)-1;
     free(next); /* a filtered lookup of one (user, thumbprint) fits on the first page */
-    keep_matching(&l, 0, st->upn, st->thumb);
+    graph_keep_matching(&l, 0, st->upn, st->thumb);
     size_t n = l.count;
     if (n)
         snprintf(id, 80, "%s", l.items[0].id);
@@ -352,13 +352,13 @@ ssync_code ssync_graph_run(ssync_graph *g, ssync_graph_op *ops, size_t n, ssync_
 {
     if (!ops && n)
         return ssync_fail(err, SSYNC_ERR_ARG, "no operations");
-    ssync_code rc = run_begin(g, err);
+    ssync_code rc = graph_run_begin(g, err);
     if (rc != SSYNC_OK)
         return rc;
     runctx r = {.ops = ops, .n = n, .done = done, .ctx = ctx};
     r.st = calloc(n ? n : 1, sizeof *r.st);
     if (!r.st) {
-        run_end(g);
+        graph_run_end(g);
         return ssync_fail(err, SSYNC_ERR_NOMEM, "operations");
     }
     for (size_t i = 0; i < n; i++) {
@@ -371,7 +371,7 @@ ssync_code ssync_graph_run(ssync_graph *g, ssync_graph_op *ops, size_t n, ssync_
     }
     g->feed_fn = feed_cb;
     g->feed_ctx = &r;
-    rc = engine_run(g, err);
+    rc = graph_engine_run(g, err);
     g->feed_fn = NULL;
     g->feed_ctx = NULL;
     /* operations never started (fatal error or cancel) */
@@ -392,7 +392,7 @@ ssync_code ssync_graph_run(ssync_graph *g, ssync_graph_op *ops, size_t n, ssync_
             *err = g->fatal_err;
     }
     free(r.st);
-    run_end(g);
+    graph_run_end(g);
     return rc;
 }
 
