@@ -2,6 +2,7 @@
 
 #include "recover/blob.h"
 #include "common/fileio.h"
+#include "pki/crl.h"
 #include "sync/plan.h"
 
 #include <dirent.h>
@@ -15,17 +16,6 @@
 static int not_hidden(const struct dirent *d)
 {
     return d->d_name[0] != '.';
-}
-
-static int revoked(X509 *cert, X509_CRL *const *crls, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        X509_REVOKED *r = NULL;
-        if (X509_NAME_cmp(X509_CRL_get_issuer(crls[i]), X509_get_issuer_name(cert)) == 0 &&
-            X509_CRL_get0_by_serial(crls[i], &r, X509_get0_serialNumber(cert)) == 1)
-            return 1;
-    }
-    return 0;
 }
 
 static void thumbprint_of(X509 *cert, char out[41])
@@ -56,7 +46,8 @@ static void search_file(const char *path, const ssync_config *cfg, X509_CRL *con
                 if (files[i] || strcmp(tp, thumbprints[i]) != 0)
                     continue;
                 int expired = X509_cmp_time(X509_get0_notAfter(cert), NULL) < 0;
-                if (!revoked(cert, crls, n_crls) && !(expired && !cfg->policy.include_expired))
+                if (!ssync_crl_revoked_cert(cert, crls, n_crls) &&
+                    !(expired && !cfg->policy.include_expired))
                     files[i] = strdup(path);
             }
         }

@@ -28,13 +28,19 @@ ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err)
     *out = crl;
     return SSYNC_OK;
 }
-int ssync_crl_revoked_cert(X509 *cert, X509_CRL *const *crls, size_t n)
+int ssync_crl_revoked(X509_CRL *const *crls, size_t n, const X509_NAME *issuer,
+                      const ASN1_INTEGER *serial)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; issuer && serial && i < n; i++) {
         X509_REVOKED *r = NULL;
-        if (X509_NAME_cmp(X509_CRL_get_issuer(crls[i]), X509_get_issuer_name(cert)) == 0 &&
-            X509_CRL_get0_by_serial(crls[i], &r, X509_get0_serialNumber(cert)) == 1)
+        if (X509_NAME_cmp(X509_CRL_get_issuer(crls[i]), issuer) == 0 &&
+            X509_CRL_get0_by_serial(crls[i], &r, serial) == 1)
             return 1;
     }
     return 0;
+}
+
+int ssync_crl_revoked_cert(X509 *cert, X509_CRL *const *crls, size_t n)
+{
+    return ssync_crl_revoked(crls, n, X509_get_issuer_name(cert), X509_get0_serialNumber(cert));
 }

@@ -10,6 +10,9 @@
 
 /* Loads one CRL file, DER or PEM. */
 ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err);
+/* 1 when one of the n CRLs is issued by issuer and lists serial: the one revocation test. */
+int ssync_crl_revoked(X509_CRL *const *crls, size_t n, const X509_NAME *issuer,
+                      const ASN1_INTEGER *serial);
 /* 1 when one of the n CRLs is issued by cert's issuer and lists cert's serial number. */
 int ssync_crl_revoked_cert(X509 *cert, X509_CRL *const *crls, size_t n);
 
