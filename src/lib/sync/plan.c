@@ -207,7 +207,7 @@ ssync_code ssync_plan_scan_cached(const ssync_config *cfg, const ssync_kra_set *
     ssync_cert_filter filter;
     ssync_code rc = ssync_target_check(target, err);
     if (rc == SSYNC_OK)
-        rc = ssync_cert_filter_init(cfg, &filter, err);
+        rc = ssync_cert_filter_init(&cfg->source, &filter, err);
     if (rc != SSYNC_OK)
         return rc;
     size_t first = out->count;
