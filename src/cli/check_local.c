@@ -6,9 +6,8 @@
 #include "common/fileio.h"
 #include "sync/plan.h"
 #include "recover/recover.h"
-#include "source/edb.h"
+#include "source/source.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <openssl/crypto.h>
@@ -171,121 +170,37 @@ void check_crls(struct check_list *l, const ssync_config *cfg)
     }
 }
 
-static int not_hidden(const struct dirent *d)
-{
-    return d->d_name[0] != '.';
-}
-
-/* Recovers the first blob: proof that the KRA keys are the ones the CA archived to. */
-static void sample_recovery(struct check_list *l, const char *path, const ssync_kra_set *kras)
-{
-    static const char *const name = "sample recovery";
-    if (!kras || ssync_kra_set_count(kras) == 0) {
-        check_add(l, CHECK_SKIP, name, NULL, "not tested: no KRA key could be loaded");
-        return;
-    }
-    ssync_buf b = {0};
-    ssync_recovered rec = {0};
-    ssync_certinfo info = {0};
-    ssync_error e = {0};
-    ssync_code rc = ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &b, &e);
-    if (rc == SSYNC_OK)
-        rc = ssync_recover_blob(kras, b.data, b.len, NULL, &rec, &e);
-    if (rc == SSYNC_OK)
-        rc = ssync_certinfo_get(rec.cert, &info, &e);
-    if (rc == SSYNC_OK) {
-        const char *user = ssync_certinfo_user(&info);
-        check_add(l, CHECK_OK, name, NULL, "%s: recovered the key of %s (%s)", ssync_basename(path),
-                  info.subject, user ? user : "no user named");
-    } else {
-        check_add(l, CHECK_FAIL, name,
-                  rc == SSYNC_ERR_KRA_NOT_HELD ? "add the KRA key the blob names to [kra] key"
-                                               : NULL,
-                  "%s: %s", ssync_basename(path), e.msg);
-    }
-    ssync_certinfo_clear(&info);
-    ssync_recovered_clear(&rec);
-    ssync_buf_free(&b);
-}
-
-static void check_blobs(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras)
-{
-    struct dirent **names = NULL;
-    int count = scandir(cfg->source.path, &names, not_hidden, alphasort);
-    if (count < 0) {
-        check_add(l, CHECK_FAIL, "source", "check [source] path and its permissions",
-                  "[source] path %s: %s", cfg->source.path, strerror(errno));
-        return;
-    }
-    char first[4096] = "";
-    if (count > 0)
-        snprintf(first, sizeof first, "%s/%s", cfg->source.path, names[0]->d_name);
-    for (int i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
-    if (count == 0) {
-        check_add(l, CHECK_WARN, "source", "copy the certutil -getkey output into it",
-                  "%s holds no recovery blobs", cfg->source.path);
-        return;
-    }
-    check_add(l, CHECK_OK, "source", NULL, "%s: %d recovery blob%s", cfg->source.path, count,
-              count == 1 ? "" : "s");
-    sample_recovery(l, first, kras);
-}
-
-/* The pfx source: the manifest's entries (a CSV with a header line). */
-static void check_manifest(struct check_list *l, const ssync_config *cfg)
-{
-    char def[4096];
-    const char *path = cfg->source.manifest;
-    if (!path) {
-        snprintf(def, sizeof def, "%s/manifest.csv", cfg->source.path);
-        path = def;
-    }
-    ssync_buf b = {0};
-    ssync_error e = {0};
-    if (ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &b, &e) != SSYNC_OK) {
-        check_add(l, CHECK_FAIL, "source", "check [source] manifest", "%s", e.msg);
-        return;
-    }
-    size_t lines = 0;
-    for (char *p = (char *)b.data; p && *p;) {
-        char *end = strchr(p, '\n');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len && !(len == 1 && p[0] == '\r') && p[0] != '#')
-            lines++;
-        p = end ? end + 1 : NULL;
-    }
-    ssync_buf_free(&b);
-    size_t entries = lines ? lines - 1 : 0;
-    check_add(l, entries ? CHECK_OK : CHECK_WARN, "source", NULL,
-              "pfx source, manifest %s: %zu entr%s", path, entries, entries == 1 ? "y" : "ies");
-}
-
 void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras)
 {
     if (!cfg->source.path) {
         check_add(l, CHECK_FAIL, "source", NULL, "[source] path is not set");
         return;
     }
-    switch (cfg->source.type) {
-    case SSYNC_SOURCE_BLOBS:
-        check_blobs(l, cfg, kras);
-        break;
-    case SSYNC_SOURCE_PFX:
-        check_manifest(l, cfg);
-        break;
-    case SSYNC_SOURCE_EDB: {
-        ssync_error e = {0};
-        size_t n = 0;
-        if (ssync_edb_source_check(cfg, &n, &e) != SSYNC_OK)
-            check_add(l, CHECK_FAIL, "source", NULL, "%s", e.msg);
-        else
-            check_add(l, n ? CHECK_OK : CHECK_WARN, "source", NULL, "CA database %s: %zu requests",
-                      cfg->source.path, n);
-        break;
+    ssync_error e = {0};
+    ssync_source_env env = {.kras = kras};
+    ssync_source *src = NULL;
+    ssync_source_check_result res;
+    if (ssync_source_open(&cfg->source, &env, &src, &e) != SSYNC_OK ||
+        ssync_source_check(src, &res, &e) != SSYNC_OK) {
+        check_add(l, CHECK_FAIL, "source", ssync_source_hint(cfg->source.type), "%s", e.msg);
+        ssync_source_close(src);
+        return;
     }
-    }
+    ssync_source_close(src);
+    check_add(l, res.count ? CHECK_OK : CHECK_WARN, "source", res.count ? NULL : res.empty_hint,
+              "%s", res.summary);
+    /* the sample recovery: proof that the KRA keys are the ones the CA archived to */
+    static const char *const name = "sample recovery";
+    if (res.sample == SSYNC_SAMPLE_SKIPPED)
+        check_add(l, CHECK_SKIP, name, NULL, "%s", res.sample_text);
+    else if (res.sample == SSYNC_SAMPLE_OK)
+        check_add(l, CHECK_OK, name, NULL, "%s", res.sample_text);
+    else if (res.sample == SSYNC_SAMPLE_FAILED)
+        check_add(l, CHECK_FAIL, name,
+                  res.sample_code == SSYNC_ERR_KRA_NOT_HELD
+                      ? "add the KRA key the blob names to [kra] key"
+                      : NULL,
+                  "%s", res.sample_text);
 }
 
 void check_state(struct check_list *l, const ssync_config *cfg)

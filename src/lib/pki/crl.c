@@ -28,6 +28,26 @@ ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err)
     *out = crl;
     return SSYNC_OK;
 }
+ssync_code ssync_crl_load_all(char *const *paths, size_t n, X509_CRL **crls, ssync_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        ssync_code rc = ssync_crl_load(paths[i], &crls[i], err);
+        if (rc != SSYNC_OK) {
+            ssync_crl_free_all(crls, i);
+            return rc;
+        }
+    }
+    return SSYNC_OK;
+}
+
+void ssync_crl_free_all(X509_CRL **crls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        X509_CRL_free(crls[i]);
+        crls[i] = NULL;
+    }
+}
+
 int ssync_crl_revoked(X509_CRL *const *crls, size_t n, const X509_NAME *issuer,
                       const ASN1_INTEGER *serial)
 {

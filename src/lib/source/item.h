@@ -17,12 +17,10 @@ typedef enum ssync_plan_action {
     SSYNC_ACT_SKIP,   /* not desired and absent, unknown user, or not recoverable */
 } ssync_plan_action;
 
-/* Where an item comes from: a recovery blob, a PKCS#12 of the pfx source (its manifest
+/* One certificate of the source: a recovery blob, a PKCS#12 of the pfx source (its manifest
  * names the password file; the key is re-read at upload time, never kept in the plan), or a
- * request of the CA database (path = the .edb; the key is re-read by request_id). */
-typedef enum ssync_item_kind { SSYNC_ITEM_BLOB, SSYNC_ITEM_PFX, SSYNC_ITEM_EDB } ssync_item_kind;
-
-/* One certificate of the source (one recovery blob). */
+ * request of the CA database (path = the .edb; the key is re-read by request_id). An item
+ * belongs to the source that scanned it: only that source exports it. */
 typedef struct ssync_plan_item {
     /* from the source */
     char *path;           /* the blob file (or PKCS#12 file) */
@@ -44,11 +42,10 @@ typedef struct ssync_plan_item {
     const char *resolved_by; /* how the user was found: "certificate UPN", "user_map", "mail",
                                 "proxyAddresses" (static text); NULL when not found */
     /* the decision (ssync_plan_decide) */
-    char *reason;  /* why the action; NULL when none yet */
-    char *warning; /* e.g. no SAN e-mail equals the user's mail (Outlook mobile refuses the
-                      certificate); NULL when none */
-    ssync_item_kind kind;
-    ssync_code code;          /* SSYNC_OK, or why the blob could not be recovered (error) */
+    char *reason;    /* why the action; NULL when none yet */
+    char *warning;   /* e.g. no SAN e-mail equals the user's mail (Outlook mobile refuses the
+                        certificate); NULL when none */
+    ssync_code code; /* SSYNC_OK, or why the blob could not be recovered (error) */
     ssync_plan_action action; /* the decision */
     unsigned char revoked;    /* serial listed on a CRL of the certificate's issuer */
     unsigned char filtered;   /* excluded by a [source] filter (template, eku, allow/deny,

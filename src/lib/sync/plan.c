@@ -1,22 +1,13 @@
 /* The sync engine's plan: desired state, users, actual state and the diff (see plan.h). */
 #include "sync/plan.h"
 
-#include "pki/certinfo.h"
-#include "common/fileio.h"
-#include "recover/recover.h"
-#include "source/blobs_cache.h"
 #include "sync/filter.h"
-#include "source/edb.h"
-#include "source/pfx.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 const char *ssync_plan_action_name(ssync_plan_action a)
 {
@@ -71,112 +62,9 @@ ssync_code ssync_plan_load_kras(const ssync_config *cfg, ssync_kra_set **out, ss
     return SSYNC_OK;
 }
 
-static int is_blob_name(const struct dirent *d)
-{
-    return d->d_name[0] != '.';
-}
-
-/* What the scan shares between blobs: the CRLs and the optional cache in the journal. */
-typedef struct scan_ctx {
-    const ssync_kra_set *kras;
-    X509_CRL *const *crls;
-    size_t n_crls;
-    ssync_journal *journal; /* NULL: no cache */
-    char *kra_id;           /* the KRA set's identity: a cache entry is for one set */
-    ssync_cert_memo *memo;  /* the CA certificates the blobs share, decoded once */
-} scan_ctx;
-
-/* The certificate facts of one blob without the KRA's private-key operation (the upload
- * recovers the key and fails the item if the blob does not decrypt); only a blob whose user
- * certificate cannot be told without its key is recovered here. An unchanged blob (path, size,
- * modification time) checked against the same KRA set is not read at all: its facts come
- * from the journal. */
-static void scan_one(const scan_ctx *c, ssync_plan_item *it)
-{
-    ssync_error e = {0};
-    struct stat st;
-    long long mtime_ns = 0;
-    int cacheable = c->journal && c->kra_id && stat(it->path, &st) == 0;
-    if (cacheable) {
-        mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-        char *facts = NULL;
-        if (ssync_journal_scan_get(c->journal, it->path, (long long)st.st_size, mtime_ns, c->kra_id,
-                                   &facts, &e) == SSYNC_OK &&
-            facts) {
-            int ok = ssync_scan_facts_decode(facts, it, c->crls, c->n_crls);
-            free(facts);
-            if (ok)
-                return;
-            ssync_plan_item_clear_cert(it);
-        }
-    }
-    ssync_buf b = {0};
-    ssync_recovered rec = {0};
-    X509 *cert = NULL;
-    ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, &e);
-    if (rc == SSYNC_OK)
-        rc = ssync_recover_peek_memo(c->kras, b.data, b.len, c->memo, &cert, &e);
-    if (rc == SSYNC_OK && !cert) {
-        rc = ssync_recover_blob(c->kras, b.data, b.len, NULL, &rec, &e);
-        if (rc == SSYNC_OK && X509_up_ref(rec.cert))
-            cert = rec.cert;
-    }
-    if (rc == SSYNC_OK)
-        rc = cert ? ssync_plan_item_set_cert(it, cert, c->crls, c->n_crls, &e)
-                  : ssync_fail(&e, SSYNC_ERR_NOMEM, "certificate");
-    if (rc != SSYNC_OK) {
-        it->code = rc;
-        ssync_plan_note(&it->error, "%s", e.msg);
-    } else if (cacheable) {
-        /* failures are never cached: they are read (and reported) again */
-        char *facts = ssync_scan_facts_encode(it, cert);
-        if (facts)
-            ssync_journal_scan_put(c->journal, it->path, (long long)st.st_size, mtime_ns, c->kra_id,
-                                   facts, &e);
-        free(facts);
-    }
-    X509_free(cert);
-    ssync_recovered_clear(&rec);
-    ssync_buf_free(&b);
-}
-
 int ssync_plan_target_empty(const ssync_plan_target *t)
 {
     return !t || (!t->request_id && !t->serial && !t->user);
-}
-
-static ssync_code scan_blobs(const ssync_config *cfg, const scan_ctx *c,
-                             const ssync_plan_target *target, ssync_plan *out, ssync_error *err)
-{
-    if (!cfg->source.path)
-        return ssync_fail(err, SSYNC_ERR_CONFIG, "[source] path is required");
-    struct dirent **names = NULL;
-    int count = scandir(cfg->source.path, &names, is_blob_name, alphasort);
-    if (count < 0)
-        return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "[source] path %s", cfg->source.path);
-    long long want_id = target && target->request_id ? strtoll(target->request_id, NULL, 10) : 0;
-    ssync_code rc = SSYNC_OK;
-    if (!want_id && ssync_plan_reserve(out, (size_t)count) != 0)
-        rc = ssync_fail(err, SSYNC_ERR_NOMEM, NULL); /* exactly one item per file */
-    for (int i = 0; i < count; i++) {
-        long long id = ssync_plan_request_id_from_name(names[i]->d_name);
-        /* a request-id target needs no recovery of the other blobs */
-        if (rc == SSYNC_OK && (!want_id || id == want_id)) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", cfg->source.path, names[i]->d_name);
-            ssync_plan_item *it = ssync_plan_add(out);
-            if (!it || !(it->path = strdup(path))) {
-                rc = ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-            } else {
-                it->kind = SSYNC_ITEM_BLOB;
-                it->request_id = id;
-                scan_one(c, it);
-            }
-        }
-        free(names[i]);
-    }
-    free(names);
-    return rc;
 }
 
 /* A targeted run keeps the items of its request id and serial; a blob that cannot be recovered
@@ -190,49 +78,19 @@ static int keep_target(void *ctx, const ssync_plan_item *it)
     return ssync_target_match_cert(t, it);
 }
 
-ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
-                           X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
-                           ssync_plan *out, ssync_error *err)
+ssync_code ssync_plan_scan(ssync_source *src, const ssync_plan_target *target, ssync_plan *out,
+                           ssync_error *err)
 {
-    return ssync_plan_scan_cached(cfg, kras, crls, n_crls, target, NULL, out, err);
-}
-
-ssync_code ssync_plan_scan_cached(const ssync_config *cfg, const ssync_kra_set *kras,
-                                  X509_CRL *const *crls, size_t n_crls,
-                                  const ssync_plan_target *target, ssync_journal *journal,
-                                  ssync_plan *out, ssync_error *err)
-{
-    if (!cfg || !out)
+    if (!src || !out)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_plan_scan");
     ssync_cert_filter filter;
     ssync_code rc = ssync_target_check(target, err);
     if (rc == SSYNC_OK)
-        rc = ssync_cert_filter_init(&cfg->source, &filter, err);
+        rc = ssync_cert_filter_init(ssync_source_config(src), &filter, err);
     if (rc != SSYNC_OK)
         return rc;
     size_t first = out->count;
-    switch (cfg->source.type) {
-    case SSYNC_SOURCE_BLOBS: {
-        ssync_cert_memo memo = {0};
-        scan_ctx c = {kras, crls, n_crls, journal, kras && journal ? ssync_scan_kra_id(kras) : NULL,
-                      &memo};
-        /* the cache entries of one scan go in one transaction */
-        ssync_error te = {0};
-        int tx = c.kra_id && ssync_journal_tx_begin(journal, &te) == SSYNC_OK;
-        rc = scan_blobs(cfg, &c, target, out, err);
-        if (tx)
-            ssync_journal_tx_commit(journal, &te);
-        free(c.kra_id);
-        ssync_cert_memo_clear(&memo);
-        break;
-    }
-    case SSYNC_SOURCE_PFX:
-        rc = ssync_pfx_source_scan(cfg, crls, n_crls, out, err);
-        break;
-    case SSYNC_SOURCE_EDB:
-        rc = ssync_edb_source_scan(cfg, kras, crls, n_crls, target, out, NULL, err);
-        break;
-    }
+    rc = ssync_source_scan(src, target, out, err);
     if (rc != SSYNC_OK)
         return rc;
     if (!ssync_plan_target_empty(target) && (target->request_id || target->serial))

@@ -11,7 +11,7 @@
 #include "journal/journal.h"
 #include "recover/kra.h"
 #include "pki/crl.h"
-#include "source/item.h"
+#include "source/source.h"
 
 #include <openssl/x509.h>
 #include <time.h>
@@ -34,22 +34,12 @@ void ssync_plan_policy_from_config(const ssync_config *cfg, ssync_plan_policy *o
  * none). */
 ssync_code ssync_plan_load_kras(const ssync_config *cfg, ssync_kra_set **out, ssync_error *err);
 
-/* Reads the [source] (blobs: every file of the directory, the certificate read from the blob
- * and a held KRA checked among its recipients without decrypting, see ssync_recover_peek; pfx:
- * ssync_pfx_source_scan) and records the certificate facts; revocation from crls.
- * A blob that cannot be recovered becomes an item with code != SSYNC_OK (not a fatal error).
- * Blob items are in file-name order, with the request id of their file name. A target keeps
- * only the items of its request id and serial (target->user is applied by resolve). The
- * certificate filters ([source] templates, eku) mark items filtered with the reason. */
-ssync_code ssync_plan_scan(const ssync_config *cfg, const ssync_kra_set *kras,
-                           X509_CRL *const *crls, size_t n_crls, const ssync_plan_target *target,
-                           ssync_plan *out, ssync_error *err);
-/* The same, with the scan cache in journal (may be NULL): an unchanged blob checked against
- * the same KRA set is not read again (its certificate facts come from the journal). */
-ssync_code ssync_plan_scan_cached(const ssync_config *cfg, const ssync_kra_set *kras,
-                                  X509_CRL *const *crls, size_t n_crls,
-                                  const ssync_plan_target *target, ssync_journal *journal,
-                                  ssync_plan *out, ssync_error *err);
+/* Scans the source (ssync_source_scan) and applies the target and the certificate filters:
+ * a target keeps only the items of its request id and serial (target->user is applied by
+ * resolve); the certificate filters ([source] templates, eku) mark items filtered with the
+ * reason. */
+ssync_code ssync_plan_scan(ssync_source *src, const ssync_plan_target *target, ssync_plan *out,
+                           ssync_error *err);
 /* Finds the user of every item still in scope: the SAN UPN (by userPrincipalName); else the
  * [source] user_map's UPN for one of the certificate's identities; else the SAN e-mails (by
  * mail, then proxyAddresses). Lookups are batched, one call per kind, distinct keys only, and
