@@ -80,8 +80,9 @@ const ssync_source_cfg *ssync_source_config(const ssync_source *s);
 ssync_code ssync_source_scan(ssync_source *s, const ssync_plan_target *t, ssync_plan *out,
                              ssync_error *err);
 /* Builds the Graph record of an item this source scanned: the key is read again (blob file,
- * PKCS#12, or the .edb row by request id), the certificate must still be the one planned. upn:
- * the user to name. May run on several worker threads at once on one source: blobs keep no
+ * PKCS#12, or the .edb row by request id). upn: the user to name. pfx and edb refuse an item
+ * whose certificate changed since the plan; the caller compares out->info.thumbprint with the
+ * item's in every case. May run on several worker threads at once on one source: blobs keep no
  * state, the pfx manifest is read-only after open, edb opens a database handle per call. */
 ssync_code ssync_source_export(ssync_source *s, const ssync_exporter *ex, const ssync_plan_item *it,
                                const char *upn, ssync_export_result *out, ssync_error *err);
