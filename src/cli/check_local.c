@@ -6,9 +6,8 @@
 #include "common/fileio.h"
 #include "sync/plan.h"
 #include "recover/recover.h"
-#include "source/edb.h"
+#include "source/source.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <openssl/crypto.h>
@@ -29,8 +28,8 @@ static void kra_facts(struct check_list *l, const char *name, X509 *cert)
     ssync_certinfo info = {0};
     ssync_error e = {0};
     if (ssync_certinfo_get(cert, &info, &e) != SSYNC_OK) {
-        cli_check_add(l, CHECK_WARN, name, NULL,
-                      "key opens, but its certificate cannot be read: %s", e.msg);
+        cli_check_add(l, CHECK_WARN, name, NULL, "key opens, but its certificate cannot be read: %s",
+                  e.msg);
         return;
     }
     char until[32];
@@ -39,18 +38,17 @@ static void kra_facts(struct check_list *l, const char *name, X509 *cert)
     int ok_diff = ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
     if (ok_diff && (days < 0 || secs < 0))
         cli_check_add(l, CHECK_WARN, name,
-                      "it still opens keys archived to it, but the CA needs a valid KRA "
-                      "certificate to archive new keys",
-                      "key opens and matches %s (serial %s); certificate EXPIRED on %s",
-                      info.subject, info.serial, until);
+                  "it still opens keys archived to it, but the CA needs a valid KRA "
+                  "certificate to archive new keys",
+                  "key opens and matches %s (serial %s); certificate EXPIRED on %s", info.subject,
+                  info.serial, until);
     else if (ok_diff && days < KRA_WARN_DAYS)
         cli_check_add(l, CHECK_WARN, name, "renew the KRA certificate on the CA",
-                      "key opens and matches %s (serial %s); certificate expires in %d days (%s)",
-                      info.subject, info.serial, days, until);
+                  "key opens and matches %s (serial %s); certificate expires in %d days (%s)",
+                  info.subject, info.serial, days, until);
     else
-        cli_check_add(l, CHECK_OK, name, NULL,
-                      "key opens and matches %s (serial %s), valid until %s", info.subject,
-                      info.serial, until);
+        cli_check_add(l, CHECK_OK, name, NULL, "key opens and matches %s (serial %s), valid until %s",
+                  info.subject, info.serial, until);
     ssync_certinfo_clear(&info);
 }
 
@@ -60,7 +58,7 @@ void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **k
     *kras = NULL;
     if (cfg->kra.key.n == 0) {
         cli_check_add(l, CHECK_FAIL, "kra", "name the KRA PKCS#12 or PEM file in [kra] key",
-                      "[kra] key is not set");
+                  "[kra] key is not set");
         return;
     }
     ssync_buf pass = {0};
@@ -68,7 +66,7 @@ void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **k
     if (cfg->kra.password_file) {
         if (ssync_read_secret_file(cfg->kra.password_file, &pass, &e) != SSYNC_OK) {
             cli_check_add(l, CHECK_FAIL, "kra password", HINT_KRA_PASS, "[kra] password_file: %s",
-                          e.msg);
+                      e.msg);
             return;
         }
         password = (const char *)pass.data;
@@ -76,8 +74,8 @@ void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **k
         password = getenv(cfg->kra.password_env);
         if (!password)
             cli_check_add(l, CHECK_WARN, "kra password", HINT_KRA_PASS,
-                          "the environment variable %s is not set: trying an empty password",
-                          cfg->kra.password_env);
+                      "the environment variable %s is not set: trying an empty password",
+                      cfg->kra.password_env);
     }
     if (ssync_kra_set_new(kras, &e) != SSYNC_OK) {
         cli_check_add(l, CHECK_FAIL, "kra", NULL, "%s", e.msg);
@@ -91,11 +89,11 @@ void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **k
         const char *cert = i < cfg->kra.cert.n ? cfg->kra.cert.v[i] : NULL;
         if (ssync_kra_set_add_file(*kras, cfg->kra.key.v[i], password, cert, &e) != SSYNC_OK) {
             cli_check_add(l, CHECK_FAIL, name,
-                          e.code == SSYNC_ERR_KRA_PASSWORD ? HINT_KRA_PASS
-                          : e.code == SSYNC_ERR_KRA_NO_CERT
-                              ? "export the KRA with its certificate, or name it in [kra] cert"
-                              : NULL,
-                          "%s", e.msg);
+                      e.code == SSYNC_ERR_KRA_PASSWORD ? HINT_KRA_PASS
+                      : e.code == SSYNC_ERR_KRA_NO_CERT
+                          ? "export the KRA with its certificate, or name it in [kra] cert"
+                          : NULL,
+                      "%s", e.msg);
             continue;
         }
         X509 *c = NULL;
@@ -111,15 +109,15 @@ void check_connector(struct check_list *l, const ssync_config *cfg)
     ssync_error e = {0};
     if (!cfg->connector.public_key) {
         cli_check_add(l, CHECK_FAIL, name,
-                      "export it on a connector server with Export-IntunePublicKey",
-                      "[connector] public_key is not set");
+                  "export it on a connector server with Export-IntunePublicKey",
+                  "[connector] public_key is not set");
         return;
     }
     EVP_PKEY *pub = NULL;
     if (ssync_connector_load(cfg->connector.public_key, &pub, &e) != SSYNC_OK) {
         cli_check_add(l, CHECK_FAIL, name,
-                      "export the connector's PFXEncryptionKey again with Export-IntunePublicKey",
-                      "%s", e.msg);
+                  "export the connector's PFXEncryptionKey again with Export-IntunePublicKey", "%s",
+                  e.msg);
         return;
     }
     /* a random block stands in for a PKCS#12 password */
@@ -130,11 +128,11 @@ void check_connector(struct check_list *l, const ssync_config *cfg)
         cli_check_add(l, CHECK_FAIL, name, NULL, "the random number generator failed");
     else if (ssync_connector_encrypt(pub, pad, block, sizeof block, &ct, &e) != SSYNC_OK)
         cli_check_add(l, CHECK_FAIL, name, "try [connector] padding = oaepSha256",
-                      "RSA %d bits; test encryption with %s failed: %s", EVP_PKEY_get_bits(pub),
-                      ssync_padding_name(pad), e.msg);
+                  "RSA %d bits; test encryption with %s failed: %s", EVP_PKEY_get_bits(pub),
+                  ssync_padding_name(pad), e.msg);
     else
         cli_check_add(l, CHECK_OK, name, NULL, "RSA %d bits; test encryption with %s works",
-                      EVP_PKEY_get_bits(pub), ssync_padding_name(pad));
+                  EVP_PKEY_get_bits(pub), ssync_padding_name(pad));
     OPENSSL_cleanse(block, sizeof block);
     ssync_buf_free(&ct);
     EVP_PKEY_free(pub);
@@ -150,7 +148,7 @@ void check_crls(struct check_list *l, const ssync_config *cfg)
         ssync_error e = {0};
         if (ssync_crl_load(path, &crl, &e) != SSYNC_OK) {
             cli_check_add(l, CHECK_FAIL, name, "publish the CA's CRL to this path (certutil -CRL)",
-                          "%s", e.msg);
+                      "%s", e.msg);
             continue;
         }
         char issuer[256] = "?", next[32];
@@ -162,105 +160,14 @@ void check_crls(struct check_list *l, const ssync_config *cfg)
             revoked = 0;
         if (nu && X509_cmp_time(nu, NULL) < 0)
             cli_check_add(l, CHECK_WARN, name,
-                          "copy a fresh CRL from the CA: revocations since then are unknown",
-                          "issuer %s, %d revoked; OUT OF DATE: nextUpdate %s has passed", issuer,
-                          revoked, next);
+                      "copy a fresh CRL from the CA: revocations since then are unknown",
+                      "issuer %s, %d revoked; OUT OF DATE: nextUpdate %s has passed", issuer,
+                      revoked, next);
         else
             cli_check_add(l, CHECK_OK, name, NULL, "issuer %s, %d revoked, next update %s", issuer,
-                          revoked, nu ? next : "none");
+                      revoked, nu ? next : "none");
         X509_CRL_free(crl);
     }
-}
-
-static int not_hidden(const struct dirent *d)
-{
-    return d->d_name[0] != '.';
-}
-
-/* Recovers the first blob: proof that the KRA keys are the ones the CA archived to. */
-static void sample_recovery(struct check_list *l, const char *path, const ssync_kra_set *kras)
-{
-    static const char *const name = "sample recovery";
-    if (!kras || ssync_kra_set_count(kras) == 0) {
-        cli_check_add(l, CHECK_SKIP, name, NULL, "not tested: no KRA key could be loaded");
-        return;
-    }
-    ssync_buf b = {0};
-    ssync_recovered rec = {0};
-    ssync_certinfo info = {0};
-    ssync_error e = {0};
-    ssync_code rc = ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &b, &e);
-    if (rc == SSYNC_OK)
-        rc = ssync_recover_blob(kras, b.data, b.len, NULL, &rec, &e);
-    if (rc == SSYNC_OK)
-        rc = ssync_certinfo_get(rec.cert, &info, &e);
-    if (rc == SSYNC_OK) {
-        const char *user = ssync_certinfo_user(&info);
-        cli_check_add(l, CHECK_OK, name, NULL, "%s: recovered the key of %s (%s)",
-                      ssync_basename(path), info.subject, user ? user : "no user named");
-    } else {
-        cli_check_add(l, CHECK_FAIL, name,
-                      rc == SSYNC_ERR_KRA_NOT_HELD ? "add the KRA key the blob names to [kra] key"
-                                                   : NULL,
-                      "%s: %s", ssync_basename(path), e.msg);
-    }
-    ssync_certinfo_clear(&info);
-    ssync_recovered_clear(&rec);
-    ssync_buf_free(&b);
-}
-
-static void check_blobs(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras)
-{
-    struct dirent **names = NULL;
-    int count = scandir(cfg->source.path, &names, not_hidden, alphasort);
-    if (count < 0) {
-        cli_check_add(l, CHECK_FAIL, "source", "check [source] path and its permissions",
-                      "[source] path %s: %s", cfg->source.path, strerror(errno));
-        return;
-    }
-    char first[4096] = "";
-    if (count > 0)
-        snprintf(first, sizeof first, "%s/%s", cfg->source.path, names[0]->d_name);
-    for (int i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
-    if (count == 0) {
-        cli_check_add(l, CHECK_WARN, "source", "copy the certutil -getkey output into it",
-                      "%s holds no recovery blobs", cfg->source.path);
-        return;
-    }
-    cli_check_add(l, CHECK_OK, "source", NULL, "%s: %d recovery blob%s", cfg->source.path, count,
-                  count == 1 ? "" : "s");
-    sample_recovery(l, first, kras);
-}
-
-/* The pfx source: the manifest's entries (a CSV with a header line). */
-static void check_manifest(struct check_list *l, const ssync_config *cfg)
-{
-    char def[4096];
-    const char *path = cfg->source.manifest;
-    if (!path) {
-        snprintf(def, sizeof def, "%s/manifest.csv", cfg->source.path);
-        path = def;
-    }
-    ssync_buf b = {0};
-    ssync_error e = {0};
-    if (ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &b, &e) != SSYNC_OK) {
-        cli_check_add(l, CHECK_FAIL, "source", "check [source] manifest", "%s", e.msg);
-        return;
-    }
-    size_t lines = 0;
-    for (char *p = (char *)b.data; p && *p;) {
-        char *end = strchr(p, '\n');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len && !(len == 1 && p[0] == '\r') && p[0] != '#')
-            lines++;
-        p = end ? end + 1 : NULL;
-    }
-    ssync_buf_free(&b);
-    size_t entries = lines ? lines - 1 : 0;
-    cli_check_add(l, entries ? CHECK_OK : CHECK_WARN, "source", NULL,
-                  "pfx source, manifest %s: %zu entr%s", path, entries, entries == 1 ? "y" : "ies");
 }
 
 void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras)
@@ -269,24 +176,31 @@ void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra
         cli_check_add(l, CHECK_FAIL, "source", NULL, "[source] path is not set");
         return;
     }
-    switch (cfg->source.type) {
-    case SSYNC_SOURCE_BLOBS:
-        check_blobs(l, cfg, kras);
-        break;
-    case SSYNC_SOURCE_PFX:
-        check_manifest(l, cfg);
-        break;
-    case SSYNC_SOURCE_EDB: {
-        ssync_error e = {0};
-        size_t n = 0;
-        if (ssync_edb_source_check(cfg, &n, &e) != SSYNC_OK)
-            cli_check_add(l, CHECK_FAIL, "source", NULL, "%s", e.msg);
-        else
-            cli_check_add(l, n ? CHECK_OK : CHECK_WARN, "source", NULL,
-                          "CA database %s: %zu requests", cfg->source.path, n);
-        break;
+    ssync_error e = {0};
+    ssync_source_env env = {.kras = kras};
+    ssync_source *src = NULL;
+    ssync_source_check_result res;
+    if (ssync_source_open(&cfg->source, &env, &src, &e) != SSYNC_OK ||
+        ssync_source_check(src, &res, &e) != SSYNC_OK) {
+        cli_check_add(l, CHECK_FAIL, "source", ssync_source_hint(cfg->source.type), "%s", e.msg);
+        ssync_source_close(src);
+        return;
     }
-    }
+    ssync_source_close(src);
+    cli_check_add(l, res.count ? CHECK_OK : CHECK_WARN, "source", res.count ? NULL : res.empty_hint,
+              "%s", res.summary);
+    /* the sample recovery: proof that the KRA keys are the ones the CA archived to */
+    static const char *const name = "sample recovery";
+    if (res.sample == SSYNC_SAMPLE_SKIPPED)
+        cli_check_add(l, CHECK_SKIP, name, NULL, "%s", res.sample_text);
+    else if (res.sample == SSYNC_SAMPLE_OK)
+        cli_check_add(l, CHECK_OK, name, NULL, "%s", res.sample_text);
+    else if (res.sample == SSYNC_SAMPLE_FAILED)
+        cli_check_add(l, CHECK_FAIL, name,
+                  res.sample_code == SSYNC_ERR_KRA_NOT_HELD
+                      ? "add the KRA key the blob names to [kra] key"
+                      : NULL,
+                  "%s", res.sample_text);
 }
 
 void check_state(struct check_list *l, const ssync_config *cfg)
@@ -295,7 +209,7 @@ void check_state(struct check_list *l, const ssync_config *cfg)
     const char *path = cfg->state.path;
     if (!path) {
         cli_check_add(l, CHECK_FAIL, name, "set [state] path, e.g. /var/lib/smimesync/state.db",
-                      "[state] path is not set: sync and remove need the journal");
+                  "[state] path is not set: sync and remove need the journal");
         return;
     }
     char *copy = strdup(path);
@@ -304,12 +218,12 @@ void check_state(struct check_list *l, const ssync_config *cfg)
      * writable too */
     if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) != 0)
         cli_check_add(l, CHECK_FAIL, name, "fix the owner or mode of the file", "%s: %s", path,
-                      strerror(errno));
+                  strerror(errno));
     else if (access(dir, W_OK | X_OK) != 0)
         cli_check_add(l, CHECK_FAIL, name, "create the directory, writable by this user",
-                      "%s: directory %s: %s", path, dir, strerror(errno));
+                  "%s: directory %s: %s", path, dir, strerror(errno));
     else
         cli_check_add(l, CHECK_OK, name, NULL, "%s %s", path,
-                      access(path, F_OK) == 0 ? "is writable" : "will be created");
+                  access(path, F_OK) == 0 ? "is writable" : "will be created");
     free(copy);
 }

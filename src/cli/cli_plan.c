@@ -90,9 +90,10 @@ static int scan(struct cli_plan_run *r)
         }
         n_crls++;
     }
+    ssync_source_env env = {r->kras, crls, n_crls, r->journal};
     if (rc == CLI_EXIT_OK &&
-        ssync_plan_scan_cached(r->cfg, r->kras, crls, n_crls, cli_plan_target(r), r->journal,
-                               r->plan, &e) != SSYNC_OK) {
+        (ssync_source_open(&r->cfg->source, &env, &r->source, &e) != SSYNC_OK ||
+         ssync_plan_scan(r->source, cli_plan_target(r), r->plan, &e) != SSYNC_OK)) {
         cli_log_error(r->log, r->cfg->path, &e);
         rc = CLI_EXIT_FAILURE;
     }
@@ -163,6 +164,8 @@ void cli_plan_release(struct cli_plan_run *r)
         cli_signal_attach(r->signals, NULL);
     if (r->progress)
         cli_progress_end(r->progress);
+    ssync_source_close(r->source);
+    r->source = NULL;
     ssync_graph_free(r->graph);
     r->graph = NULL;
     ssync_journal_close(r->journal);

@@ -15,6 +15,7 @@ struct ssync_kra_set;
 struct ssync_graph;
 struct ssync_pfx_list;
 struct ssync_journal;
+struct ssync_source;
 struct cli_log;
 struct cli_progress;
 struct cli_signal;
@@ -39,6 +40,7 @@ struct cli_plan_run {
     struct cli_log *log;
     struct cli_progress *progress;
     struct ssync_journal *journal; /* NULL without [state] path or when it cannot be opened */
+    struct ssync_source *source;   /* open from the scan to the release */
     int journal_failed;            /* [state] path set but the journal cannot be opened */
 };
 

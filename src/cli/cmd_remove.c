@@ -5,12 +5,13 @@
 #include "cli_graph.h"
 #include "cli_log.h"
 #include "cli_options.h"
-#include "cli_source_find.h"
 #include "cli_util.h"
 
 #include "sync/config.h"
 #include "graph/graph.h"
 #include "journal/journal.h"
+#include "pki/crl.h"
+#include "source/source.h"
 #include "common/uuid.h"
 
 #include <ctype.h>
@@ -319,7 +320,17 @@ static int remove_selected(const struct remove_opts *o, const ssync_config *cfg,
         tps[n] = t[n].e->thumbprint ? t[n].e->thumbprint : "";
         n++;
     }
-    int searched = cli_source_find(cfg, tps, n, files);
+    /* whether the source still holds them (remove's warning): blobs are searched cheaply */
+    X509_CRL *crls[SSYNC_CFG_MAX_LIST] = {0};
+    ssync_source_env env = {.crls = crls, .n_crls = cfg->source.crl.n};
+    ssync_source *src = NULL;
+    int searched =
+        cfg->source.path &&
+        ssync_crl_load_all(cfg->source.crl.v, cfg->source.crl.n, crls, NULL) == SSYNC_OK &&
+        ssync_source_open(&cfg->source, &env, &src, NULL) == SSYNC_OK &&
+        ssync_source_find(src, tps, n, cfg->policy.include_expired, files);
+    ssync_source_close(src);
+    ssync_crl_free_all(crls, SSYNC_CFG_MAX_LIST);
     for (size_t i = 0; i < n; i++)
         t[i].in_source = files[i];
     int rc = CLI_EXIT_OK;

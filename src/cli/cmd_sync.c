@@ -17,8 +17,7 @@
 #include "journal/journal.h"
 #include "sync/plan.h"
 #include "common/pool.h"
-#include "source/edb.h"
-#include "source/pfx.h"
+#include "source/source.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -110,19 +109,10 @@ static void on_done(void *ctx, ssync_graph_op *op)
     cli_progress_update(s->r->progress, s->finished);
 }
 
-static ssync_code export_item(const ssync_exporter *ex, const ssync_config *cfg,
+static ssync_code export_item(const ssync_exporter *ex, ssync_source *src,
                               const ssync_plan_item *it, ssync_export_result *res, ssync_error *e)
 {
-    if (it->kind == SSYNC_ITEM_PFX)
-        return ssync_pfx_source_export(ex, cfg, it, it->upn, res, e);
-    if (it->kind == SSYNC_ITEM_EDB)
-        return ssync_edb_source_export(ex, cfg, it, it->upn, res, e);
-    ssync_buf b = {0};
-    ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, e);
-    if (rc == SSYNC_OK)
-        rc = ssync_export_blob(ex, b.data, b.len, it->upn, res, e);
-    ssync_buf_free(&b);
-    return rc;
+    return ssync_source_export(src, ex, it, it->upn, res, e);
 }
 
 /* The outcome the journal keeps for an op. */
@@ -198,7 +188,7 @@ static void prepare_one(void *ctx, size_t k)
         return;
     ssync_error e = {0};
     ssync_export_result res = {0};
-    if (export_item(pj->ex, pj->s->r->cfg, it, &res, &e) != SSYNC_OK) {
+    if (export_item(pj->ex, pj->s->r->source, it, &res, &e) != SSYNC_OK) {
         slot->error = strdup(e.msg[0] ? e.msg : "failed");
     } else if (strcmp(res.info.thumbprint, it->thumbprint) != 0) {
         /* the plan read the certificate without the key: the recovery must agree */
@@ -463,8 +453,7 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
     int rc = exit_code(&s, fatal, failed, count);
     /* an incremental edb source starts after this run's requests next time */
     ssync_error ce = {0};
-    if (rc == CLI_EXIT_OK && r->journal &&
-        ssync_edb_source_commit(r->journal, r->cfg, r->plan, &ce) != SSYNC_OK)
+    if (rc == CLI_EXIT_OK && r->journal && ssync_source_commit(r->source, r->plan, &ce) != SSYNC_OK)
         cli_log_error(r->log, "journal", &ce);
     for (size_t i = 0; i < count; i++)
         free(s.results[i].error);

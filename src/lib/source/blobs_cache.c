@@ -2,6 +2,7 @@
 #include "source/blobs_cache.h"
 
 #include "common/encode.h"
+#include "pki/crl.h"
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -88,13 +89,7 @@ static int revoked(const char *issuer_hex, const char *serial_hex, X509_CRL *con
     X509_NAME *name = der ? d2i_X509_NAME(NULL, &p, (long)len) : NULL;
     BIGNUM *bn = NULL;
     ASN1_INTEGER *sn = BN_hex2bn(&bn, serial_hex) ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
-    int r = name && sn ? 0 : -1;
-    for (size_t i = 0; r == 0 && i < n_crls; i++) {
-        X509_REVOKED *rev = NULL;
-        if (X509_NAME_cmp(X509_CRL_get_issuer(crls[i]), name) == 0 &&
-            X509_CRL_get0_by_serial(crls[i], &rev, sn) == 1)
-            r = 1;
-    }
+    int r = name && sn ? ssync_crl_revoked(crls, n_crls, name, sn) : -1;
     ASN1_INTEGER_free(sn);
     BN_free(bn);
     X509_NAME_free(name);

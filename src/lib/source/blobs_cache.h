@@ -6,7 +6,7 @@
 #define SSYNC_SCAN_CACHE_H
 
 #include "recover/kra.h"
-#include "sync/plan.h"
+#include "source/item.h"
 
 /* The facts of a recovered-or-peeked item (code SSYNC_OK) and its certificate's issuer;
  * malloc'd JSON, NULL on memory. */

@@ -1,46 +1,52 @@
-/* The edb source (see source_edb.h): the targeted query of edb_ca.c on the database of
- * edb_file.c, each row's archived key recovered like a recovery blob's. */
-#include "source/edb.h"
+/* The edb source: the CA database itself ([source] type = edb, path = a copy of
+ * CertLog\<CA>.edb). Items are the issued and revoked requests that carry an archived key,
+ * joined with their certificates (the targeted query of edb/ca.c on the database of
+ * edb/file.c), each row's archived key recovered like a recovery blob's; the key is read again
+ * by request id at upload time. The source holds no database handle: scan, check and each
+ * export open their own (a table carries a cursor), so exports may run on several workers. */
+#include "source/source_int.h"
+
+#include "edb/edb.h"
 #include "edb/file.h"
 #include "recover/recover.h"
+
+/* The journal meta key of the last request id an incremental run has taken in. */
+#define EDB_META_LAST_ID "edb.last_request_id"
 
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static ssync_code open_db(const ssync_config *cfg, ssync_edb_db **db, ssync_error *err)
+static ssync_code open_db(const ssync_source_cfg *cfg, ssync_edb_db **db, ssync_error *err)
 {
-    if (!cfg->source.path)
+    if (!cfg->path)
         return ssync_fail(err, SSYNC_ERR_CONFIG, "[source] path is required (the .edb file)");
-    return ssync_edb_open(cfg->source.path, db, err);
+    return ssync_edb_open(cfg->path, db, err);
 }
 
-static void query_from_config(const ssync_config *cfg, ssync_edb_query *q)
+static void query_from_config(const ssync_source_cfg *cfg, ssync_edb_query *q)
 {
     memset(q, 0, sizeof *q);
     q->archived_only = 1;
-    q->requester = cfg->source.requester;
-    for (size_t i = 0; i < cfg->source.templates.n && i < SSYNC_EDB_MAX_TEMPLATES; i++)
-        q->templates[q->n_templates++] = cfg->source.templates.v[i];
+    q->requester = cfg->requester;
+    for (size_t i = 0; i < cfg->templates.n && i < SSYNC_EDB_MAX_TEMPLATES; i++)
+        q->templates[q->n_templates++] = cfg->templates.v[i];
 }
 
-static ssync_code last_id(const ssync_config *cfg, long long *id, ssync_error *err)
+/* The last request id an incremental run took in, from the run's journal. */
+static ssync_code last_id(ssync_journal *j, long long *id, ssync_error *err)
 {
     *id = 0;
-    if (!cfg->state.path)
+    if (!j)
         return ssync_fail(err, SSYNC_ERR_CONFIG,
                           "[source] incremental needs [state] path (the journal keeps the last "
                           "request id)");
-    ssync_journal *j = NULL;
     char *v = NULL;
-    ssync_code rc = ssync_journal_open(cfg->state.path, &j, err);
-    if (rc == SSYNC_OK)
-        rc = ssync_journal_meta_get(j, SSYNC_EDB_META_LAST_ID, &v, err);
+    ssync_code rc = ssync_journal_meta_get(j, EDB_META_LAST_ID, &v, err);
     if (rc == SSYNC_OK && v)
         *id = strtoll(v, NULL, 10);
     free(v);
-    ssync_journal_close(j);
     return rc;
 }
 
@@ -75,7 +81,7 @@ static ssync_code recover_entry(ssync_edb_table *req, const ssync_kra_set *kras,
 
 typedef struct scan_ctx {
     ssync_edb_table *req;
-    const ssync_config *cfg;
+    const ssync_source_cfg *cfg;
     const ssync_kra_set *kras;
     X509_CRL *const *crls;
     size_t n_crls;
@@ -87,9 +93,8 @@ static ssync_code scan_entry(void *ctx, const ssync_edb_entry *e, ssync_error *e
 {
     scan_ctx *s = ctx;
     ssync_plan_item *it = ssync_plan_add(s->out);
-    if (!it || !(it->path = strdup(s->cfg->source.path)))
+    if (!it || !(it->path = strdup(s->cfg->path)))
         return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-    it->kind = SSYNC_ITEM_EDB;
     it->request_id = e->request_id;
     ssync_error ie = {0};
     ssync_recovered rec = {0};
@@ -110,27 +115,25 @@ static ssync_code scan_entry(void *ctx, const ssync_edb_entry *e, ssync_error *e
     return SSYNC_OK;
 }
 
-ssync_code ssync_edb_source_scan(const ssync_config *cfg, const ssync_kra_set *kras,
-                                 X509_CRL *const *crls, size_t n_crls,
-                                 const ssync_plan_target *target, ssync_plan *out,
-                                 ssync_edb_stats *st, ssync_error *err)
+static ssync_code edb_scan(ssync_source *src, const ssync_plan_target *target, ssync_plan *out,
+                           ssync_error *err)
 {
-    if (!cfg || !out)
-        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_source_scan");
+    const ssync_source_cfg *cfg = src->cfg;
     ssync_edb_query q;
     query_from_config(cfg, &q);
     ssync_code rc = SSYNC_OK;
     if (target && target->request_id)
         q.request_id = strtoll(target->request_id, NULL, 10);
-    else if (cfg->source.incremental)
-        rc = last_id(cfg, &q.after_id, err);
+    else if (cfg->incremental)
+        rc = last_id(src->env.journal, &q.after_id, err);
     ssync_edb_db *db = NULL;
     if (rc == SSYNC_OK)
         rc = open_db(cfg, &db, err);
     if (rc != SSYNC_OK)
         return rc;
-    scan_ctx s = {ssync_edb_requests(db), cfg, kras, crls, n_crls, out, time(NULL)};
-    rc = ssync_edb_select(s.req, ssync_edb_certificates(db), &q, scan_entry, &s, st, err);
+    scan_ctx s = {ssync_edb_requests(db), cfg, src->env.kras, src->env.crls,
+                  src->env.n_crls,        out, time(NULL)};
+    rc = ssync_edb_select(s.req, ssync_edb_certificates(db), &q, scan_entry, &s, NULL, err);
     ssync_edb_close(db);
     return rc;
 }
@@ -163,11 +166,12 @@ static ssync_code export_entry(void *ctx, const ssync_edb_entry *e, ssync_error 
     return rc;
 }
 
-ssync_code ssync_edb_source_export(const ssync_exporter *ex, const ssync_config *cfg,
-                                   const ssync_plan_item *it, const char *upn,
-                                   ssync_export_result *out, ssync_error *err)
+/* A database handle per call: several workers may export at once. */
+static ssync_code edb_export(ssync_source *src, const ssync_exporter *ex, const ssync_plan_item *it,
+                             const char *upn, ssync_export_result *out, ssync_error *err)
 {
-    if (!ex || !cfg || !it || !out || it->kind != SSYNC_ITEM_EDB || it->request_id <= 0)
+    const ssync_source_cfg *cfg = src->cfg;
+    if (it->request_id <= 0)
         return ssync_fail(err, SSYNC_ERR_ARG, "not an edb item");
     memset(out, 0, sizeof *out);
     ssync_edb_db *db = NULL;
@@ -182,44 +186,110 @@ ssync_code ssync_edb_source_export(const ssync_exporter *ex, const ssync_config 
     if (rc == SSYNC_OK && !x.found)
         rc = ssync_fail(err, SSYNC_ERR_NOT_FOUND,
                         "%s: request %lld is no longer an issued request with an archived key",
-                        cfg->source.path, it->request_id);
+                        cfg->path, it->request_id);
     ssync_edb_close(db);
     return rc;
 }
 
-ssync_code ssync_edb_source_check(const ssync_config *cfg, size_t *requests, ssync_error *err)
+/* The first request with an archived key, recovered: proof that the KRA keys are the ones the
+ * CA archived to. */
+typedef struct sample_ctx {
+    ssync_edb_table *req;
+    const ssync_kra_set *kras;
+    ssync_source_check_result *out;
+} sample_ctx;
+
+static ssync_code sample_entry(void *ctx, const ssync_edb_entry *e, ssync_error *err)
 {
-    if (!cfg || !requests)
-        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_source_check");
-    *requests = 0;
+    (void)err;
+    sample_ctx *c = ctx;
+    char name[64];
+    snprintf(name, sizeof name, "request %lld", e->request_id);
+    ssync_edb_value key = {0};
+    ssync_recovered rec = {0};
+    ssync_error ie = {0};
+    const unsigned char *p = e->cert;
+    X509 *cert = e->cert ? d2i_X509(NULL, &p, (long)e->cert_len) : NULL;
+    ssync_code rc =
+        cert ? read_key(c->req, &key, &ie)
+             : ssync_fail(&ie, SSYNC_ERR_CERT_PARSE, "RawCertificate is not a certificate");
+    if (rc == SSYNC_OK)
+        rc = ssync_recover_blob(c->kras, key.data, key.len, cert, &rec, &ie);
+    if (rc == SSYNC_OK)
+        ssync_source_sample_ok(c->out, name, "recovered", rec.cert, NULL);
+    else
+        ssync_source_sample_fail(c->out, name, &ie);
+    ssync_recovered_clear(&rec);
+    X509_free(cert);
+    ssync_edb_value_clear(&key);
+    return SSYNC_ERR_CANCELLED; /* one is enough: stops the query */
+}
+
+static ssync_code edb_check(ssync_source *src, ssync_source_check_result *out, ssync_error *err)
+{
+    const ssync_source_cfg *cfg = src->cfg;
+    size_t requests = 0;
     ssync_edb_db *db = NULL;
     ssync_code rc = open_db(cfg, &db, err);
     if (rc == SSYNC_OK) {
         ssync_edb_table *req = ssync_edb_requests(db);
-        rc = req->ops->count(req, requests, err);
+        rc = req->ops->count(req, &requests, err);
+    }
+    if (rc == SSYNC_OK) {
+        out->count = requests;
+        snprintf(out->summary, sizeof out->summary, "CA database %s: %zu requests", cfg->path,
+                 requests);
+    }
+    if (rc == SSYNC_OK && requests) {
+        out->sample = SSYNC_SAMPLE_SKIPPED;
+        if (!src->env.kras || ssync_kra_set_count(src->env.kras) == 0) {
+            snprintf(out->sample_text, sizeof out->sample_text,
+                     "not tested: no KRA key could be loaded");
+        } else {
+            ssync_edb_query q = {0};
+            q.archived_only = 1;
+            sample_ctx c = {ssync_edb_requests(db), src->env.kras, out};
+            ssync_error se = {0};
+            snprintf(out->sample_text, sizeof out->sample_text,
+                     "not tested: no issued request with an archived key");
+            ssync_code qrc = ssync_edb_select(c.req, ssync_edb_certificates(db), &q, sample_entry,
+                                              &c, NULL, &se);
+            if (qrc != SSYNC_OK && out->sample == SSYNC_SAMPLE_SKIPPED)
+                ssync_source_sample_fail(out, "CA database", &se);
+        }
     }
     ssync_edb_close(db);
     return rc;
 }
 
-ssync_code ssync_edb_source_commit(ssync_journal *j, const ssync_config *cfg, const ssync_plan *p,
-                                   ssync_error *err)
+/* After a sync without failures: remembers the highest request id of the plan's items, so the
+ * next incremental run starts after it. */
+static ssync_code edb_commit(ssync_source *src, const ssync_plan *p, ssync_error *err)
 {
-    if (!j || !cfg || !p)
-        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_source_commit");
-    if (cfg->source.type != SSYNC_SOURCE_EDB || !cfg->source.incremental)
+    if (!src->cfg->incremental)
         return SSYNC_OK;
+    ssync_journal *j = src->env.journal;
+    if (!j)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_commit: no journal");
     long long max = 0;
     for (size_t i = 0; i < p->count; i++)
-        if (p->items[i].kind == SSYNC_ITEM_EDB && p->items[i].request_id > max)
+        if (p->items[i].request_id > max)
             max = p->items[i].request_id;
     char *old = NULL;
-    ssync_code rc = ssync_journal_meta_get(j, SSYNC_EDB_META_LAST_ID, &old, err);
+    ssync_code rc = ssync_journal_meta_get(j, EDB_META_LAST_ID, &old, err);
     long long prev = old ? strtoll(old, NULL, 10) : 0;
     free(old);
     if (rc != SSYNC_OK || max <= prev)
         return rc;
     char buf[32];
     snprintf(buf, sizeof buf, "%lld", max);
-    return ssync_journal_meta_set(j, SSYNC_EDB_META_LAST_ID, buf, err);
+    return ssync_journal_meta_set(j, EDB_META_LAST_ID, buf, err);
 }
+
+const ssync_source_ops ssync_source_edb = {
+    .name = "edb",
+    .scan = edb_scan,
+    .export = edb_export,
+    .check = edb_check,
+    .commit = edb_commit,
+};

@@ -8,36 +8,11 @@
 #include "common/errors.h"
 #include "pfx/pfx.h"
 #include "record/record.h"
-
-#define SSYNC_CFG_MAX_LIST 16
-
-typedef enum ssync_source_type {
-    SSYNC_SOURCE_BLOBS,
-    SSYNC_SOURCE_EDB,
-    SSYNC_SOURCE_PFX
-} ssync_source_type;
-
-typedef struct ssync_cfg_list {
-    char *v[SSYNC_CFG_MAX_LIST];
-    size_t n;
-} ssync_cfg_list;
+#include "source/source.h"
 
 typedef struct ssync_config {
     char *path; /* the file this came from */
-    struct {
-        ssync_source_type type;
-        char *path;
-        ssync_cfg_list crl;       /* CRL files, DER or PEM */
-        ssync_cfg_list templates; /* template OIDs or names to include (empty: all) */
-        ssync_cfg_list eku;       /* required EKU OIDs (empty: emailProtection) */
-        char *users_allow;        /* file: one UPN per line */
-        char *users_deny;         /* file: one UPN per line */
-        char *group;              /* Entra group object id (transitive members) */
-        char *user_map;           /* CSV: certificate e-mail or UPN -> userPrincipalName */
-        char *manifest;           /* pfx source: the manifest (default: manifest.csv in path) */
-        char *requester; /* edb source: only requests of this $RequesterName ("DOMAIN\\user") */
-        int incremental; /* edb source: only requests after the last one a sync completed */
-    } source;
+    ssync_source_cfg source;
     struct {
         ssync_cfg_list key;  /* PKCS#12 or PEM files */
         ssync_cfg_list cert; /* certificates for PEM keys, by position */

@@ -102,17 +102,18 @@ static int dotted_oid(const char *s)
     return dots > 0;
 }
 
-ssync_code ssync_cert_filter_init(const ssync_config *cfg, ssync_cert_filter *f, ssync_error *err)
+ssync_code ssync_cert_filter_init(const ssync_source_cfg *src, ssync_cert_filter *f,
+                                  ssync_error *err)
 {
     memset(f, 0, sizeof *f);
-    f->templates = &cfg->source.templates;
-    if (cfg->source.eku.n == 0) {
+    f->templates = &src->templates;
+    if (src->eku.n == 0) {
         snprintf(f->eku[0], sizeof f->eku[0], "%s", SSYNC_OID_EMAIL_PROTECTION);
         f->n_eku = 1;
         return SSYNC_OK;
     }
-    for (size_t i = 0; i < cfg->source.eku.n; i++) {
-        const char *v = cfg->source.eku.v[i];
+    for (size_t i = 0; i < src->eku.n; i++) {
+        const char *v = src->eku.v[i];
         /* names ("emailProtection") are turned into their OID; numbers are kept as written */
         ASN1_OBJECT *o = dotted_oid(v) ? NULL : OBJ_txt2obj(v, 0);
         if (!dotted_oid(v) && !o) {
@@ -127,7 +128,7 @@ ssync_code ssync_cert_filter_init(const ssync_config *cfg, ssync_cert_filter *f,
             snprintf(f->eku[i], sizeof f->eku[i], "%s", v);
         }
     }
-    f->n_eku = cfg->source.eku.n;
+    f->n_eku = src->eku.n;
     return SSYNC_OK;
 }
 
@@ -168,19 +169,20 @@ int ssync_cert_filter_check(const ssync_cert_filter *f, const ssync_plan_item *i
 
 /* ---- user filters ---- */
 
-ssync_code ssync_user_filter_load(const ssync_config *cfg, ssync_user_filter *f, ssync_error *err)
+ssync_code ssync_user_filter_load(const ssync_source_cfg *src, ssync_user_filter *f,
+                                  ssync_error *err)
 {
     memset(f, 0, sizeof *f);
     ssync_code rc = SSYNC_OK;
-    if (cfg->source.users_allow) {
-        rc = ssync_upn_set_load(cfg->source.users_allow, "users_allow", &f->allow, err);
+    if (src->users_allow) {
+        rc = ssync_upn_set_load(src->users_allow, "users_allow", &f->allow, err);
         f->has_allow = rc == SSYNC_OK;
     }
-    if (rc == SSYNC_OK && cfg->source.users_deny) {
-        rc = ssync_upn_set_load(cfg->source.users_deny, "users_deny", &f->deny, err);
+    if (rc == SSYNC_OK && src->users_deny) {
+        rc = ssync_upn_set_load(src->users_deny, "users_deny", &f->deny, err);
         f->has_deny = rc == SSYNC_OK;
     }
-    f->group_id = cfg->source.group;
+    f->group_id = src->group;
     if (rc != SSYNC_OK)
         ssync_user_filter_free(f);
     return rc;

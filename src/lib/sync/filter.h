@@ -36,7 +36,8 @@ typedef struct ssync_cert_filter {
 
 /* Checks the configured values: an eku entry is a dotted OID or a name OpenSSL knows
  * ("emailProtection"). */
-ssync_code ssync_cert_filter_init(const ssync_config *cfg, ssync_cert_filter *f, ssync_error *err);
+ssync_code ssync_cert_filter_init(const ssync_source_cfg *src, ssync_cert_filter *f,
+                                  ssync_error *err);
 /* 1 when the certificate facts of it pass; else 0 and the reason naming the filter. A template
  * entry that is a dotted OID matches the v2 template extension's OID; any other entry matches
  * the v1 template name, case-insensitively. A certificate without an EKU extension is valid for
@@ -52,7 +53,8 @@ typedef struct ssync_user_filter {
 } ssync_user_filter;
 
 /* Loads users_allow and users_deny (the group is filled by the caller: has_group, group). */
-ssync_code ssync_user_filter_load(const ssync_config *cfg, ssync_user_filter *f, ssync_error *err);
+ssync_code ssync_user_filter_load(const ssync_source_cfg *src, ssync_user_filter *f,
+                                  ssync_error *err);
 /* 1 when upn is in scope; else 0 and the reason. Deny wins over allow; then the group. */
 int ssync_user_filter_check(const ssync_user_filter *f, const char *upn, char *reason, size_t n);
 void ssync_user_filter_free(ssync_user_filter *f);

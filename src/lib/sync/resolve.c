@@ -524,7 +524,7 @@ ssync_code ssync_plan_resolve(ssync_graph *g, const ssync_config *cfg,
     if (rc == SSYNC_OK && cfg->source.user_map)
         rc = ssync_usermap_load(cfg->source.user_map, &map, err);
     if (rc == SSYNC_OK)
-        rc = ssync_user_filter_load(cfg, &uf, err);
+        rc = ssync_user_filter_load(&cfg->source, &uf, err);
     keep_ctx kc = {target, &map};
     if (rc == SSYNC_OK && target && target->user)
         ssync_plan_keep_if(p, names_target, &kc);

@@ -15,6 +15,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* The scan of a run: the source of cfg opened with kras, crls and journal, scanned, closed. */
+static ssync_code scan(const ssync_config *cfg, const ssync_kra_set *kras, X509_CRL *const *crls,
+                       size_t n_crls, const ssync_plan_target *t, ssync_journal *j, ssync_plan *out,
+                       ssync_error *e)
+{
+    ssync_source_env env = {kras, crls, n_crls, j};
+    ssync_source *src = NULL;
+    ssync_code rc = ssync_source_open(&cfg->source, &env, &src, e);
+    if (rc == SSYNC_OK)
+        rc = ssync_plan_scan(src, t, out, e);
+    ssync_source_close(src);
+    return rc;
+}
+
 static void copy_file(const char *from_rel, const char *dir, const char *name)
 {
     ssync_buf b = test_read(from_rel);
@@ -99,8 +113,8 @@ static void cached_scan(void **state)
     X509_CRL *crl = crl_revoking_user();
 
     ssync_plan fresh = {0}, first = {0}, again = {0};
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, NULL, &fresh, &e), SSYNC_OK);
-    assert_int_equal(ssync_plan_scan_cached(&cfg, kras, NULL, 0, NULL, j, &first, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, NULL, &fresh, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, j, &first, &e), SSYNC_OK);
     assert_int_equal(fresh.count, 3);
     assert_int_equal(first.count, 3);
     for (size_t i = 0; i < 3; i++)
@@ -118,19 +132,19 @@ static void cached_scan(void **state)
     free(zeros);
     struct timespec times[2] = {st.st_atim, st.st_mtim};
     assert_int_equal(utimensat(AT_FDCWD, blob, times, 0), 0);
-    assert_int_equal(ssync_plan_scan_cached(&cfg, kras, NULL, 0, NULL, j, &again, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, j, &again, &e), SSYNC_OK);
     for (size_t i = 0; i < 3; i++)
         same_facts(&fresh.items[i], &again.items[i]);
     ssync_plan_free(&again);
     /* revocation is computed against this run's CRLs */
-    assert_int_equal(ssync_plan_scan_cached(&cfg, kras, &crl, 1, NULL, j, &again, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, &crl, 1, NULL, j, &again, &e), SSYNC_OK);
     assert_true(again.items[0].revoked);
     assert_true(again.items[1].revoked);
     ssync_plan_free(&again);
     /* a new modification time: read again, and the damage is reported */
     times[1].tv_sec += 10;
     assert_int_equal(utimensat(AT_FDCWD, blob, times, 0), 0);
-    assert_int_equal(ssync_plan_scan_cached(&cfg, kras, NULL, 0, NULL, j, &again, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, j, &again, &e), SSYNC_OK);
     assert_int_not_equal(again.items[0].code, SSYNC_OK);
     assert_int_equal(again.items[1].code, SSYNC_OK);
     ssync_plan_free(&again);
@@ -140,7 +154,7 @@ static void cached_scan(void **state)
     /* another KRA set: the cache entries do not apply, the KRA is reported as not held */
     load_cfg(&cfg, dir, "recovery/kra2.p12", "recovery/p12.pass");
     assert_int_equal(ssync_plan_load_kras(&cfg, &kras, &e), SSYNC_OK);
-    assert_int_equal(ssync_plan_scan_cached(&cfg, kras, NULL, 0, NULL, j, &again, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, j, &again, &e), SSYNC_OK);
     assert_int_equal(again.items[1].code, SSYNC_ERR_KRA_NOT_HELD);
     ssync_plan_free(&again);
     ssync_kra_set_free(kras);

@@ -4,7 +4,8 @@
 
 #include "sync/config.h"
 #include "connector/connector.h"
-#include "source/pfx.h"
+#include "source/pfx_manifest.h"
+#include "source/source.h"
 
 #include <openssl/pkcs12.h>
 #include <stdio.h>
@@ -180,7 +181,7 @@ static int teardown(void **state)
 static void expect_item(const ssync_plan_item *it, ssync_code code, const char *line,
                         const char *reason)
 {
-    assert_int_equal(it->kind, SSYNC_ITEM_PFX);
+    assert_non_null(it->path);
     if (it->code != code)
         fail_msg("code %s, expected %s (%s)", ssync_code_name(it->code), ssync_code_name(code),
                  it->error);
@@ -198,7 +199,9 @@ static void scan_and_export(void **state)
     cfg.source.path = f->dir; /* manifest.csv in it by default */
     ssync_plan p = {0};
     ssync_error e = {0};
-    assert_int_equal(ssync_pfx_source_scan(&cfg, NULL, 0, &p, &e), SSYNC_OK);
+    ssync_source *src = NULL;
+    assert_int_equal(ssync_source_open(&cfg.source, NULL, &src, &e), SSYNC_OK);
+    assert_int_equal(ssync_source_scan(src, NULL, &p, &e), SSYNC_OK);
     assert_int_equal(p.count, 7);
 
     X509 *cert = test_load_cert("adcs-basic/user.pem");
@@ -233,26 +236,38 @@ static void scan_and_export(void **state)
         ssync_connector_load(test_data_path("adcs-basic/connector-public.pem"), &ex.connector, &e),
         SSYNC_OK);
     ssync_export_result r;
-    assert_int_equal(ssync_pfx_source_export(&ex, &cfg, good, "someone@x.example", &r, &e),
-                     SSYNC_OK);
+    assert_int_equal(ssync_source_export(src, &ex, good, "someone@x.example", &r, &e), SSYNC_OK);
     assert_string_equal(json_string_value(json_object_get(r.record, "thumbprint")), tp);
     assert_string_equal(json_string_value(json_object_get(r.record, "userPrincipalName")),
                         "someone@x.example");
     assert_non_null(json_object_get(r.record, "encryptedPfxBlob"));
     ssync_export_result_clear(&r);
     /* a failed item cannot be exported; an item whose file changed is refused */
-    assert_int_not_equal(ssync_pfx_source_export(&ex, &cfg, &p.items[1], NULL, &r, &e), SSYNC_OK);
+    assert_int_not_equal(ssync_source_export(src, &ex, &p.items[1], NULL, &r, &e), SSYNC_OK);
     assert_non_null(strstr(e.msg, "manifest.csv:3: "));
     ssync_plan_item changed = *good;
     memset(changed.thumbprint, 'a', 40);
-    assert_int_equal(ssync_pfx_source_export(&ex, &cfg, &changed, NULL, &r, &e),
-                     SSYNC_ERR_PFX_OPEN);
+    assert_int_equal(ssync_source_export(src, &ex, &changed, NULL, &r, &e), SSYNC_ERR_PFX_OPEN);
     assert_non_null(strstr(e.msg, "changed since the plan"));
+    /* an item this source did not scan (not in its manifest) is not exported */
     ssync_plan_item blob = *good;
-    blob.kind = SSYNC_ITEM_BLOB;
-    assert_int_equal(ssync_pfx_source_export(&ex, &cfg, &blob, NULL, &r, &e), SSYNC_ERR_ARG);
+    blob.path = "/elsewhere/17.rsp";
+    assert_int_equal(ssync_source_export(src, &ex, &blob, NULL, &r, &e), SSYNC_ERR_NOT_FOUND);
+    assert_non_null(strstr(e.msg, "no longer listed"));
     EVP_PKEY_free(ex.connector);
+    ssync_source_close(src);
     ssync_plan_free(&p);
+}
+
+/* The source opened (the manifest parsed), scanned, closed. */
+static ssync_code open_scan(const ssync_config *cfg, ssync_plan *p, ssync_error *e)
+{
+    ssync_source *src = NULL;
+    ssync_code rc = ssync_source_open(&cfg->source, NULL, &src, e);
+    if (rc == SSYNC_OK)
+        rc = ssync_source_scan(src, NULL, p, e);
+    ssync_source_close(src);
+    return rc;
 }
 
 static void upn_override_and_bad_manifest(void **state)
@@ -268,7 +283,7 @@ static void upn_override_and_bad_manifest(void **state)
     cfg.source.manifest = path; /* path not needed when the manifest is named */
     ssync_plan p = {0};
     ssync_error e = {0};
-    assert_int_equal(ssync_pfx_source_scan(&cfg, NULL, 0, &p, &e), SSYNC_OK);
+    assert_int_equal(open_scan(&cfg, &p, &e), SSYNC_OK);
     assert_int_equal(p.count, 1);
     assert_int_equal(p.items[0].code, SSYNC_OK);
     assert_string_equal(p.items[0].cert_upn, "carol@x.example");
@@ -279,14 +294,14 @@ static void upn_override_and_bad_manifest(void **state)
     text = HDR "good.p12\n";
     write_file(f->dir, "bad.csv", text, strlen(text), 0644);
     snprintf(path, sizeof path, "%s/bad.csv", f->dir);
-    assert_int_equal(ssync_pfx_source_scan(&cfg, NULL, 0, &p, &e), SSYNC_ERR_CONFIG);
+    assert_int_equal(open_scan(&cfg, &p, &e), SSYNC_ERR_CONFIG);
     assert_non_null(strstr(e.msg, "bad.csv:2: 1 fields"));
     assert_int_equal(p.count, 0);
     snprintf(path, sizeof path, "%s/none.csv", f->dir);
-    assert_int_equal(ssync_pfx_source_scan(&cfg, NULL, 0, &p, &e), SSYNC_ERR_FILE_OPEN);
+    assert_int_equal(open_scan(&cfg, &p, &e), SSYNC_ERR_FILE_OPEN);
     assert_non_null(strstr(e.msg, "none.csv"));
     cfg.source.manifest = NULL;
-    assert_int_equal(ssync_pfx_source_scan(&cfg, NULL, 0, &p, &e), SSYNC_ERR_CONFIG);
+    assert_int_equal(open_scan(&cfg, &p, &e), SSYNC_ERR_CONFIG);
     assert_non_null(strstr(e.msg, "needs path"));
 }
 

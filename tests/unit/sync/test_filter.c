@@ -39,7 +39,7 @@ static void templates_by_oid_or_v1_name(void **state)
     cfg.source.templates.n = 2;
     ssync_cert_filter f;
     ssync_error e = {0};
-    assert_int_equal(ssync_cert_filter_init(&cfg, &f, &e), SSYNC_OK);
+    assert_int_equal(ssync_cert_filter_init(&cfg.source, &f, &e), SSYNC_OK);
     char why[160] = "";
     ssync_plan_item v2 = item(TEMPLATE_OID, NULL, 1, SSYNC_OID_EMAIL_PROTECTION);
     assert_true(ssync_cert_filter_check(&f, &v2, why, sizeof why));
@@ -56,7 +56,7 @@ static void templates_by_oid_or_v1_name(void **state)
     assert_string_equal(why, "no template extension; [source] templates is set");
     /* no templates configured: every template */
     cfg.source.templates.n = 0;
-    assert_int_equal(ssync_cert_filter_init(&cfg, &f, &e), SSYNC_OK);
+    assert_int_equal(ssync_cert_filter_init(&cfg.source, &f, &e), SSYNC_OK);
     assert_true(ssync_cert_filter_check(&f, &other, why, sizeof why));
     assert_true(ssync_cert_filter_check(&f, &none, why, sizeof why));
 }
@@ -69,7 +69,7 @@ static void eku_default_names_and_any_purpose(void **state)
     ssync_cert_filter f;
     ssync_error e = {0};
     char why[160] = "";
-    assert_int_equal(ssync_cert_filter_init(&cfg, &f, &e), SSYNC_OK);
+    assert_int_equal(ssync_cert_filter_init(&cfg.source, &f, &e), SSYNC_OK);
     ssync_plan_item smime = item(NULL, NULL, 1, SSYNC_OID_EMAIL_PROTECTION);
     ssync_plan_item client = item(NULL, NULL, 1, "1.3.6.1.5.5.7.3.2");
     ssync_plan_item any = item(NULL, NULL, 0, NULL);
@@ -82,12 +82,12 @@ static void eku_default_names_and_any_purpose(void **state)
     cfg.source.eku.v[0] = "clientAuth";
     cfg.source.eku.v[1] = "1.3.6.1.4.1.311.10.3.4";
     cfg.source.eku.n = 2;
-    assert_int_equal(ssync_cert_filter_init(&cfg, &f, &e), SSYNC_OK);
+    assert_int_equal(ssync_cert_filter_init(&cfg.source, &f, &e), SSYNC_OK);
     assert_string_equal(f.eku[0], "1.3.6.1.5.5.7.3.2");
     assert_true(ssync_cert_filter_check(&f, &client, why, sizeof why));
     assert_false(ssync_cert_filter_check(&f, &smime, why, sizeof why));
     cfg.source.eku.v[1] = "no-such-purpose";
-    assert_int_equal(ssync_cert_filter_init(&cfg, &f, &e), SSYNC_ERR_CONFIG);
+    assert_int_equal(ssync_cert_filter_init(&cfg.source, &f, &e), SSYNC_ERR_CONFIG);
     assert_non_null(strstr(e.msg, "[source] eku: 'no-such-purpose'"));
 }
 
@@ -160,7 +160,7 @@ static void list_files(void **state)
     cfg.source.users_allow = allow;
     ssync_user_filter f;
     ssync_error e = {0};
-    assert_int_equal(ssync_user_filter_load(&cfg, &f, &e), SSYNC_OK);
+    assert_int_equal(ssync_user_filter_load(&cfg.source, &f, &e), SSYNC_OK);
     assert_int_equal(f.allow.n, 2);
     assert_false(f.has_deny);
     char why[160];
@@ -169,12 +169,12 @@ static void list_files(void **state)
     assert_false(ssync_user_filter_check(&f, "carol@x.example", why, sizeof why));
     ssync_user_filter_free(&f);
     cfg.source.users_deny = deny;
-    assert_int_equal(ssync_user_filter_load(&cfg, &f, &e), SSYNC_ERR_CONFIG);
+    assert_int_equal(ssync_user_filter_load(&cfg.source, &f, &e), SSYNC_ERR_CONFIG);
     char want[700];
     snprintf(want, sizeof want, "%s:2: 'not a upn' is not a userPrincipalName", deny);
     assert_non_null(strstr(e.msg, want));
     cfg.source.users_deny = "/nonexistent/deny.txt";
-    assert_int_not_equal(ssync_user_filter_load(&cfg, &f, &e), SSYNC_OK);
+    assert_int_not_equal(ssync_user_filter_load(&cfg.source, &f, &e), SSYNC_OK);
     assert_non_null(strstr(e.msg, "[source] users_deny"));
     test_rmtree(dir);
     free(dir);

@@ -11,6 +11,21 @@
 #include <unistd.h>
 
 #define DAY 86400
+
+/* The scan of a run: the source of cfg opened with kras, crls and journal, scanned, closed. */
+static ssync_code scan(const ssync_config *cfg, const ssync_kra_set *kras, X509_CRL *const *crls,
+                       size_t n_crls, const ssync_plan_target *t, ssync_journal *j, ssync_plan *out,
+                       ssync_error *e)
+{
+    ssync_source_env env = {kras, crls, n_crls, j};
+    ssync_source *src = NULL;
+    ssync_code rc = ssync_source_open(&cfg->source, &env, &src, e);
+    if (rc == SSYNC_OK)
+        rc = ssync_plan_scan(src, t, out, e);
+    ssync_source_close(src);
+    return rc;
+}
+
 static const time_t NOW = 1800000000;
 
 static ssync_plan_item *add(ssync_plan *p, const char *upn, char tp_digit, time_t not_after,
@@ -397,10 +412,10 @@ static void scan_targets_and_filters(void **state)
     assert_int_equal(ssync_plan_load_kras(&cfg, &kras, &e), SSYNC_OK);
 
     ssync_plan p = {0};
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, NULL, &p, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, NULL, &p, &e), SSYNC_OK);
     assert_int_equal(p.count, 4);
     assert_int_equal(p.items[0].request_id, 17);
-    assert_int_equal(p.items[0].kind, SSYNC_ITEM_BLOB);
+    assert_string_equal(ssync_basename(p.items[0].path), "17.rsp");
     assert_int_equal(p.items[1].request_id, 18);
     assert_int_equal(p.items[2].request_id, 19);
     assert_int_not_equal(p.items[2].code, SSYNC_OK);
@@ -409,35 +424,35 @@ static void scan_targets_and_filters(void **state)
     ssync_plan_free(&p);
 
     ssync_plan_target by_id = {.request_id = "18"};
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, &by_id, &p, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, &by_id, NULL, &p, &e), SSYNC_OK);
     assert_int_equal(p.count, 1);
     assert_string_equal(ssync_basename(p.items[0].path), "18-alice.der");
     ssync_plan_free(&p);
     ssync_plan_target failing = {.request_id = "19"}; /* kept so its error is reported */
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, &failing, &p, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, &failing, NULL, &p, &e), SSYNC_OK);
     assert_int_equal(p.count, 1);
     assert_int_not_equal(p.items[0].code, SSYNC_OK);
     ssync_plan_free(&p);
     ssync_plan_target by_serial = {
         .serial = "2e:29:aa:a3:69:0d:90:87:74:55:52:fd:79:24:c7:5f:08:00:e7:44"};
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, &by_serial, &p, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, &by_serial, NULL, &p, &e), SSYNC_OK);
     assert_int_equal(p.count, 3);
     ssync_plan_free(&p);
     ssync_plan_target both = {.serial = "2E29AAA3690D9087745552FD7924C75F0800E744",
                               .request_id = "17"};
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, &both, &p, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, &both, NULL, &p, &e), SSYNC_OK);
     assert_int_equal(p.count, 1);
     ssync_plan_free(&p);
     ssync_plan_target nobody = {.serial = "1234"};
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, &nobody, &p, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, &nobody, NULL, &p, &e), SSYNC_OK);
     assert_int_equal(p.count, 0);
     ssync_plan_target bad = {.serial = "xyz"};
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, &bad, &p, &e), SSYNC_ERR_ARG);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, &bad, NULL, &p, &e), SSYNC_ERR_ARG);
     ssync_config_free(&cfg);
 
     /* a template filter that excludes everything; an EKU the certificates lack */
     load_cfg(&cfg, dir, "templates = 1.2.3, SmimeUser");
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, NULL, &p, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, NULL, &p, &e), SSYNC_OK);
     assert_true(p.items[0].filtered);
     assert_string_equal(p.items[0].reason,
                         "template 1.3.6.1.4.1.311.21.8.6301991.2938543.412570.1725121.735828.231."
@@ -446,13 +461,13 @@ static void scan_targets_and_filters(void **state)
     ssync_plan_free(&p);
     ssync_config_free(&cfg);
     load_cfg(&cfg, dir, "eku = clientAuth");
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, NULL, &p, &e), SSYNC_OK);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, NULL, &p, &e), SSYNC_OK);
     assert_true(p.items[1].filtered);
     assert_non_null(strstr(p.items[1].reason, "1.3.6.1.5.5.7.3.2"));
     ssync_plan_free(&p);
     ssync_config_free(&cfg);
     load_cfg(&cfg, dir, "eku = bogusPurpose");
-    assert_int_equal(ssync_plan_scan(&cfg, kras, NULL, 0, NULL, &p, &e), SSYNC_ERR_CONFIG);
+    assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, NULL, &p, &e), SSYNC_ERR_CONFIG);
     assert_int_equal(p.count, 0);
     ssync_config_free(&cfg);
 

@@ -1,0 +1,144 @@
+/* The source facade (see source.h): the table of sources by [source] type, and the calls that
+ * dispatch to it. */
+#include "source/source_int.h"
+
+#include "pki/certinfo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* indexed by ssync_source_type */
+static const ssync_source_ops *const sources[] = {&ssync_source_blobs, &ssync_source_edb,
+                                                  &ssync_source_pfx};
+
+static const ssync_source_ops *ops_of(ssync_source_type type)
+{
+    size_t i = (size_t)type;
+    return i < sizeof sources / sizeof sources[0] ? sources[i] : NULL;
+}
+
+const char *ssync_source_hint(ssync_source_type type)
+{
+    const ssync_source_ops *ops = ops_of(type);
+    return ops ? ops->hint : NULL;
+}
+
+ssync_code ssync_source_open(const ssync_source_cfg *cfg, const ssync_source_env *env,
+                             ssync_source **out, ssync_error *err)
+{
+    if (!out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_open");
+    *out = NULL;
+    const ssync_source_ops *ops = cfg ? ops_of(cfg->type) : NULL;
+    if (!ops)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_open: unknown source type");
+    ssync_source *s = calloc(1, sizeof *s);
+    size_t n = env ? env->n_crls : 0;
+    if (!s || !(s->crls = calloc(n ? n : 1, sizeof *s->crls))) {
+        free(s);
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    }
+    s->ops = ops;
+    s->cfg = cfg;
+    if (env)
+        s->env = *env;
+    s->env.n_crls = 0; /* counts the references taken */
+    for (size_t i = 0; i < n; i++)
+        if (X509_CRL_up_ref(env->crls[i]))
+            s->crls[s->env.n_crls++] = env->crls[i];
+    ssync_code rc = s->env.n_crls == n ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_INTERNAL, "CRL");
+    s->env.crls = s->crls;
+    if (rc == SSYNC_OK && ops->open)
+        rc = ops->open(s, err);
+    if (rc != SSYNC_OK) {
+        ssync_source_close(s);
+        return rc;
+    }
+    *out = s;
+    return SSYNC_OK;
+}
+
+const ssync_source_cfg *ssync_source_config(const ssync_source *s)
+{
+    return s ? s->cfg : NULL;
+}
+
+ssync_code ssync_source_scan(ssync_source *s, const ssync_plan_target *t, ssync_plan *out,
+                             ssync_error *err)
+{
+    if (!s || !out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_scan");
+    return s->ops->scan(s, t, out, err);
+}
+
+ssync_code ssync_source_export(ssync_source *s, const ssync_exporter *ex, const ssync_plan_item *it,
+                               const char *upn, ssync_export_result *out, ssync_error *err)
+{
+    if (!s || !ex || !it || !out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_export");
+    return s->ops->export(s, ex, it, upn, out, err);
+}
+
+ssync_code ssync_source_check(ssync_source *s, ssync_source_check_result *out, ssync_error *err)
+{
+    if (!s || !out)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_check");
+    memset(out, 0, sizeof *out);
+    return s->ops->check(s, out, err);
+}
+
+int ssync_source_find(ssync_source *s, const char *const *thumbprints, size_t n,
+                      int include_expired, char **where)
+{
+    for (size_t i = 0; where && i < n; i++)
+        where[i] = NULL;
+    if (!s || !s->ops->find || (n && (!thumbprints || !where)))
+        return 0;
+    return s->ops->find(s, thumbprints, n, include_expired, where);
+}
+
+ssync_code ssync_source_commit(ssync_source *s, const ssync_plan *p, ssync_error *err)
+{
+    if (!s || !p)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_commit");
+    return s->ops->commit ? s->ops->commit(s, p, err) : SSYNC_OK;
+}
+
+void ssync_source_close(ssync_source *s)
+{
+    if (!s)
+        return;
+    if (s->ops->close)
+        s->ops->close(s);
+    for (size_t i = 0; i < s->env.n_crls; i++)
+        X509_CRL_free(s->crls[i]);
+    free(s->crls);
+    free(s);
+}
+
+void ssync_source_sample_ok(ssync_source_check_result *out, const char *name, const char *verb,
+                            X509 *cert, const char *user)
+{
+    ssync_certinfo info = {0};
+    ssync_error e = {0};
+    if (ssync_certinfo_get(cert, &info, &e) != SSYNC_OK) {
+        ssync_source_sample_fail(out, name, &e);
+        return;
+    }
+    if (!user)
+        user = ssync_certinfo_user(&info);
+    out->sample = SSYNC_SAMPLE_OK;
+    out->sample_code = SSYNC_OK;
+    snprintf(out->sample_text, sizeof out->sample_text, "%s: %s the key of %s (%s)", name, verb,
+             info.subject, user ? user : "no user named");
+    ssync_certinfo_clear(&info);
+}
+
+void ssync_source_sample_fail(ssync_source_check_result *out, const char *name,
+                              const ssync_error *e)
+{
+    out->sample = SSYNC_SAMPLE_FAILED;
+    out->sample_code = e->code;
+    snprintf(out->sample_text, sizeof out->sample_text, "%s: %s", name, e->msg);
+}
