@@ -50,12 +50,19 @@ size_t cli_report_count(const cli_run_report *r);
 json_t *cli_report_item(const cli_run_report *r, size_t i);
 /* The user an item is reported under: Entra's UPN, else the certificate's user, else "". */
 const char *cli_report_upn(const ssync_plan_item *it);
+/* Calls fn with each warning object, then (the other) with each item object in plan order (a new
+ * reference each, released after the call). */
+void cli_report_each_warning(const cli_run_report *r, void (*fn)(const json_t *w, void *ctx),
+                             void *ctx);
+void cli_report_each_item(const cli_run_report *r, void (*fn)(const json_t *it, void *ctx),
+                          void *ctx);
 /* The whole document (head, "warnings", "items"), what the JSON renderings write. */
 json_t *cli_report_document(const cli_run_report *r);
 
 /* "json" for a name ending in .json, "html" for .html or .htm (any case), else "text". */
 const char *cli_report_format_for(const char *path);
-/* The report in that format (malloc'd, NUL-terminated); NULL for an unknown format. */
+/* cli_report_render.c: the report in that format (malloc'd, NUL-terminated); NULL for an unknown
+ * format. */
 char *cli_report_render(const cli_run_report *r, const char *format);
 /* The self-contained HTML page (cli_report_html.c). */
 void cli_report_render_html(const cli_run_report *r, FILE *out);

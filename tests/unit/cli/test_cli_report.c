@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include "../../../src/cli/cli_report.c"
+#include "../../../src/cli/cli_report_render.c"
 #include "../../../src/cli/cli_report_html.c"
 
 #include <sys/stat.h>

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "../../../src/cli/cli_report.c"
+#include "../../../src/cli/cli_report_render.c"
 #include "../../../src/cli/cli_report_html.c"
 
 static ssync_plan_item *add(ssync_plan *p, char digit, const char *upn, ssync_plan_action a)
