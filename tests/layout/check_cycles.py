@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """No call cycle between the files of a program (CTest: layout/cycles).
 
-Reads the object files of the library, the CLI, the emulator and the lab from the build tree
+Reads the object files (of source files that still exist) of the library, the CLI, the emulator and the lab from the build tree
 with nm: file A depends on file B when A uses a symbol that B defines. A cycle (two files that
 reach each other) is reported, except the emulator's $batch, which is a request made of requests
 and so calls the router that calls it (on purpose, docs/architecture.md).
@@ -14,13 +14,15 @@ TARGETS = ["smimesync_common", "smimesync_core", "smimesync", "intune-emu", "smi
 ALLOWED = [{"src/emu/emu_batch.c", "src/emu/emu_route.c"}]
 
 
-def objects(build, target):
+def objects(build, src, target):
     d = os.path.join(build, "CMakeFiles", target + ".dir")
     for dirpath, _, names in os.walk(d):
         for n in names:
             if n.endswith(".c.o"):
                 full = os.path.join(dirpath, n)
-                yield os.path.relpath(full, d)[:-2], full
+                name = os.path.relpath(full, d)[:-2]
+                if os.path.exists(os.path.join(src, name)):  # not a deleted file's stale object
+                    yield name, full
 
 
 def symbols(path):
@@ -63,10 +65,10 @@ def sccs(nodes, edges):
     return out
 
 
-def main(build):
+def main(build, src):
     files = {}
     for t in TARGETS:
-        for name, path in objects(build, t):
+        for name, path in objects(build, src, t):
             files[name] = symbols(path)
     if not files:
         print(f"cycles: no object files under {build}")
@@ -86,4 +88,4 @@ def main(build):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2]))
