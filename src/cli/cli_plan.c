@@ -183,7 +183,7 @@ void cli_plan_release(struct cli_plan_run *r)
     free(r->progress);
 }
 
-cli_run_report *cli_plan_report(const struct cli_plan_run *r, const struct cli_item_result *results,
+cli_run_report *cli_plan_report(const struct cli_plan_run *r, const ssync_item_result *results,
                                 long long run_id, int interrupted, size_t resumed)
 {
     ssync_graph_stats stats;

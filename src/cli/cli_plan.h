@@ -19,7 +19,6 @@ struct ssync_source;
 struct cli_log;
 struct cli_progress;
 struct cli_signal;
-struct cli_item_result;
 
 /* The command lines of plan and sync (the same options, status takes fewer). */
 extern const struct cli_spec cli_plan_spec;
@@ -52,7 +51,7 @@ const ssync_plan_target *cli_plan_target(const struct cli_plan_run *r);
 /* Builds the report document (results: NULL for a plan; see cli_report.h), prints it on
  * stdout (table, or JSON with --json), logs each item warning, and writes --report FILE.
  * Returns the report (the caller frees it with cli_report_free), NULL on memory. */
-cli_run_report *cli_plan_report(const struct cli_plan_run *r, const struct cli_item_result *results,
+cli_run_report *cli_plan_report(const struct cli_plan_run *r, const ssync_item_result *results,
                                 long long run_id, int interrupted, size_t resumed);
 void cli_plan_release(struct cli_plan_run *r);
 

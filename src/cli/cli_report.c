@@ -30,7 +30,7 @@ const char *cli_report_upn(const ssync_plan_item *it)
     return it->upn ? it->upn : it->cert_upn ? it->cert_upn : "";
 }
 
-static json_t *build_item(const ssync_plan_item *it, const struct cli_item_result *res,
+static json_t *build_item(const ssync_plan_item *it, const ssync_item_result *res,
                           const char *error)
 {
     json_t *o = json_object();
@@ -67,18 +67,18 @@ static json_t *build_warning(const ssync_plan_item *it)
                      cli_report_upn(it), "warning", it->warning);
 }
 
-static const char *item_error(const ssync_plan_item *it, const struct cli_item_result *res)
+static const char *item_error(const ssync_plan_item *it, const ssync_item_result *res)
 {
     return it->code != SSYNC_OK ? ssync_plan_item_error(it) : res ? res->error : NULL;
 }
 
 cli_run_report *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
-                                 const struct cli_item_result *results)
+                                 const ssync_item_result *results)
 {
     size_t n_act[4] = {0}, failed = 0, done = 0, skipped = 0, cancelled = 0, writes = 0;
     for (size_t i = 0; i < p->count; i++) {
         const ssync_plan_item *it = &p->items[i];
-        const struct cli_item_result *res = results ? &results[i] : NULL;
+        const ssync_item_result *res = results ? &results[i] : NULL;
         const char *error = item_error(it, res);
         int is_write = it->action == SSYNC_ACT_UPLOAD || it->action == SSYNC_ACT_REMOVE;
         if (error)
@@ -160,7 +160,7 @@ size_t cli_report_count(const cli_run_report *r)
 json_t *cli_report_item(const cli_run_report *r, size_t i)
 {
     const ssync_plan_item *it = &r->plan->items[i];
-    const struct cli_item_result *res = r->results ? &r->results[i] : NULL;
+    const ssync_item_result *res = r->results ? &r->results[i] : NULL;
     return build_item(it, res, item_error(it, res));
 }
 

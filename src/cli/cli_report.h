@@ -7,18 +7,11 @@
 #include "common/errors.h"
 #include "graph/graph.h"
 #include "sync/plan.h"
+#include "sync/run.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <time.h>
-
-/* What happened to one plan item in a sync (one entry per item; plans have none). */
-struct cli_item_result {
-    char *error;         /* NULL: done, or nothing to do (malloc'd) */
-    char request_id[64]; /* Graph's request-id of the deciding request; "" when none */
-    int wrote;           /* its write was carried out */
-    int cancelled;       /* its write was not carried out: the run was interrupted */
-};
 
 struct cli_report_meta {
     const char *command;
@@ -36,12 +29,12 @@ struct cli_report_meta {
 typedef struct cli_run_report {
     json_t *head;
     const ssync_plan *plan;
-    const struct cli_item_result *results;
+    const ssync_item_result *results;
 } cli_run_report;
 
 /* results: NULL for a plan (items carry no outcome). NULL on memory. */
 cli_run_report *cli_report_build(const struct cli_report_meta *m, const ssync_plan *p,
-                                 const struct cli_item_result *results);
+                                 const ssync_item_result *results);
 void cli_report_free(cli_run_report *r);
 /* counts.failed. */
 size_t cli_report_failed(const cli_run_report *r);

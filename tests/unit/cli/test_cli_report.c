@@ -22,7 +22,7 @@ static ssync_plan_item *add(ssync_plan *p, char digit, const char *upn, ssync_pl
 
 /* upload done, upload failed (with request id), remove cancelled, keep with a warning, skip
  * that cannot be recovered */
-static void sample(ssync_plan *p, struct cli_item_result res[5])
+static void sample(ssync_plan *p, ssync_item_result res[5])
 {
     add(p, 'a', "a@x", SSYNC_ACT_UPLOAD, "not in Intune");
     add(p, 'b', "b@x", SSYNC_ACT_UPLOAD, "not in Intune");
@@ -50,7 +50,7 @@ static void test_build_sync(void **state)
 {
     (void)state;
     ssync_plan p = {0};
-    struct cli_item_result res[5];
+    ssync_item_result res[5];
     sample(&p, res);
     ssync_graph_stats st = {.requests = 9, .writes = 2, .retries = 1, .throttled = 1};
     struct cli_report_meta m = {.command = "sync",
@@ -135,7 +135,7 @@ static void test_build_plan(void **state)
 {
     (void)state;
     ssync_plan p = {0};
-    struct cli_item_result res[5];
+    ssync_item_result res[5];
     sample(&p, res);
     struct cli_report_meta m = {.command = "plan"};
     cli_run_report *rep = cli_report_build(&m, &p, NULL);

@@ -36,7 +36,7 @@ static void test_html(void **state)
     a->request_id = 4711;
     add(&p, 'b', "<script>bob&co</script>@x", SSYNC_ACT_UPLOAD);
     add(&p, 'c', "ann@x", SSYNC_ACT_KEEP);
-    struct cli_item_result res[3] = {{0}};
+    ssync_item_result res[3] = {{0}};
     res[0].wrote = 1;
     strcpy(res[0].request_id, "11111111-0000-0000-0000-000000000001");
     res[1].error = "HTTP 400 BadRequest: \"bad\" <input>";

@@ -1,8 +1,30 @@
 /* Finishing interrupted runs (cli_resume.h): the journal's unsettled operations against Intune. */
-#include "cli_resume.h"
+/* Settling the operations that killed runs left unfinished (see resume.h). */
+#include "sync/resume.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct logger {
+    ssync_log_fn fn;
+    void *ctx;
+};
+
+static void say(const struct logger *log, ssync_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(const struct logger *log, ssync_log_level level, const char *fmt, ...)
+{
+    if (!log->fn)
+        return;
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log->fn(log->ctx, level, msg);
+}
 
 struct op_list {
     ssync_op *v;
@@ -26,7 +48,7 @@ static int collect(void *ctx, const ssync_op *op)
 
 /* 1 present, 0 absent, -1 unknown (logged). */
 static int is_present(ssync_graph *g, const ssync_pfx_list *listing, const ssync_op *op,
-                      const struct cli_log *log)
+                      const struct logger *log)
 {
     if (listing)
         return ssync_pfx_list_find(listing, op->upn, op->thumbprint) != NULL;
@@ -36,19 +58,20 @@ static int is_present(ssync_graph *g, const ssync_pfx_list *listing, const ssync
         return 1;
     if (rc == SSYNC_ERR_NOT_FOUND)
         return 0;
-    cli_log_msg(log, SSYNC_LOG_WARN, "unfinished %s of %s for %s left for a later run: %s",
-                ssync_op_action_name(op->action), op->thumbprint, op->upn, e.msg);
+    say(log, SSYNC_LOG_WARN, "unfinished %s of %s for %s left for a later run: %s",
+        ssync_op_action_name(op->action), op->thumbprint, op->upn, e.msg);
     return -1;
 }
 
-size_t cli_resume(ssync_journal *j, ssync_graph *g, const ssync_pfx_list *listing,
-                  const struct cli_log *log)
+size_t ssync_resume(ssync_journal *j, ssync_graph *g, const ssync_pfx_list *listing,
+                    ssync_log_fn log_fn, void *log_ctx)
 {
+    const struct logger logger = {log_fn, log_ctx}, *log = &logger;
     struct op_list l = {0};
     ssync_error e = {0};
     /* collected first: Graph is asked outside the journal's query */
     if (ssync_journal_unsettled(j, collect, &l, &e) != SSYNC_OK) {
-        cli_log_msg(log, SSYNC_LOG_WARN, "journal: %s", e.msg);
+        say(log, SSYNC_LOG_WARN, "journal: %s", e.msg);
         free(l.v);
         return 0;
     }
@@ -66,17 +89,17 @@ size_t cli_resume(ssync_journal *j, ssync_graph *g, const ssync_pfx_list *listin
         if (ssync_journal_settle(j, op->action, op->upn, op->thumbprint,
                                  done ? SSYNC_OUTCOME_DONE : SSYNC_OUTCOME_FAILED, note,
                                  &e) != SSYNC_OK) {
-            cli_log_msg(log, SSYNC_LOG_WARN, "journal: %s", e.msg);
+            say(log, SSYNC_LOG_WARN, "journal: %s", e.msg);
             continue;
         }
         settled++;
         landed += done;
     }
     if (settled)
-        cli_log_msg(log, SSYNC_LOG_INFO,
-                    "resumed %zu unfinished operation%s of earlier runs: %zu had taken effect, "
-                    "%zu had not (planned again)",
-                    settled, settled == 1 ? "" : "s", landed, settled - landed);
+        say(log, SSYNC_LOG_INFO,
+            "resumed %zu unfinished operation%s of earlier runs: %zu had taken effect, "
+            "%zu had not (planned again)",
+            settled, settled == 1 ? "" : "s", landed, settled - landed);
     free(l.v);
     return settled;
 }
