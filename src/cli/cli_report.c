@@ -52,6 +52,10 @@ static json_t *build_item(const ssync_plan_item *it, const ssync_item_result *re
     if (res)
         set_str(o, "outcome", error ? "failed" : "done");
     set_str(o, "error", error);
+    /* the stable name from the error table, for scripts ("SSYNC_ERR_KRA_NOT_HELD") */
+    ssync_code code = it->code != SSYNC_OK ? it->code : res && res->error ? res->code : SSYNC_OK;
+    if (error && code != SSYNC_OK)
+        set_str(o, "code", ssync_code_name(code));
     if (res && res->request_id[0])
         set_str(o, "requestId", res->request_id);
     if (res && res->cancelled)

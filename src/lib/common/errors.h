@@ -1,6 +1,7 @@
 /* One table of every error the library can return (X-macro, after libest's est.h).
  * The enum and the message table are generated from the same list, so they cannot drift.
- * Append new codes at the end of their group; never reorder (codes appear in JSON reports). */
+ * Append new codes at the end of their group; never reorder. The names are stable: JSON reports
+ * carry them ("code" of a failed item, ssync_code_name) for scripts. */
 #ifndef SSYNC_ERRORS_H
 #define SSYNC_ERRORS_H
 
@@ -59,6 +60,8 @@
     E(SSYNC_ERR_GRAPH, "Graph request failed")                                              \
     E(SSYNC_ERR_GRAPH_RESPONSE, "malformed Graph response")                                 \
     E(SSYNC_ERR_THROTTLED, "throttled by Graph")                                            \
+    /* NOT_FOUND: a Graph 404, a manifest entry no longer listed, a CA request gone (the      \
+     * message tells which) */                                                              \
     E(SSYNC_ERR_NOT_FOUND, "not found")                                                     \
     E(SSYNC_ERR_DELETE_NOT_EFFECTIVE, "delete answered success but the record remains")      \
     E(SSYNC_ERR_USER_AMBIGUOUS, "several directory users match")                            \

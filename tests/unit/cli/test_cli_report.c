@@ -36,6 +36,7 @@ static void sample(ssync_plan *p, ssync_item_result res[5])
     res[0].wrote = 1;
     strcpy(res[0].request_id, "11111111-0000-0000-0000-000000000001");
     res[1].error = "HTTP 400 BadRequest";
+    res[1].code = SSYNC_ERR_GRAPH;
     strcpy(res[1].request_id, "22222222-0000-0000-0000-000000000002");
     res[2].error = "cancelled: not sent (interrupted)";
     res[2].cancelled = 1;
@@ -87,6 +88,12 @@ static void test_build_sync(void **state)
                         "HTTP 400 BadRequest");
     assert_string_equal(json_string_value(json_object_get(item(doc, 4), "error")),
                         "no held KRA key");
+    /* failures carry the error table's stable name, for scripts */
+    assert_string_equal(json_string_value(json_object_get(item(doc, 1), "code")),
+                        "SSYNC_ERR_GRAPH");
+    assert_string_equal(json_string_value(json_object_get(item(doc, 4), "code")),
+                        "SSYNC_ERR_KRA_NOT_HELD");
+    assert_null(json_object_get(item(doc, 0), "code"));
     assert_string_equal(json_string_value(json_object_get(item(doc, 3), "warning")),
                         "no SAN e-mail equals the user's mail");
     assert_int_equal(json_array_size(json_object_get(doc, "warnings")), 1);
