@@ -30,7 +30,8 @@ typedef struct ssync_assertion_params {
     const char *client_id; /* iss and sub */
     const char *jti;       /* NULL: a fresh random GUID */
     time_t now;            /* nbf and iat */
-    long lifetime_s;       /* exp = now + lifetime_s; 0: 300 (keep it short, 1.2) */
+    long lifetime_s;       /* exp = now + lifetime_s; 0: 300 (keep it short:
+                            * the "certificate credentials" page) */
 } ssync_assertion_params;
 
 /* The compact JWS "header.claims.signature" (base64url, no padding). malloc'd into *out. */

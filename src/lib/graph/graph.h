@@ -41,7 +41,8 @@ typedef void (*ssync_log_fn)(void *ctx, ssync_log_level level, const char *msg);
  * the certificate and key are referenced by ssync_graph_new, so the config may be discarded
  * afterwards. */
 typedef struct ssync_graph_config {
-    const char *authority_url; /* NULL: SSYNC_DEFAULT_AUTHORITY (sovereign clouds: 1.5) */
+    const char *authority_url; /* NULL: SSYNC_DEFAULT_AUTHORITY (sovereign clouds:
+                                * Graph docs, National cloud deployments) */
     const char *graph_url;     /* NULL: SSYNC_DEFAULT_GRAPH; the token scope is "<this>/.default" */
     const char *api_version;   /* NULL: "beta" (userPfxCertificates exist only there) */
     const char *tenant_id;     /* GUID or domain name */
@@ -51,7 +52,8 @@ typedef struct ssync_graph_config {
     EVP_PKEY *client_key;
     ssync_assertion_alg assertion_alg; /* RS256 + x5t (default) or PS256 + x5t#S256 */
     const char *ca_file;      /* NULL: the system trust store. Verification is always on. */
-    unsigned write_limit;     /* writes per window; 0: 100 (Intune, per app, 2.4) */
+    unsigned write_limit;     /* writes per window; 0: 100 (Intune, per app: Graph
+                               * throttling limits) */
     unsigned request_limit;   /* requests per window; 0: 1000 */
     double limit_window_s;    /* 0: 20 s; scale down for benchmarks (e.g. 100 per 2 s) */
     unsigned max_in_flight;   /* concurrent requests; 0: 8 */
