@@ -1,7 +1,9 @@
 /* intune-emu: a local stand-in for Entra ID's token endpoint, the Graph endpoints smimesync uses
  * (beta/deviceManagement/userPfxCertificates, users, $batch) and the Intune Certificate Connector
- * plus a device. Behaviour follows /work/shared/reference/graph-and-entra-behaviour.md and
- * intune-pfx-import.md; docs/emulator.md lists every difference from the real services.
+ * plus a device. Behaviour follows the Graph docs (userPFXCertificate and its methods, user,
+ * Throttling, JSON batching, Paging, Error responses), the identity platform docs (client
+ * credentials flow, certificate credentials, access token claims) and Microsoft's PFXImport
+ * module; docs/emulator.md lists every difference from the real services.
  *
  * Shape: libmicrohttpd (thread per connection) hands each request to emu_http.c, which turns it
  * into an emu_req and lets emu_dispatch() fill an emu_resp. Handlers never touch libmicrohttpd,
@@ -123,16 +125,18 @@ void emu_resp_json(emu_resp *resp, int status, json_t *body); /* steals body */
 void emu_resp_header(emu_resp *resp, const char *name, const char *value);
 
 /* Graph error shape: {"error":{"code","message","innerError":{"date","request-id",
- * "client-request-id"}}} (reference 2.1). */
+ * "client-request-id"}}} (Graph docs: Microsoft Graph error responses). */
 void emu_graph_error(const emu_req *req, emu_resp *resp, int status, const char *code,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Intune's variant: message is a JSON document (string) with _version, Message, ... where
- * Message carries the reason and the Operation/Activity ids (reference 2.1). */
+ * Message carries the reason and the Operation/Activity ids (as observed on real Intune errors;
+ * see docs/emulator.md). */
 void emu_intune_error(const emu_req *req, emu_resp *resp, int status, const char *code,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* 429 in Graph's throttling shape (reference 2.4). retry_after NULL: no header. */
+/* 429 in Graph's throttling shape (Graph docs: Throttling). retry_after NULL: no header. */
 void emu_throttle_error(const emu_req *req, emu_resp *resp, const char *retry_after);
-/* Entra's token endpoint error shape (reference 1.4). */
+/* Entra's token endpoint error shape (identity platform docs: Microsoft Entra authentication and
+ * authorization error codes). */
 void emu_entra_error(const emu_req *req, emu_resp *resp, int status, const char *error, long aadsts,
                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
@@ -351,7 +355,7 @@ void emu_groups_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_prin
                       const char *version, const char *rest);
 
 /* Query options shared by collections: returns 0, or -1 with resp filled (400). On beta the
- * '$' prefix is optional (reference 2.6). */
+ * '$' prefix is optional (Graph docs: Use query parameters). */
 const char *emu_query_opt(const emu_req *req, const char *name, const char *version);
 /* Checks that every $-option is one of allowed (NULL-terminated); -1 + 400 otherwise. */
 int emu_query_check(const emu_req *req, emu_resp *resp, const char *version,

@@ -75,7 +75,8 @@ int emu_check_assertion(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *
                         "not found., The assertion header carries neither 'x5t' nor 'x5t#S256'.]");
         goto done;
     }
-    /* x5t must be a 20-byte SHA-1 digest, x5t#S256 a 32-byte SHA-256 digest (reference 1.2) */
+    /* x5t must be a 20-byte SHA-1 digest, x5t#S256 a 32-byte SHA-256 digest (RFC 7515 4.1.7,
+     * 4.1.8) */
     int key_ok = ctx->client_cert != NULL;
     const char *which[2] = {x5t, x5t256};
     const unsigned char *want[2] = {ctx->client_x5t, ctx->client_x5t256};

@@ -1,6 +1,6 @@
-/* JSON batching (reference 4.2): POST /{version}/$batch with up to 20 requests, each run through
- * the normal dispatcher (so each is authenticated, throttled and fault-injected on its own), in
- * order; dependsOn on a failed request gives 424. */
+/* JSON batching (Graph docs: JSON batching): POST /{version}/$batch with up to 20 requests, each
+ * run through the normal dispatcher (so each is authenticated, throttled and fault-injected on its
+ * own), in order; dependsOn on a failed request gives 424. */
 #include "emu.h"
 
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* The Intune Certificate Connector (reference intune-pfx-import 5): decrypt the record's
+/* The Intune Certificate Connector (Intune docs: Configure and use imported PKCS certificates,
+ * "How it works"; Microsoft's PFXImport module, ManagedRSAEncryption.cs): decrypt the record's
  * encryptedPfxPassword with the connector's private key (RSA-OAEP, OAEP hash = MGF1 hash from
  * paddingScheme, empty label) and re-encrypt it to the device certificate as CMS EnvelopedData
  * (issuer+serial recipient, AES-256-CBC), like EnvelopedCms in RecryptPfxImportMessage. */

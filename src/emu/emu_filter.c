@@ -1,4 +1,6 @@
-/* The OData $filter subset the emulator understands (reference 2.6, 3.4, 4.1):
+/* The OData $filter subset the emulator understands (Graph docs: Use query parameters, Advanced
+ * query capabilities on Microsoft Entra ID objects; the tolower() forms are those of Microsoft's
+ * PFXImport module, GetUserPFXCertificate.cs):
  *   expr    := primary ('and' primary)*
  *   primary := '(' expr ')'
  *            | operand 'eq' STRING

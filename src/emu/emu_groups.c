@@ -1,5 +1,5 @@
-/* /groups (reference peers 3: group-based runs read transitiveMembers once): the directory's
- * groups from --groups, GET /groups/{id}, and GET
+/* /groups (Graph docs: List group transitive members; a group-based run reads them once instead of
+ * one user lookup per certificate): the directory's groups from --groups, GET /groups/{id}, and GET
  * /groups/{id}/transitiveMembers[/microsoft.graph.user] with $select, $top, $count and nextLink
  * paging. Nested groups are walked breadth-first with a visited mark per group, so a cycle ends
  * instead of looping. */

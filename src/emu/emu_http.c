@@ -1,5 +1,6 @@
 /* libmicrohttpd glue: one thread per connection, body accumulation (bounded), conversion between
- * libmicrohttpd and emu_req/emu_resp, the standard Graph headers (reference 2.3). */
+ * libmicrohttpd and emu_req/emu_resp, the standard Graph headers (request-id and
+ * client-request-id as in Graph docs: JSON batching; the others as observed on real responses). */
 #include "emu.h"
 
 #include <microhttpd.h>

@@ -1,5 +1,5 @@
 /* OData plumbing shared by the collections: query options, nextLink, JSON request bodies
- * (reference 2.5, 2.6). */
+ * (Graph docs: Paging, Use query parameters). */
 #include "emu.h"
 
 #include <stdio.h>

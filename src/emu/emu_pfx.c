@@ -230,7 +230,7 @@ static void create(emu_ctx *ctx, emu_req *req, emu_resp *resp)
     int rc = emu_store_put(ctx->store, id, full);
     pthread_mutex_unlock(&ctx->lock);
     if (rc == -1) {
-        /* undocumented in the real service; 409 as the reference suggests (3.4, 6.5) */
+        /* undocumented in the real service: 409 is the emulator's choice (docs/emulator.md) */
         emu_intune_error(req, resp, 409, "Conflict",
                          "A userPfxCertificate with id '%s' already exists; PATCH it or DELETE it "
                          "first.",

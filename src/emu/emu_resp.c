@@ -1,5 +1,6 @@
-/* Responses and the three error shapes: Graph, Intune-wrapped Graph, Entra (reference 1.4, 2.1,
- * 2.4). */
+/* Responses and the three error shapes: Graph (Graph docs: Microsoft Graph error responses,
+ * Throttling), Intune-wrapped Graph (observed, see docs/emulator.md), Entra (identity platform
+ * docs: Microsoft Entra authentication and authorization error codes). */
 #include "emu.h"
 
 #include <stdarg.h>
@@ -109,7 +110,7 @@ void emu_throttle_error(const emu_req *req, emu_resp *resp, const char *retry_af
     emu_resp_reset(resp);
     char date[32];
     emu_fmt_inner_date(time(NULL), date);
-    /* the sample in Graph's throttling doc (reference 2.4), plus client-request-id */
+    /* the sample in Graph docs: Throttling, plus client-request-id */
     json_t *body =
         json_pack("{s:{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}}", "error", "code",
                   "TooManyRequests", "message", "Please retry again later.", "innerError", "code",

@@ -154,7 +154,7 @@ void emu_dispatch(emu_ctx *ctx, emu_req *req, emu_resp *resp)
     }
     case R_OTHER:
     other : {
-        /* a path without a known version (reference 2.2: 404 "Invalid version: ...") */
+        /* a path without a known version: 404 "Invalid version: ..." (observed) */
         const char *s = path[0] == '/' ? path + 1 : path;
         const char *e = seg_end(s);
         emu_graph_error(req, resp, 404, "ResourceNotFound", "Invalid version: %.*s",
@@ -195,8 +195,8 @@ void emu_graph_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *ver
         return;
     }
 
-    /* Intune's per-app limits (reference 2.4): every request counts against the request limit,
-     * POST/PUT/PATCH/DELETE also against the write limit */
+    /* Intune's per-app limits (Graph docs: service-specific throttling limits): every request
+     * counts against the request limit, POST/PUT/PATCH/DELETE also against the write limit */
     int is_write = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
     long retry = 0;
     pthread_mutex_lock(&ctx->lock);
@@ -217,7 +217,7 @@ void emu_graph_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *ver
         (rest[sizeof(pfx) - 1] == '\0' || rest[sizeof(pfx) - 1] == '/' ||
          rest[sizeof(pfx) - 1] == '(')) {
         if (strcmp(version, "beta") != 0)
-            /* the API exists on beta only (reference intune-pfx-import 2) */
+            /* the API exists on beta only (Graph docs: userPFXCertificate, beta) */
             emu_graph_error(req, resp, 400, "BadRequest",
                             "Resource not found for the segment 'userPfxCertificates'.");
         else

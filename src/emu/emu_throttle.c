@@ -1,4 +1,5 @@
-/* Intune's per-app limits (reference 2.4 and intune-pfx-import 6): a sliding window per limit,
+/* Intune's per-app limits (Graph docs: Microsoft Graph service-specific throttling limits,
+ * "Intune service limits"): a sliding window per limit,
  * kept as a ring of the admission times of the last N admitted requests. A request is admitted
  * when fewer than N were admitted in the last window seconds. */
 #include "emu.h"

@@ -102,14 +102,15 @@ static void issue_token(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *
     snprintf(iss, sizeof(iss), "https://sts.windows.net/%s/", ctx->tenant_id);
     derived_guid(ctx->client_id, oid);
     emu_guid(uti);
-    /* Graph issues v1.0 app-only tokens (reference 5) */
+    /* Graph issues v1.0 app-only tokens (identity platform docs: Access token claims reference;
+     * the claim set is that of observed Graph tokens) */
     json_t *claims =
         json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "aud",
                   resource, "iss", iss, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
                   (json_int_t)(now + ctx->token_lifetime), "app_displayname", "smimesync", "appid",
                   ctx->client_id, "appidacr", with_cert ? "2" : "1", "idp", iss, "idtyp", "app",
                   "oid", oid, "sub", oid, "tid", ctx->tenant_id, "uti", uti);
-    if (ctx->nroles) { /* no roles: the claim is absent, not empty (reference 5) */
+    if (ctx->nroles) { /* no roles: the claim is absent, not empty (observed) */
         json_t *roles = json_array();
         for (size_t i = 0; i < ctx->nroles; i++)
             json_array_append_new(roles, json_string(ctx->roles[i]));
@@ -323,7 +324,7 @@ done:
     free(basic_id);
 }
 
-/* ---- resource side (reference 5) ---- */
+/* ---- resource side (identity platform docs: Access token claims reference) ---- */
 
 static int unauthorized(const emu_req *req, emu_resp *resp, const char *msg)
 {

@@ -1,4 +1,5 @@
-/* /users lookups (reference 4.1): the directory from --users (CSV), $filter on userPrincipalName,
+/* /users lookups (Graph docs: List users, Advanced query capabilities on Microsoft Entra ID
+ * objects): the directory from --users (CSV), $filter on userPrincipalName,
  * mail, id (eq, in) and proxyAddresses/any(x:x eq '...'), all "default" filters that need no
  * ConsistencyLevel; $select, $top, paging; GET /users/{id or UPN}. */
 #include "emu.h"
@@ -170,7 +171,7 @@ int emu_users_load(emu_ctx *ctx, const char *path, ssync_error *err)
             snprintf(dn, sizeof(dn), "%.*s", (int)strcspn(f[iu], "@"), f[iu]);
         u->display_name = strdup(dn);
         json_t *proxy = json_array();
-        if (*f[im]) { /* the primary address is "SMTP:" (reference 4.1) */
+        if (*f[im]) { /* the primary address is "SMTP:" (Graph docs: user) */
             char addr[512];
             snprintf(addr, sizeof(addr), "SMTP:%s", f[im]);
             json_array_append_new(proxy, json_string(addr));
@@ -291,7 +292,8 @@ static void list(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version
     int eventual = consistency && strcasecmp(consistency, "eventual") == 0;
     const char *count = emu_query_opt(req, "$count", version);
     int want_count = count && strcasecmp(count, "true") == 0;
-    /* advanced queries need ConsistencyLevel: eventual (reference 4.1) */
+    /* advanced queries need ConsistencyLevel: eventual (Graph docs: Advanced query
+     * capabilities on Microsoft Entra ID objects) */
     if (want_count && !eventual) {
         emu_graph_error(req, resp, 400, "Request_BadRequest", "$count is not currently supported.");
         return;

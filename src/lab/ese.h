@@ -4,7 +4,9 @@
  * long values in a long-value tree per table). Rows are streamed to disk: only one page per
  * B-tree level is held in memory, so a 100,000-request database costs no more memory than a
  * small one. No indexes, space trees, key compression or ECC checksums (libesedb needs none).
- * The layout follows reference/ese-ca-database.md section 3 and the libyal format notes. */
+ * The layout follows the libyal ESE format documentation (libyal/libesedb) and Microsoft's ESE
+ * source (microsoft/Extensible-Storage-Engine: dev/ese/src/inc/cpage.hxx, dev/ese/src/ese/lv.cxx),
+ * checked against libesedb 20181229's reader. */
 #ifndef SSYNC_LAB_ESE_H
 #define SSYNC_LAB_ESE_H
 

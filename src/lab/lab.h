@@ -1,7 +1,7 @@
 /* smimesync-lab: a lab CA that emulates AD CS issuing S/MIME encryption certificates with key
- * archival (reference/adcs-key-archival.md sections 1 and 2). It uses OpenSSL directly and never
- * the project's recovery code, so it is a second implementation the recovery code is checked
- * against. Shared types of the src/lab files. */
+ * archival ([MS-WCCE] 2.2.2.9 for the key blob, [MS-CSRA] 3.1.4.2.9 for the recovery blob). It uses
+ * OpenSSL directly and never the project's recovery code, so it is a second implementation the
+ * recovery code is checked against. Shared types of the src/lab files. */
 #ifndef SSYNC_LAB_H
 #define SSYNC_LAB_H
 
@@ -35,8 +35,8 @@ typedef struct lab_opts {
     uint64_t seed;
     int groups;           /* write groups.csv and inGroup (--groups) */
     const char *pfx_dir;  /* also write the pfx source there (--pfx-dir); NULL: no */
-    const char *edb;      /* also write an AD CS database there (--edb, ese_lab.c); NULL: no */
-    const char *edb_opts; /* --edb-opts: fixture variants, see ese_lab.c */
+    const char *edb;      /* also write an AD CS database there (--edb, lab_edb.c); NULL: no */
+    const char *edb_opts; /* --edb-opts: fixture variants, see lab_edb.c */
 } lab_opts;
 
 /* A small deterministic PRNG (splitmix64) for the structure of the lab: names, ids, serials,
@@ -149,9 +149,10 @@ int lab_cert_ext(X509 *x, X509 *issuer, int nid, const char *value);
 int lab_cert_sign(X509 *x, EVP_PKEY *key);
 
 /* lab_archive.c */
-/* The key as a CryptoAPI PRIVATEKEYBLOB (reference 1a). */
+/* The key as a CryptoAPI PRIVATEKEYBLOB ([MS-WCCE] 2.2.2.9; Win32 docs: Base Provider Key
+ * BLOBs). */
 int lab_keyblob(EVP_PKEY *k, unsigned char **out, size_t *len);
-/* The recovery blob of certutil -getkey for one certificate, DER (reference 1 and 2). */
+/* The recovery blob of certutil -getkey for one certificate, DER ([MS-CSRA] 3.1.4.2.9). */
 int lab_recovery_blob(const lab *l, X509 *user_cert, const unsigned char *keyblob, size_t bloblen,
                       unsigned char **out, size_t *outlen);
 /* DER, CR_OUT_BASE64 or CR_OUT_BASE64HEADER text. */
@@ -177,7 +178,7 @@ int lab_pfx_write_manifest(const lab *l);
 /* The file name stem of a certificate's PKCS#12 ("u00001-g1"), into out[32]. */
 void lab_pfx_stem(const lab_cert *c, char out[32]);
 
-/* ese_lab.c: the CA database (--edb): Requests and Certificates as AD CS keeps them, read
+/* lab_edb.c: the CA database (--edb): Requests and Certificates as AD CS keeps them, read
  * from the recovery blobs already written. */
 int lab_edb_check_opts(const char *opts);
 int lab_write_edb(const lab *l);

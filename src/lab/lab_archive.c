@@ -1,5 +1,5 @@
 /* smimesync-lab key archival: the archived key exactly as AD CS stores it and the recovery blob as
- * certutil -getkey returns it (reference/adcs-key-archival.md sections 1, 1a and 2). */
+ * certutil -getkey returns it ([MS-CSRA] 3.1.4.2.9, [MS-WCCE] 2.2.2.9). */
 #include "lab.h"
 
 #include <openssl/cms.h>
@@ -23,7 +23,8 @@ int lab_keyblob(EVP_PKEY *k, unsigned char **out, size_t *len)
     long n = BIO_get_mem_data(b, &p);
     int bits = EVP_PKEY_get_bits(k);
     /* BLOBHEADER { bType 07, bVersion 02, reserved 0000, aiKeyAlg }, RSAPUBKEY { "RSA2", bitlen,
-     * pubexp }, then 9 half-modulus-sized little-endian integers (reference 1a) */
+     * pubexp }, then 9 half-modulus-sized little-endian integers (Win32 docs: Base Provider Key
+     * BLOBs) */
     static const unsigned char head[4] = {0x07, 0x02, 0x00, 0x00};
     if (n != 20 + 9 * (long)bits / 16 || memcmp(p, head, 4) != 0 || memcmp(p + 8, "RSA2", 4) != 0) {
         BIO_free(b);
@@ -62,7 +63,8 @@ int lab_recovery_blob(const lab *l, X509 *user_cert, const unsigned char *keyblo
     BIO *sd_in = NULL;
 
     /* RawArchivedKey: EnvelopedData, one KeyTransRecipientInfo per KRA (issuer and serial,
-     * RSA PKCS#1 v1.5), content = the PRIVATEKEYBLOB, 3DES-CBC or AES-256-CBC (reference 1) */
+     * RSA PKCS#1 v1.5), content = the PRIVATEKEYBLOB, 3DES-CBC (Microsoft's Windows Server 2003
+     * key archival white paper) or AES-256-CBC (newer CAs may use it) */
     BIO *env_in = BIO_new_mem_buf(keyblob, (int)bloblen);
     if (!env_in || !(env = CMS_encrypt(l->kra_stack, env_in, l->cipher, CMS_BINARY))) {
         lab_err_ssl("cannot envelope the archived key");
@@ -74,7 +76,8 @@ int lab_recovery_blob(const lab *l, X509 *user_cert, const unsigned char *keyblo
         goto done;
     }
     /* GetArchivedKey: SignedData by the CA whose encapsulated content (id-data) is the
-     * RawArchivedKey bytes, carrying the CA and the user certificate (reference 2) */
+     * RawArchivedKey bytes ([MS-CSRA] 3.1.4.2.9), carrying the CA and the user certificate
+     * (id-data and this certificate set are the lab's reading, not checked on a real CA) */
     sd_in = BIO_new_mem_buf(env_der, env_len);
     certs = sk_X509_new_null();
     if (!sd_in || !certs || !sk_X509_push(certs, user_cert) ||

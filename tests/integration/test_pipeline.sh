@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The pipelined sync (issue 5): the plan learns certificates without decrypting (a blob for a
-# KRA not held is still reported at plan time; a blob whose key does not decrypt is planned and
-# fails its own item at upload time), workers recover in parallel with the uploads, a re-sync
-# reads only listing pages, and export keeps argument order with several workers.
+# The pipelined sync: the plan learns certificates without decrypting (a blob for a KRA not held is
+# still reported at plan time; a blob whose key does not decrypt is planned and fails its own item
+# at upload time), workers recover in parallel with the uploads, a re-sync reads only listing pages,
+# and export keeps argument order with several workers.
 source "$(dirname "$0")/lib.sh"
 cd "$T_TMP"
 "$LAB_BIN" --out lab --users 40 --revoked 0 --expired 0 --renewals 0 --seed 21 > /dev/null

@@ -53,7 +53,7 @@
     E(SSYNC_ERR_ENCRYPT, "password encryption failed")                                      \
     /* records */                                                                           \
     E(SSYNC_ERR_RECORD, "cannot build the Graph record")                                    \
-    /* HTTP / Graph / auth (issue: Graph client) */                                         \
+    /* HTTP / Graph / auth (graph/) */                                                      \
     E(SSYNC_ERR_HTTP, "HTTP transport error")                                               \
     E(SSYNC_ERR_TLS, "TLS error")                                                           \
     E(SSYNC_ERR_AUTH, "authentication failed")                                              \
@@ -66,7 +66,7 @@
     E(SSYNC_ERR_DELETE_NOT_EFFECTIVE, "delete answered success but the record remains")      \
     E(SSYNC_ERR_USER_AMBIGUOUS, "several directory users match")                            \
     E(SSYNC_ERR_CANCELLED, "cancelled")                                                     \
-    /* config, state (issue: sync engine) */                                                \
+    /* config, state (sync/) */                                                             \
     E(SSYNC_ERR_CONFIG, "configuration error")                                              \
     E(SSYNC_ERR_STATE, "state journal error")                                               \
     E(SSYNC_ERR_UNSUPPORTED, "not supported")                                               \

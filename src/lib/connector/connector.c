@@ -63,9 +63,10 @@ static uint32_t le32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* CNG BCRYPT_RSAPUBLIC_BLOB (reference intune-pfx-import.md section 3): BCRYPT_RSAKEY_BLOB header
- * of six little-endian ULONGs {Magic "RSA1", BitLength, cbPublicExp, cbModulus, cbPrime1,
- * cbPrime2}, then the exponent and the modulus, both big-endian. */
+/* CNG BCRYPT_RSAPUBLIC_BLOB (Win32 docs: BCRYPT_RSAKEY_BLOB; what Export-IntunePublicKey of
+ * Microsoft's PFXImport module writes by default): BCRYPT_RSAKEY_BLOB header of six little-endian
+ * ULONGs {Magic "RSA1", BitLength, cbPublicExp, cbModulus, cbPrime1, cbPrime2}, then the exponent
+ * and the modulus, both big-endian. */
 #define RSA1_HEADER 24
 
 static ssync_code parse_rsa1(const unsigned char *d, size_t len, EVP_PKEY **out, ssync_error *err)
@@ -295,7 +296,7 @@ ssync_code ssync_connector_encrypt(EVP_PKEY *pub, ssync_padding pad, const unsig
     ssync_code rc = SSYNC_OK;
     size_t outlen = 0;
     /* OAEP hash = MGF1 hash, no label: RSACng.Encrypt(CreateOaep(SHA512)) in Microsoft's
-     * PFXImport module (reference intune-pfx-import.md section 2) */
+     * PFXImport module (microsoft/Intune-Resource-Access, EncryptionUtilities) */
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
     if (!ctx || EVP_PKEY_encrypt_init(ctx) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||

@@ -1,7 +1,7 @@
 /* The CA database (AD CS CertLog\<CA>.edb) as the CA logic sees it: tables of rows in RequestID
  * order with columns looked up by name, behind a small interface so the filters and the join
- * of Requests with Certificates run the same on the database file (edb_file.c) and on in-memory
- * rows (edb_mem.c, for tests). Rows are read one at a time: nothing loads a table. */
+ * of Requests with Certificates run the same on the database file (edb/file.c) and on in-memory
+ * rows (edb/mem.c, for tests). Rows are read one at a time: nothing loads a table. */
 #ifndef SSYNC_EDB_H
 #define SSYNC_EDB_H
 
@@ -55,7 +55,7 @@ struct ssync_edb_table {
     size_t loads; /* rows loaded so far (tests check that seeks read few rows) */
 };
 
-/* ---- the targeted query (edb_ca.c) ---- */
+/* ---- the targeted query (edb/ca.c) ---- */
 
 #define SSYNC_EDB_MAX_TEMPLATES 16
 
@@ -96,7 +96,7 @@ ssync_code ssync_edb_select(ssync_edb_table *requests, ssync_edb_table *certific
                             const ssync_edb_query *q, ssync_edb_entry_fn fn, void *ctx,
                             ssync_edb_stats *st, ssync_error *err);
 
-/* ---- value decoding (edb_value.c) ---- */
+/* ---- value decoding (edb/ese_value.c) ---- */
 
 /* A DateTime column's 8 bytes: an OLE automation date (double, days since 1899-12-30), or a
  * FILETIME (100 ns since 1601) as some CA databases hold; told apart by plausibility. Returns
@@ -109,7 +109,7 @@ int ssync_edb_ole_to_time(double d, time_t *t);
 /* UTF-16LE to a new UTF-8 string (unpaired surrogates become U+FFFD); NULL on memory. */
 char *ssync_edb_utf16_to_utf8(const unsigned char *p, size_t len);
 
-/* ---- compressed values (edb_lzx.c) ---- */
+/* ---- compressed values (edb/ese_xpress.c) ---- */
 
 /* Decodes an ESE compressed value: first byte 0x18 = LZXPRESS (MS-XCA plain LZ77) with the
  * uncompressed size in the next two bytes. Other methods fail with SSYNC_ERR_EDB naming what.

@@ -1,4 +1,4 @@
-/* The catalog (see edb_catalog.h): one walk of MSysObjects. Its primary key is (ObjidTable,
+/* The catalog (see ese_catalog.h): one walk of MSysObjects. Its primary key is (ObjidTable,
  * Type, Id), so a table's own record comes before its columns and its long-value tree. */
 #include "edb/ese_catalog.h"
 

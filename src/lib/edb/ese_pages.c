@@ -1,4 +1,4 @@
-/* ESE pages (see edb_pages.h): page header, tags, B-tree entries with optional common-key
+/* ESE pages (see ese_pages.h): page header, tags, B-tree entries with optional common-key
  * prefixes, descent, walks and separated long values. */
 #include "edb/ese_pages.h"
 

@@ -65,9 +65,9 @@ ssync_code ssync_edb_tree_walk(ssync_edb_pages *p, uint32_t root,
                                int (*fn)(void *ctx, const ssync_edb_node *n), void *ctx,
                                ssync_error *err);
 
-/* The separated long value lid (4-byte id) of the long-value tree at root; *out malloc'ed.
- * Keys (MS ESE lv.cxx): the id big-endian holds the LVROOT (reference count, size), the id and
- * the byte offset big-endian hold each chunk. */
+/* The separated long value lid (4-byte id) of the long-value tree at root; *out malloc'ed. Keys
+ * (Microsoft's ESE source, dev/ese/src/ese/lv.cxx): the id big-endian holds the LVROOT (reference
+ * count, size), the id and the byte offset big-endian hold each chunk. */
 ssync_code ssync_edb_pages_lv_read(ssync_edb_pages *p, uint32_t root, uint32_t lid,
                                    unsigned char **out, size_t *len, ssync_error *err);
 

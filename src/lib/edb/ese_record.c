@@ -1,4 +1,4 @@
-/* ESE records (see edb_record.h). Every offset is checked against the record's size. */
+/* ESE records (see ese_record.h). Every offset is checked against the record's size. */
 #include "edb/ese_record.h"
 
 #define FIXED_LAST 127

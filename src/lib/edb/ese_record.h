@@ -1,9 +1,9 @@
 /* ESE records (a table's leaf data): where one column's value lies. Layout (libyal ESE format,
- * "Data definitions"; MS ESE rec.hxx, tagfld.hxx): a 4-byte header (last fixed column id, last
- * variable column id, offset of the variable offsets), the fixed values in id order and their
- * NULL bitmap, the variable columns' end offsets (bit 15 = NULL) and values, then the tagged
- * columns: (id, offset) pairs, the value's flag byte first when the offset has bit 0x4000 (or
- * always on 16 KiB pages of revision 0x11 and later). */
+ * "Data definitions"; Microsoft's ESE source, dev/ese/src/inc/rec.hxx and tagfld.hxx): a 4-byte
+ * header (last fixed column id, last variable column id, offset of the variable offsets), the fixed
+ * values in id order and their NULL bitmap, the variable columns' end offsets (bit 15 = NULL) and
+ * values, then the tagged columns: (id, offset) pairs, the value's flag byte first when the offset
+ * has bit 0x4000 (or always on 16 KiB pages of revision 0x11 and later). */
 #ifndef SSYNC_EDB_RECORD_H
 #define SSYNC_EDB_RECORD_H
 

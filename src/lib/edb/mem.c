@@ -1,4 +1,4 @@
-/* In-memory tables for the CA logic's tests (see edb_mem.h). */
+/* In-memory tables for the CA logic's tests (see mem.h). */
 #include "edb/mem.h"
 
 #include <stdlib.h>

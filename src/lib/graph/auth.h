@@ -1,6 +1,7 @@
 /* Entra ID v2.0 client-credentials pieces that need no network: the signed client assertion
  * (certificate credential), the token request form, the token response
- * (graph-and-entra-behaviour.md 1.1-1.3). The request itself is made by graph/token.c. */
+ * (identity platform docs: "OAuth 2.0 client credentials flow" and "certificate credentials";
+ * RFC 7523). The request itself is made by graph/token.c. */
 #ifndef SSYNC_AUTH_H
 #define SSYNC_AUTH_H
 
@@ -12,7 +13,8 @@
 #include <time.h>
 
 typedef enum ssync_assertion_alg {
-    SSYNC_ASSERTION_RS256, /* RS256 (PKCS#1 v1.5) with "x5t" = base64url SHA-1: the default (1.2) */
+    SSYNC_ASSERTION_RS256, /* RS256 (PKCS#1 v1.5) with "x5t" = base64url SHA-1: the default; the
+                            * older form of the "certificate credentials" page, RFC 7515 4.1.7 */
     SSYNC_ASSERTION_PS256, /* PS256 (PSS, salt = 32) with "x5t#S256" = base64url SHA-256 */
 } ssync_assertion_alg;
 
@@ -28,7 +30,8 @@ typedef struct ssync_assertion_params {
     const char *client_id; /* iss and sub */
     const char *jti;       /* NULL: a fresh random GUID */
     time_t now;            /* nbf and iat */
-    long lifetime_s;       /* exp = now + lifetime_s; 0: 300 (keep it short, 1.2) */
+    long lifetime_s;       /* exp = now + lifetime_s; 0: 300 (keep it short:
+                            * the "certificate credentials" page) */
 } ssync_assertion_params;
 
 /* The compact JWS "header.claims.signature" (base64url, no padding). malloc'd into *out. */
@@ -47,8 +50,9 @@ typedef struct ssync_client_cred {
 } ssync_client_cred;
 
 /* The application/x-www-form-urlencoded body of a client-credentials token request for
- * scope "<graph>/.default" (1.1). It holds the secret or assertion: free it with
- * ssync_secret_free. token_url is the assertion's audience. */
+ * scope "<graph>/.default" (identity platform docs: OAuth 2.0 client credentials flow). It
+ * holds the secret or assertion: free it with ssync_secret_free. token_url is the assertion's
+ * audience. */
 ssync_code ssync_token_form(const ssync_client_cred *cred, const char *token_url,
                             const char *graph_url, time_t now, char **out, ssync_error *err);
 
@@ -60,10 +64,10 @@ typedef struct ssync_token {
     double expires_in;  /* seconds, as the response said */
 } ssync_token;
 
-/* A token response {"token_type":"Bearer","expires_in":3599,"access_token":"..."} (1.3).
- * expires_in may be a number or a numeric string (v1 endpoints); unknown fields are ignored.
- * Rejects a missing or non-Bearer token type, a token with characters not allowed in an
- * Authorization header, and expires_in outside 1..86400 s. */
+/* A token response {"token_type":"Bearer","expires_in":3599,"access_token":"..."} (client
+ * credentials flow docs; RFC 6749 5.1). expires_in may be a number or a numeric string (v1
+ * endpoints); unknown fields are ignored. Rejects a missing or non-Bearer token type, a token with
+ * characters not allowed in an Authorization header, and expires_in outside 1..86400 s. */
 ssync_code ssync_token_parse(const char *body, size_t len, ssync_token *out, ssync_error *err);
 void ssync_token_clear(ssync_token *t);
 /* Seconds after issue at which a cached token should be replaced: lifetime minus a margin of

@@ -93,7 +93,7 @@ static void batch_item(ssync_graph *g, batch *b, size_t k, json_t *resp, const j
         return;
     }
     long s = f.http_status;
-    if (s == 429 || s == 503 || s == 504) { /* inner throttling while the batch is 200 (4.2) */
+    if (s == 429 || s == 503 || s == 504) { /* inner throttling, batch 200 (Graph JSON batching) */
         double d = retry_delay(g, header_ci(headers, "Retry-After"),
                                header_ci(headers, "x-ms-retry-after-ms"), lr->tries[idx], NULL);
         g->stats.throttled++;
@@ -180,7 +180,7 @@ static void batch_done(ssync_graph *g, job *j)
     if (!problem) {
         json_array_foreach(responses, i, r)
         {
-            /* correlate by id: the order may differ from the request (4.2) */
+            /* correlate by id: the order may differ from the request (Graph docs: JSON batching) */
             json_t *id = json_object_get(r, "id");
             char *end = NULL;
             const char *ids = json_is_string(id) ? json_string_value(id) : "";

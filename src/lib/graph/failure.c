@@ -65,7 +65,8 @@ int ssync_graph_error_from_json(const void *rootv, ssync_graph_failure *f)
     set_str(f->code, sizeof f->code, json_object_get(e, "code"), 0);
     json_t *m = json_object_get(e, "message");
     if (json_is_string(m)) {
-        /* Intune wraps a JSON document in `message` whose "Message" is the text (2.1). */
+        /* Intune wraps a JSON document in `message` whose "Message" is the text (observed
+         * on userPfxCertificates failures; Graph docs do not describe it). */
         json_t *inner = json_loadb(json_string_value(m), json_string_length(m), 0, NULL);
         json_t *im = json_object_get(inner, "Message");
         set_str(f->message, sizeof f->message, json_is_string(im) ? im : m, 0);
@@ -106,8 +107,9 @@ int ssync_entra_error_parse(const char *body, size_t len, ssync_graph_failure *f
     set_str(f->code, sizeof f->code, e, 0);
     json_t *d = json_object_get(root, "error_description");
     if (json_is_string(d)) {
-        /* "AADSTS7000215: text\r\nTrace ID: ...\r\nCorrelation ID: ...\r\nTimestamp: ..." (1.4):
-         * keep the first line; the ids are reported from their own fields. */
+        /* "AADSTS7000215: text\r\nTrace ID: ...\r\nCorrelation ID: ...\r\nTimestamp: ..."
+         * (identity platform docs: Microsoft Entra authentication and authorization error
+         * codes): keep the first line; the ids are reported from their own fields. */
         const char *s = json_string_value(d);
         size_t n = strcspn(s, "\r\n");
         if (strncmp(s, "AADSTS", 6) == 0) {

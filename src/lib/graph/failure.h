@@ -9,9 +9,10 @@
 #include <stddef.h>
 
 /* What one request left behind: enough for an administrator to open a ticket with Microsoft
- * (graph-and-entra-behaviour.md 2.2: Intune messages are opaque, so request-id,
- * client-request-id and innerError.date are what support needs). Strings are "" when absent;
- * all are sanitized to printable one-line text. Filled for successes too (ids only). */
+ * (Intune's messages are opaque, so request-id, client-request-id and innerError.date are what
+ * support needs; Graph docs: Microsoft Graph error responses and resource types). Strings are ""
+ * when absent; all are sanitized to printable one-line text. Filled for successes too (ids only).
+ * */
 typedef struct ssync_graph_failure {
     long http_status;           /* 0 when no HTTP response arrived */
     int curl_code;              /* CURLcode of a transport failure, else 0 */
@@ -33,14 +34,16 @@ void ssync_graph_failure_clear(ssync_graph_failure *f);
 void ssync_sanitize_line(char *dst, size_t n, const char *src, size_t srclen);
 
 /* Graph error body {"error":{"code","message","innerError":{"date","request-id",
- * "client-request-id"}}} (2.1). Fields already set in f (from headers) are kept when the body
- * lacks them. An Intune message that is itself a JSON document has its "Message" extracted.
- * Returns 1 when the body held a Graph error object, 0 otherwise (f keeps what it had). */
+ * "client-request-id"}}} (Graph docs: Microsoft Graph error responses). Fields already set in f
+ * (from headers) are kept when the body lacks them. An Intune message that is itself a JSON
+ * document has its "Message" extracted. Returns 1 when the body held a Graph error object, 0
+ * otherwise (f keeps what it had). */
 int ssync_graph_error_parse(const char *body, size_t len, ssync_graph_failure *f);
 /* The same from a parsed document (a json_t *), e.g. an inner $batch response body. */
 int ssync_graph_error_from_json(const void *root, ssync_graph_failure *f);
 /* Entra ID error body {"error","error_description","error_codes","timestamp","trace_id",
- * "correlation_id"} (1.4). Returns 1 when it held an `error` string. */
+ * "correlation_id"} (identity platform docs: Microsoft Entra authentication and authorization
+ * error codes). Returns 1 when it held an `error` string. */
 int ssync_entra_error_parse(const char *body, size_t len, ssync_graph_failure *f);
 /* One line for ssync_error.msg: "POST /beta/...: HTTP 400 BadRequest: <message> (request-id ...,
  * client-request-id ..., date ...)". Never contains a secret (f never holds one). */

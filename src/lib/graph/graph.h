@@ -6,7 +6,10 @@
  * exit (libcurl's rule; the library never does it). A handle is not thread-safe: use one per
  * thread. The library never prints: messages go to the optional log callback and every failure
  * is returned as an ssync_error plus an ssync_graph_failure with Microsoft's request ids.
- * Facts and their sources: /work/shared/reference/graph-and-entra-behaviour.md. */
+ * Sources: Graph docs (userPFXCertificate resource type and its methods, Throttling, JSON
+ * batching, Paging, Use query parameters, Error responses), the identity platform docs (OAuth
+ * 2.0 client credentials flow, certificate credentials) and Microsoft's PFXImport module
+ * (microsoft/Intune-Resource-Access); docs/emulator.md lists what is only observed. */
 #ifndef SSYNC_GRAPH_H
 #define SSYNC_GRAPH_H
 
@@ -23,7 +26,7 @@
 
 #define SSYNC_DEFAULT_AUTHORITY "https://login.microsoftonline.com"
 #define SSYNC_DEFAULT_GRAPH "https://graph.microsoft.com"
-#define SSYNC_GRAPH_BATCH_MAX 20 /* JSON batching limit (4.2) */
+#define SSYNC_GRAPH_BATCH_MAX 20 /* per request (Graph docs: JSON batching) */
 
 typedef enum ssync_log_level {
     SSYNC_LOG_ERROR,
@@ -38,7 +41,8 @@ typedef void (*ssync_log_fn)(void *ctx, ssync_log_level level, const char *msg);
  * the certificate and key are referenced by ssync_graph_new, so the config may be discarded
  * afterwards. */
 typedef struct ssync_graph_config {
-    const char *authority_url; /* NULL: SSYNC_DEFAULT_AUTHORITY (sovereign clouds: 1.5) */
+    const char *authority_url; /* NULL: SSYNC_DEFAULT_AUTHORITY (sovereign clouds:
+                                * Graph docs, National cloud deployments) */
     const char *graph_url;     /* NULL: SSYNC_DEFAULT_GRAPH; the token scope is "<this>/.default" */
     const char *api_version;   /* NULL: "beta" (userPfxCertificates exist only there) */
     const char *tenant_id;     /* GUID or domain name */
@@ -48,7 +52,8 @@ typedef struct ssync_graph_config {
     EVP_PKEY *client_key;
     ssync_assertion_alg assertion_alg; /* RS256 + x5t (default) or PS256 + x5t#S256 */
     const char *ca_file;      /* NULL: the system trust store. Verification is always on. */
-    unsigned write_limit;     /* writes per window; 0: 100 (Intune, per app, 2.4) */
+    unsigned write_limit;     /* writes per window; 0: 100 (Intune, per app: Graph
+                               * throttling limits) */
     unsigned request_limit;   /* requests per window; 0: 1000 */
     double limit_window_s;    /* 0: 20 s; scale down for benchmarks (e.g. 100 per 2 s) */
     unsigned max_in_flight;   /* concurrent requests; 0: 8 */
@@ -165,7 +170,9 @@ typedef struct ssync_user_lookup {
 } ssync_user_lookup;
 
 /* by SSYNC_USER_BY_UPN: userPrincipalName eq; SSYNC_USER_BY_MAIL: mail eq, then for those not
- * found proxyAddresses/any(x:x eq 'smtp:...') (4.1); SSYNC_USER_BY_PROXY: proxyAddresses only.
+ * found proxyAddresses/any(x:x eq 'smtp:...') (all default, non-advanced filters: Graph docs,
+ * Advanced query capabilities on Microsoft Entra ID objects); SSYNC_USER_BY_PROXY:
+ * proxyAddresses only.
  * Returns SSYNC_OK when every lookup ran (see items[i].result) or a fatal error. */
 ssync_code ssync_graph_lookup_users(ssync_graph *g, ssync_user_key by, ssync_user_lookup *items,
                                     size_t n, ssync_error *err);

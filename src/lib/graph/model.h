@@ -8,9 +8,10 @@
 
 #include <stddef.h>
 
-/* One userPfxCertificate as Graph lists it (3.2). Strings are malloc'd, NULL when the property
- * was absent or not a string; GET never returns the blob or password (3.3), so they are not
- * kept. thumbprint is lowercased; thumbprint_valid says whether it is 40 lowercase hex digits
+/* One userPfxCertificate as Graph lists it (Graph docs: userPFXCertificate resource type). Strings
+ * are malloc'd, NULL when the property was absent or not a string; GET never returns the blob or
+ * password (README of Microsoft's PFXImport module, microsoft/Intune-Resource-Access), so they are
+ * not kept. thumbprint is lowercased; thumbprint_valid says whether it is 40 lowercase hex digits
  * (malformed thumbprints exist in the wild and make records undeletable). */
 typedef struct ssync_pfx_entry {
     char *id;
@@ -54,7 +55,8 @@ void ssync_pfx_list_sort(ssync_pfx_list *l);
 const ssync_pfx_entry *ssync_pfx_list_find(const ssync_pfx_list *l, const char *upn,
                                            const char *thumbprint);
 
-/* The record id "{userIdWithoutDashes}-{thumbprint}" (3.3) into out (80 bytes). */
+/* The record id "{userIdWithoutDashes}-{thumbprint}" (as Microsoft's PFXImport module builds it:
+ * microsoft/Intune-Resource-Access, src/PFXImportPowershell) into out (80 bytes). */
 ssync_code ssync_pfx_record_id(const char *user_id, const char *thumbprint, char out[80],
                                ssync_error *err);
 

@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* OData string literal: the value in single quotes, each ' doubled (2.6). malloc'd. */
+/* OData string literal: the value in single quotes, each ' doubled (Graph docs: Use query
+ * parameters, "Escaping single quotes"). malloc'd. */
 char *ssync_odata_quote(const char *value);
 /* Percent-encodes every byte except RFC 3986 unreserved characters. malloc'd. */
 char *ssync_url_escape(const char *value);
@@ -23,7 +24,8 @@ typedef enum ssync_user_key {
     SSYNC_USER_BY_PROXY, /* proxyAddresses/any(x:x eq 'smtp:...') */
 } ssync_user_key;
 /* "$filter=<escaped filter>&$select=id,userPrincipalName,mail" for a /users lookup
- * (4.1: all three filters work without advanced query parameters). malloc'd. */
+ * (all three filters work without advanced query parameters: Graph docs, Advanced query
+ * capabilities on Microsoft Entra ID objects). malloc'd. */
 char *ssync_user_filter_query(ssync_user_key by, const char *value);
 
 /* 1 when link is an absolute https URL on the same scheme, host and port as base (the

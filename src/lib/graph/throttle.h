@@ -1,10 +1,11 @@
 /* Pacing and retry timing for the Graph client: pure logic over an injected clock (seconds as
  * double, any origin) so every rule is unit-testable without a network or real time.
  *
- * Intune allows 100 writes and 1000 requests per 20 s per app per tenant
- * (graph-and-entra-behaviour.md 2.4). A plain token bucket of capacity B and rate N/W lets B + N
- * requests through in one window, so each bucket also keeps the times of its last N grants and
- * never grants more than N within any window of W seconds (sliding-window guard). */
+  * Intune allows 100 writes and 1000 requests per 20 s per app per tenant (Graph docs: Microsoft
+ * Graph service-specific throttling limits, "Intune service limits"). A plain token bucket of
+ * capacity B and rate N/W lets B + N requests through in one window, so each bucket also keeps the
+ * times of its last N grants and never grants more than N within any window of W seconds
+ * (sliding-window guard). */
 #ifndef SSYNC_THROTTLE_H
 #define SSYNC_THROTTLE_H
 
@@ -70,8 +71,8 @@ void ssync_throttle_write_done(ssync_throttle *t, unsigned long long ticket, dou
 void ssync_throttle_pause(ssync_throttle *t, double now, double seconds);
 
 /* Retry-After (RFC 9110 10.2.3): delta-seconds, fractional accepted because Graph sends e.g.
- * "2.128" (graph-and-entra-behaviour.md 2.4), or an HTTP date relative to now_wall. The result is
- * clamped to [0, cap]. Returns 1 when value parsed, 0 for garbage (out untouched). */
+ * "2.128" (the sample 429 of Graph docs: Throttling), or an HTTP date relative to now_wall. The
+ * result is clamped to [0, cap]. Returns 1 when value parsed, 0 for garbage (out untouched). */
 int ssync_retry_after_parse(const char *value, time_t now_wall, double cap, double *out);
 /* x-ms-retry-after-ms: milliseconds (decimal), clamped to [0, cap] seconds. Returns 1 if parsed. */
 int ssync_retry_after_ms_parse(const char *value, double cap, double *out);

@@ -58,7 +58,8 @@ static ssync_code token_fetch(ssync_graph *g, ssync_error *err)
                 snprintf(f.message, sizeof f.message, "unexpected response (content-type %s)",
                          x.content_type[0] ? x.content_type : "none");
             /* 400/401 are configuration errors; retry only 5xx and temporarily_unavailable
-             * (1.4). */
+             * (the error values of the identity platform docs' "Microsoft Entra authentication
+             * and authorization error codes"; RFC 6749 5.2). */
             retry = a == SSYNC_ANSWER_THROTTLED || a == SSYNC_ANSWER_SERVER_ERROR ||
                     strcmp(f.code, "temporarily_unavailable") == 0;
             rc = SSYNC_ERR_AUTH;

@@ -147,7 +147,8 @@ static void create_post_done(ssync_graph *g, job *j)
              j->err.msg);
         verify_by_filter(g, st, PH_VERIFY_AMBIG);
     } else if (s == 409 || s == 400) {
-        /* a duplicate is undocumented (3.4): "exists" only if a read finds it */
+        /* Graph docs do not say what a duplicate POST answers: "exists" only if a read
+         * finds it */
         save(st, j);
         verify_by_filter(g, st, PH_VERIFY_CONFLICT);
     } else {

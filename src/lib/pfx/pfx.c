@@ -68,7 +68,8 @@ ssync_code ssync_password_generate(char *out, size_t len, ssync_error *err)
     return SSYNC_OK;
 }
 
-/* The connector decodes the password as ASCII (reference intune-pfx-import.md section 2). */
+/* The connector decodes the password as ASCII (the v3 README of Microsoft's PFXImport module says
+ * so; its NewUserPFXCertificate.cs also keeps one byte per character). */
 static int password_ok(const char *pw)
 {
     if (!pw[0])
@@ -104,10 +105,10 @@ ssync_code ssync_pfx_build(EVP_PKEY *key, X509 *cert, const ssync_pfx_opts *opts
         return ssync_fail(err, SSYNC_ERR_KEY_MISMATCH, "PKCS#12 not built");
     }
 
-    /* reference pfx-device-compat.md sections 2.3 and 5: compat = PKCS#12 PBE 3DES for both
-     * bags; modern = PBES2/PBKDF2-HMAC-SHA256/AES-256-CBC. PKCS12_create_ex would always add a
-     * SHA-256 MAC, so it gets mac_iter = -1 and the MAC is set explicitly below. Salts keep
-     * OpenSSL's 8-byte default (16 bytes broke macOS imports). */
+    /* compat = PKCS#12 PBE 3DES for both bags; modern = PBES2/PBKDF2-HMAC-SHA256/AES-256-CBC.
+     * PKCS12_create_ex would always add a SHA-256 MAC (OpenSSL docs: PKCS12_create(3),
+     * PKCS12_set_mac), so it gets mac_iter = -1 and the MAC is set explicitly below. Salts keep
+     * OpenSSL's 8-byte default (16-byte salts broke macOS imports in a public field report). */
     int nid = opts->profile == SSYNC_PFX_COMPAT ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC
                                                 : NID_aes_256_cbc;
     const char *mac_md = opts->profile == SSYNC_PFX_COMPAT ? "SHA1" : "SHA256";

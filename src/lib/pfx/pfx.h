@@ -1,8 +1,7 @@
 /* The PKCS#12 that Intune hands unchanged to devices, and its password. Profiles (see
- * docs/formats.md and reference pfx-device-compat): compat (default) = both bags
- * pbeWithSHAAnd3-KeyTripleDES-CBC, HMAC-SHA1 MAC, 2048 iterations, 8-byte salts — what
- * Windows/certutil write and every Intune platform imports; modern = PBES2/PBKDF2-HMAC-SHA256/
- * AES-256-CBC, HMAC-SHA256 MAC. */
+ * docs/formats.md): compat (default) = both bags pbeWithSHAAnd3-KeyTripleDES-CBC, HMAC-SHA1 MAC,
+ * 2048 iterations, 8-byte salts — what Windows/certutil write and every Intune platform imports;
+ * modern = PBES2/PBKDF2-HMAC-SHA256/AES-256-CBC, HMAC-SHA256 MAC. */
 #ifndef SSYNC_PFX_H
 #define SSYNC_PFX_H
 

@@ -1,6 +1,7 @@
-/* Recovery blob decoding (reference adcs-key-archival.md sections 2 and 7): detect the encoding,
- * parse with OpenSSL's CMS (or, for the PKCS#7 v1.5 shape, its PKCS#7) decoders, and hand back
- * the EnvelopedData plus the certificates. All ASN.1 is parsed by OpenSSL. */
+/* Recovery blob decoding ([MS-CSRA] 3.1.4.2.9 ICertAdminD2::GetArchivedKey: a SignedData whose
+ * content is the archived key's EnvelopedData, RFC 5652): detect the encoding, parse with OpenSSL's
+ * CMS (or, for the PKCS#7 v1.5 shape, its PKCS#7) decoders, and hand back the EnvelopedData plus
+ * the certificates. All ASN.1 is parsed by OpenSSL. */
 #include "recover/blob.h"
 
 #include "common/encode.h"

@@ -1,4 +1,5 @@
-/* Key blobs inside archived keys (reference adcs-key-archival.md sections 1a and 1b).
+/* Key blobs inside archived keys ([MS-WCCE] 2.2.2.9 Private Key BLOB; CNG blobs per the Win32
+ * docs, as below).
  *  - CryptoAPI PRIVATEKEYBLOB: BLOBHEADER {bType 0x07, bVersion 0x02, reserved 0, aiKeyAlg},
  * RSAPUBKEY {magic "RSA2", bitlen, pubexp}, then n, p, q, dp, dq, qinv (bitlen/8 or bitlen/16
  * bytes) and d, all little-endian (MS docs "Base Provider Key BLOBs"); total 20 + 9 * bitlen / 16

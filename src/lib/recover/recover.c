@@ -1,4 +1,6 @@
-/* Recovery of one archived key (reference adcs-key-archival.md sections 2 and 7). */
+/* Recovery of one archived key: the archived key that [MS-CSRA] 3.1.4.2.9 returns is an RFC 5652
+ * EnvelopedData to the KRAs, opened here with OpenSSL's CMS_decrypt(3); inside is a key blob
+ * (keyblob.c). */
 #include "recover/recover.h"
 
 #include "recover/keyblob.h"

@@ -1,4 +1,4 @@
-/* The plan's scan cache (see scan_cache.h). */
+/* The plan's scan cache (see blobs_cache.h). */
 #include "source/blobs_cache.h"
 
 #include "common/encode.h"

@@ -1,7 +1,7 @@
-/* The plan's scan cache: an item's certificate facts as a JSON text (public facts only) for
- * the journal's scan_cache table, so that a re-sync reads no unchanged blob (issue 5). The
- * revocation state is not cached: it is computed again from the issuer and serial number
- * against the CRLs of each run. */
+/* The plan's scan cache: an item's certificate facts as a JSON text (public facts only) for the
+ * journal's scan_cache table, so that a re-sync reads no unchanged blob. The revocation state is
+ * not cached: it is computed again from the issuer and serial number against the CRLs of each
+ * run. */
 #ifndef SSYNC_SCAN_CACHE_H
 #define SSYNC_SCAN_CACHE_H
 

@@ -1,4 +1,4 @@
-/* Desired-state selection: [source] filters and targets (see select.h). */
+/* Desired-state selection: [source] filters and targets (see filter.h). */
 #include "sync/filter.h"
 
 #include "pki/certinfo.h"

@@ -1,6 +1,6 @@
-/* The plan's scan cache (issue 5): a cached scan gives the same facts as a fresh one, an
- * unchanged blob is not read again, a changed blob or another KRA set is read again, and the
- * revocation state is computed against each run's CRLs, never cached. */
+/* The plan's scan cache: a cached scan gives the same facts as a fresh one, an unchanged blob is
+ * not read again, a changed blob or another KRA set is read again, and the revocation state is
+ * computed against each run's CRLs, never cached. */
 #include "testutil.h"
 
 #include "sync/config.h"
