@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The dependency rule of docs/architecture.md, checked on the tree (CTest: layout/rules).
 
-- src/lib/<stage>/ includes only headers of its own folder or of folders below it;
+- src/lib/<stage>/ and include/smimesync/<stage>/ (the stage's public headers) include only headers
+  of their own stage or of stages below it;
 - no library file (.c or .h) over 600 lines;
-- src/emu and src/lab include, of the library, only src/lib/common (they link smimesync_common alone);
-- src/cli includes only include/smimesync/ and its own headers, when include/smimesync exists.
+- src/emu and src/lab include, of the library, only common/ (they link smimesync_common alone);
+- src/cli includes only the public headers (include/smimesync/) and its own.
 Prints one line per violation and exits 1 if there is any.
 """
 import os
@@ -33,27 +34,29 @@ def files(root, exts=(".c", ".h")):
 
 def main(src):
     bad = []
-    lib = os.path.join(src, "src", "lib")
-    for path in files(lib):
-        rel = os.path.relpath(path, lib)
-        stage = rel.split(os.sep)[0]
-        if stage not in RANK:
-            bad.append(f"{rel}: not in a stage folder ({', '.join(RANK)})")
-            continue
-        text = open(path, encoding="utf-8").read()
-        lines = text.count("\n")
-        if lines > MAX_LINES:
-            bad.append(f"src/lib/{rel}: {lines} lines (at most {MAX_LINES})")
-        for inc in INCLUDE.findall(text):
-            if "/" not in inc:
-                if not os.path.exists(os.path.join(os.path.dirname(path), inc)):
-                    bad.append(f"src/lib/{rel}: includes \"{inc}\", not folder-qualified")
+    roots = [os.path.join(src, "src", "lib"), os.path.join(src, "include", "smimesync")]
+    for root in roots:
+        for path in files(root):
+            rel = os.path.relpath(path, root)
+            shown = os.path.relpath(path, src)
+            stage = rel.split(os.sep)[0]
+            if stage not in RANK:
+                bad.append(f"{shown}: not in a stage folder ({', '.join(RANK)})")
                 continue
-            other = inc.split("/")[0]
-            if other not in RANK:
-                bad.append(f"src/lib/{rel}: includes \"{inc}\", outside the library's stages")
-            elif other != stage and RANK[other] >= RANK[stage]:
-                bad.append(f"src/lib/{rel}: {stage}/ includes \"{inc}\" ({other}/ is not below it)")
+            text = open(path, encoding="utf-8").read()
+            lines = text.count("\n")
+            if lines > MAX_LINES:
+                bad.append(f"{shown}: {lines} lines (at most {MAX_LINES})")
+            for inc in INCLUDE.findall(text):
+                if "/" not in inc:
+                    if not os.path.exists(os.path.join(os.path.dirname(path), inc)):
+                        bad.append(f"{shown}: includes \"{inc}\", not folder-qualified")
+                    continue
+                other = inc.split("/")[0]
+                if not any(os.path.exists(os.path.join(r, inc)) for r in roots):
+                    bad.append(f"{shown}: includes \"{inc}\", which is no library header")
+                elif other != stage and RANK[other] >= RANK[stage]:
+                    bad.append(f"{shown}: {stage}/ includes \"{inc}\" ({other}/ is not below it)")
     for side in ("emu", "lab"):
         for path in files(os.path.join(src, "src", side)):
             for inc in INCLUDE.findall(open(path, encoding="utf-8").read()):
@@ -61,14 +64,13 @@ def main(src):
                     bad.append(f"{os.path.relpath(path, src)}: includes \"{inc}\" "
                                "(the emulator and the lab link only smimesync_common)")
     public = os.path.join(src, "include", "smimesync")
-    if os.path.isdir(public):
-        cli = os.path.join(src, "src", "cli")
-        for path in files(cli):
-            for inc in INCLUDE.findall(open(path, encoding="utf-8").read()):
-                if inc.startswith("smimesync/") or os.path.exists(os.path.join(cli, inc)):
-                    continue
-                bad.append(f"{os.path.relpath(path, src)}: includes \"{inc}\" "
-                           "(the CLI sees only include/smimesync/ and its own headers)")
+    cli = os.path.join(src, "src", "cli")
+    for path in files(cli):
+        for inc in INCLUDE.findall(open(path, encoding="utf-8").read()):
+            if os.path.exists(os.path.join(cli, inc)) or os.path.exists(os.path.join(public, inc)):
+                continue
+            bad.append(f"{os.path.relpath(path, src)}: includes \"{inc}\" "
+                       "(the CLI sees only include/smimesync/ and its own headers)")
     for b in bad:
         print(b)
     print(f"layout: {len(bad)} violation(s)" if bad else "layout: the dependency rule holds")
