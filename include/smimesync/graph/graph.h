@@ -18,6 +18,7 @@
 #include "graph/failure.h"
 #include "graph/model.h"
 #include "graph/query.h"
+#include "common/log.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -28,14 +29,6 @@
 #define SSYNC_DEFAULT_GRAPH "https://graph.microsoft.com"
 #define SSYNC_GRAPH_BATCH_MAX 20 /* per request (Graph docs: JSON batching) */
 
-typedef enum ssync_log_level {
-    SSYNC_LOG_ERROR,
-    SSYNC_LOG_WARN,
-    SSYNC_LOG_INFO,
-    SSYNC_LOG_DEBUG,
-} ssync_log_level;
-/* Never receives a secret (client secret, key, assertion or token). */
-typedef void (*ssync_log_fn)(void *ctx, ssync_log_level level, const char *msg);
 
 /* Zero means "default" for every number; NULL for every optional string. Strings are copied and
  * the certificate and key are referenced by ssync_graph_new, so the config may be discarded

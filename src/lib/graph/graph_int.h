@@ -107,19 +107,8 @@ static inline double rand01(ssync_graph *g)
     return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
-static inline void glog(ssync_graph *g, ssync_log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static inline void glog(ssync_graph *g, ssync_log_level lvl, const char *fmt, ...)
-{
-    if (!g->log)
-        return;
-    char buf[640];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    g->log(g->log_ctx, lvl, buf);
-}
+/* A log line of the client (through the handle's callback). */
+#define glog(g, ...) ssync_logf((g)->log, (g)->log_ctx, __VA_ARGS__)
 
 /* ssync_retry_delay with the handle's policy and jitter. */
 static inline double retry_delay(ssync_graph *g, const char *retry_after,

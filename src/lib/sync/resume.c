@@ -2,7 +2,8 @@
 /* Settling the operations that killed runs left unfinished (see resume.h). */
 #include "sync/resume.h"
 
-#include <stdarg.h>
+#include "common/log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,19 +13,7 @@ struct logger {
     void *ctx;
 };
 
-static void say(const struct logger *log, ssync_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(const struct logger *log, ssync_log_level level, const char *fmt, ...)
-{
-    if (!log->fn)
-        return;
-    char msg[1536];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    log->fn(log->ctx, level, msg);
-}
+#define say(log, ...) ssync_logf((log)->fn, (log)->ctx, __VA_ARGS__)
 
 struct op_list {
     ssync_op *v;

@@ -3,11 +3,11 @@
 #include "sync/run.h"
 
 #include "common/fileio.h"
+#include "common/log.h"
 #include "common/pool.h"
 #include "connector/connector.h"
 #include "sync/resume.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,20 +27,10 @@ struct sync_run {
     size_t finished;
 };
 
-static void say(const struct sync_run *s, ssync_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(const struct sync_run *s, ssync_log_level level, const char *fmt, ...)
-{
-    const ssync_run_hooks *h = s->prm->hooks;
-    if (!h || !h->log)
-        return;
-    char msg[1536];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    h->log(h->log_ctx, level, msg);
-}
+/* A log line of the run (through the front end's hook). */
+#define say(s, ...)                                                                                \
+    ssync_logf((s)->prm->hooks ? (s)->prm->hooks->log : NULL,                                      \
+               (s)->prm->hooks ? (s)->prm->hooks->log_ctx : NULL, __VA_ARGS__)
 
 static void progress(const struct sync_run *s)
 {
