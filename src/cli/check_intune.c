@@ -3,9 +3,10 @@
  * of a record id that cannot exist (404 = allowed, 403 = the permission is missing). */
 #include "cli_check.h"
 
-#include "cli_graph.h"
+#include "cli_log.h"
 
 #include "graph/graph.h"
+#include "sync/connect.h"
 #include "common/uuid.h"
 
 #include <stdio.h>
@@ -126,7 +127,9 @@ void check_intune(struct check_list *l, const ssync_config *cfg)
     struct cli_log log = {.cmd = "check", .verbosity = SSYNC_LOG_ERROR};
     ssync_error e = {0};
     char msg[1024];
-    ssync_graph *g = cli_graph_open(cfg, &log);
+    ssync_graph *g = NULL;
+    if (ssync_graph_open(&cfg->intune, cfg->path, cli_log_graph_fn, &log, &g, &e) != SSYNC_OK)
+        cli_log_error(&log, NULL, &e);
     int ok = g != NULL;
     if (!g)
         cli_check_add(l, CHECK_FAIL, "token", "see the [intune] section in docs/configuration.md",

@@ -4,6 +4,7 @@
 #include "pki/certinfo.h"
 #include "connector/connector.h"
 #include "common/fileio.h"
+#include "sync/connect.h"
 #include "sync/plan.h"
 #include "recover/recover.h"
 #include "source/source.h"
@@ -28,8 +29,8 @@ static void kra_facts(struct check_list *l, const char *name, X509 *cert)
     ssync_certinfo info = {0};
     ssync_error e = {0};
     if (ssync_certinfo_get(cert, &info, &e) != SSYNC_OK) {
-        cli_check_add(l, CHECK_WARN, name, NULL, "key opens, but its certificate cannot be read: %s",
-                  e.msg);
+        cli_check_add(l, CHECK_WARN, name, NULL,
+                      "key opens, but its certificate cannot be read: %s", e.msg);
         return;
     }
     char until[32];
@@ -38,18 +39,51 @@ static void kra_facts(struct check_list *l, const char *name, X509 *cert)
     int ok_diff = ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
     if (ok_diff && (days < 0 || secs < 0))
         cli_check_add(l, CHECK_WARN, name,
-                  "it still opens keys archived to it, but the CA needs a valid KRA "
-                  "certificate to archive new keys",
-                  "key opens and matches %s (serial %s); certificate EXPIRED on %s", info.subject,
-                  info.serial, until);
+                      "it still opens keys archived to it, but the CA needs a valid KRA "
+                      "certificate to archive new keys",
+                      "key opens and matches %s (serial %s); certificate EXPIRED on %s",
+                      info.subject, info.serial, until);
     else if (ok_diff && days < KRA_WARN_DAYS)
         cli_check_add(l, CHECK_WARN, name, "renew the KRA certificate on the CA",
-                  "key opens and matches %s (serial %s); certificate expires in %d days (%s)",
-                  info.subject, info.serial, days, until);
+                      "key opens and matches %s (serial %s); certificate expires in %d days (%s)",
+                      info.subject, info.serial, days, until);
     else
-        cli_check_add(l, CHECK_OK, name, NULL, "key opens and matches %s (serial %s), valid until %s",
-                  info.subject, info.serial, until);
+        cli_check_add(l, CHECK_OK, name, NULL,
+                      "key opens and matches %s (serial %s), valid until %s", info.subject,
+                      info.serial, until);
     ssync_certinfo_clear(&info);
+}
+
+/* check_kras' report of each step of the loader: one line per key, and go on after a failed one. */
+struct kra_lines {
+    struct check_list *l;
+    int failed; /* a failure that stops the load has its line */
+};
+
+static int kra_line(void *ctx, const ssync_kra_event *ev)
+{
+    struct kra_lines *k = ctx;
+    struct check_list *l = k->l;
+    if (ev->step == SSYNC_KRA_STEP_PASSWORD_FILE) {
+        cli_check_add(l, CHECK_FAIL, "kra password", HINT_KRA_PASS, "%s", ev->err->msg);
+        k->failed = 1;
+        return 0;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "kra %s", ssync_basename(ev->path));
+    if (!ev->err) {
+        if (ev->cert)
+            kra_facts(l, name, ev->cert);
+        return 1;
+    }
+    ssync_code code = ev->err->code;
+    cli_check_add(l, CHECK_FAIL, name,
+                  code == SSYNC_ERR_KRA_PASSWORD ? HINT_KRA_PASS
+                  : code == SSYNC_ERR_KRA_NO_CERT
+                      ? "export the KRA with its certificate, or name it in [kra] cert"
+                      : NULL,
+                  "%s", ev->err->msg);
+    return 1;
 }
 
 void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **kras)
@@ -58,49 +92,16 @@ void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **k
     *kras = NULL;
     if (cfg->kra.key.n == 0) {
         cli_check_add(l, CHECK_FAIL, "kra", "name the KRA PKCS#12 or PEM file in [kra] key",
-                  "[kra] key is not set");
+                      "[kra] key is not set");
         return;
     }
-    ssync_buf pass = {0};
-    const char *password = NULL;
-    if (cfg->kra.password_file) {
-        if (ssync_read_secret_file(cfg->kra.password_file, &pass, &e) != SSYNC_OK) {
-            cli_check_add(l, CHECK_FAIL, "kra password", HINT_KRA_PASS, "[kra] password_file: %s",
-                      e.msg);
-            return;
-        }
-        password = (const char *)pass.data;
-    } else if (cfg->kra.password_env) {
-        password = getenv(cfg->kra.password_env);
-        if (!password)
-            cli_check_add(l, CHECK_WARN, "kra password", HINT_KRA_PASS,
+    if (cfg->kra.password_file.n == 0 && cfg->kra.password_env && !getenv(cfg->kra.password_env))
+        cli_check_add(l, CHECK_WARN, "kra password", HINT_KRA_PASS,
                       "the environment variable %s is not set: trying an empty password",
                       cfg->kra.password_env);
-    }
-    if (ssync_kra_set_new(kras, &e) != SSYNC_OK) {
+    struct kra_lines k = {.l = l};
+    if (ssync_kra_set_open(&cfg->kra, kra_line, &k, kras, &e) != SSYNC_OK && !k.failed)
         cli_check_add(l, CHECK_FAIL, "kra", NULL, "%s", e.msg);
-        ssync_buf_free_secret(&pass);
-        return;
-    }
-    for (size_t i = 0; i < cfg->kra.key.n; i++) {
-        char name[96];
-        snprintf(name, sizeof name, "kra %s", ssync_basename(cfg->kra.key.v[i]));
-        size_t before = ssync_kra_set_count(*kras);
-        const char *cert = i < cfg->kra.cert.n ? cfg->kra.cert.v[i] : NULL;
-        if (ssync_kra_set_add_file(*kras, cfg->kra.key.v[i], password, cert, &e) != SSYNC_OK) {
-            cli_check_add(l, CHECK_FAIL, name,
-                      e.code == SSYNC_ERR_KRA_PASSWORD ? HINT_KRA_PASS
-                      : e.code == SSYNC_ERR_KRA_NO_CERT
-                          ? "export the KRA with its certificate, or name it in [kra] cert"
-                          : NULL,
-                      "%s", e.msg);
-            continue;
-        }
-        X509 *c = NULL;
-        if (ssync_kra_set_get(*kras, before, NULL, &c))
-            kra_facts(l, name, c);
-    }
-    ssync_buf_free_secret(&pass);
 }
 
 void check_connector(struct check_list *l, const ssync_config *cfg)
@@ -109,15 +110,15 @@ void check_connector(struct check_list *l, const ssync_config *cfg)
     ssync_error e = {0};
     if (!cfg->connector.public_key) {
         cli_check_add(l, CHECK_FAIL, name,
-                  "export it on a connector server with Export-IntunePublicKey",
-                  "[connector] public_key is not set");
+                      "export it on a connector server with Export-IntunePublicKey",
+                      "[connector] public_key is not set");
         return;
     }
     EVP_PKEY *pub = NULL;
     if (ssync_connector_load(cfg->connector.public_key, &pub, &e) != SSYNC_OK) {
         cli_check_add(l, CHECK_FAIL, name,
-                  "export the connector's PFXEncryptionKey again with Export-IntunePublicKey", "%s",
-                  e.msg);
+                      "export the connector's PFXEncryptionKey again with Export-IntunePublicKey",
+                      "%s", e.msg);
         return;
     }
     /* a random block stands in for a PKCS#12 password */
@@ -128,11 +129,11 @@ void check_connector(struct check_list *l, const ssync_config *cfg)
         cli_check_add(l, CHECK_FAIL, name, NULL, "the random number generator failed");
     else if (ssync_connector_encrypt(pub, pad, block, sizeof block, &ct, &e) != SSYNC_OK)
         cli_check_add(l, CHECK_FAIL, name, "try [connector] padding = oaepSha256",
-                  "RSA %d bits; test encryption with %s failed: %s", EVP_PKEY_get_bits(pub),
-                  ssync_padding_name(pad), e.msg);
+                      "RSA %d bits; test encryption with %s failed: %s", EVP_PKEY_get_bits(pub),
+                      ssync_padding_name(pad), e.msg);
     else
         cli_check_add(l, CHECK_OK, name, NULL, "RSA %d bits; test encryption with %s works",
-                  EVP_PKEY_get_bits(pub), ssync_padding_name(pad));
+                      EVP_PKEY_get_bits(pub), ssync_padding_name(pad));
     OPENSSL_cleanse(block, sizeof block);
     ssync_buf_free(&ct);
     EVP_PKEY_free(pub);
@@ -148,7 +149,7 @@ void check_crls(struct check_list *l, const ssync_config *cfg)
         ssync_error e = {0};
         if (ssync_crl_load(path, &crl, &e) != SSYNC_OK) {
             cli_check_add(l, CHECK_FAIL, name, "publish the CA's CRL to this path (certutil -CRL)",
-                      "%s", e.msg);
+                          "%s", e.msg);
             continue;
         }
         char issuer[256] = "?", next[32];
@@ -160,12 +161,12 @@ void check_crls(struct check_list *l, const ssync_config *cfg)
             revoked = 0;
         if (nu && X509_cmp_time(nu, NULL) < 0)
             cli_check_add(l, CHECK_WARN, name,
-                      "copy a fresh CRL from the CA: revocations since then are unknown",
-                      "issuer %s, %d revoked; OUT OF DATE: nextUpdate %s has passed", issuer,
-                      revoked, next);
+                          "copy a fresh CRL from the CA: revocations since then are unknown",
+                          "issuer %s, %d revoked; OUT OF DATE: nextUpdate %s has passed", issuer,
+                          revoked, next);
         else
             cli_check_add(l, CHECK_OK, name, NULL, "issuer %s, %d revoked, next update %s", issuer,
-                      revoked, nu ? next : "none");
+                          revoked, nu ? next : "none");
         X509_CRL_free(crl);
     }
 }
@@ -188,7 +189,7 @@ void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra
     }
     ssync_source_close(src);
     cli_check_add(l, res.count ? CHECK_OK : CHECK_WARN, "source", res.count ? NULL : res.empty_hint,
-              "%s", res.summary);
+                  "%s", res.summary);
     /* the sample recovery: proof that the KRA keys are the ones the CA archived to */
     static const char *const name = "sample recovery";
     if (res.sample == SSYNC_SAMPLE_SKIPPED)
@@ -197,10 +198,10 @@ void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra
         cli_check_add(l, CHECK_OK, name, NULL, "%s", res.sample_text);
     else if (res.sample == SSYNC_SAMPLE_FAILED)
         cli_check_add(l, CHECK_FAIL, name,
-                  res.sample_code == SSYNC_ERR_KRA_NOT_HELD
-                      ? "add the KRA key the blob names to [kra] key"
-                      : NULL,
-                  "%s", res.sample_text);
+                      res.sample_code == SSYNC_ERR_KRA_NOT_HELD
+                          ? "add the KRA key the blob names to [kra] key"
+                          : NULL,
+                      "%s", res.sample_text);
 }
 
 void check_state(struct check_list *l, const ssync_config *cfg)
@@ -209,7 +210,7 @@ void check_state(struct check_list *l, const ssync_config *cfg)
     const char *path = cfg->state.path;
     if (!path) {
         cli_check_add(l, CHECK_FAIL, name, "set [state] path, e.g. /var/lib/smimesync/state.db",
-                  "[state] path is not set: sync and remove need the journal");
+                      "[state] path is not set: sync and remove need the journal");
         return;
     }
     char *copy = strdup(path);
@@ -218,12 +219,12 @@ void check_state(struct check_list *l, const ssync_config *cfg)
      * writable too */
     if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) != 0)
         cli_check_add(l, CHECK_FAIL, name, "fix the owner or mode of the file", "%s: %s", path,
-                  strerror(errno));
+                      strerror(errno));
     else if (access(dir, W_OK | X_OK) != 0)
         cli_check_add(l, CHECK_FAIL, name, "create the directory, writable by this user",
-                  "%s: directory %s: %s", path, dir, strerror(errno));
+                      "%s: directory %s: %s", path, dir, strerror(errno));
     else
         cli_check_add(l, CHECK_OK, name, NULL, "%s %s", path,
-                  access(path, F_OK) == 0 ? "is writable" : "will be created");
+                      access(path, F_OK) == 0 ? "is writable" : "will be created");
     free(copy);
 }

@@ -1,4 +1,5 @@
-/* The CLI's one logger (cli_log.h): text or JSON lines on stderr, and the Graph client adapter. */
+/* The CLI's one logger (cli_log.h): text or JSON lines on stderr, the Graph client adapter and
+ * the lines of Graph failures. */
 #include "cli_log.h"
 
 #include "cli_progress.h"
@@ -95,4 +96,24 @@ void cli_log_error(const struct cli_log *log, const char *item, const ssync_erro
 void cli_log_graph_fn(void *ctx, ssync_log_level level, const char *msg)
 {
     emit(ctx, level, msg);
+}
+
+void cli_log_graph(const struct cli_log *log, const char *item, const ssync_error *e,
+                   const ssync_graph_failure *f)
+{
+    char detail[1024] = "";
+    if (f && (f->http_status || f->request_id[0] || f->code[0]))
+        ssync_graph_failure_format(f, detail, sizeof detail);
+    if (detail[0] && !strstr(e->msg, detail))
+        cli_log_msg(log, SSYNC_LOG_ERROR, "%s%s%s [%s]", item ? item : "", item ? ": " : "", e->msg,
+                    detail);
+    else
+        cli_log_error(log, item, e);
+}
+
+void cli_report_graph(const char *cmd, const char *item, const ssync_error *e,
+                      const ssync_graph_failure *f)
+{
+    struct cli_log log = {.cmd = cmd, .verbosity = SSYNC_LOG_ERROR};
+    cli_log_graph(&log, item, e, f);
 }

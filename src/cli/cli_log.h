@@ -29,6 +29,13 @@ void cli_log_msg(const struct cli_log *log, ssync_log_level level, const char *f
 void cli_log_error(const struct cli_log *log, const char *item, const ssync_error *e);
 /* The ssync_log_fn for the Graph client (ctx: a struct cli_log). */
 void cli_log_graph_fn(void *ctx, ssync_log_level level, const char *msg);
+/* One line describing a Graph failure for the operator: status, Graph code, message and the
+ * ids Microsoft support asks for. */
+void cli_log_graph(const struct cli_log *log, const char *item, const ssync_error *e,
+                   const ssync_graph_failure *f);
+/* The same line at error level, before (or without) a configured logger. */
+void cli_report_graph(const char *cmd, const char *item, const ssync_error *e,
+                      const ssync_graph_failure *f);
 
 /* Formats one line (with its '\n') into buf; returns the length it needs, as snprintf. Pure:
  * the time is given (seconds and milliseconds, UTC). */

@@ -3,7 +3,6 @@
 #include "cli_plan.h"
 
 #include "cli.h"
-#include "cli_graph.h"
 #include "cli_log.h"
 #include "cli_progress.h"
 #include "cli_report.h"
@@ -11,6 +10,7 @@
 #include "cli_util.h"
 
 #include "sync/config.h"
+#include "sync/connect.h"
 #include "journal/journal.h"
 
 #include <limits.h>
@@ -133,7 +133,7 @@ int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
         cli_progress_wanted(o->progress, o->quiet, r->log->json, isatty(STDERR_FILENO)), stderr);
     r->log->progress = r->progress;
     /* the library answers for source types it cannot read */
-    if (ssync_plan_load_kras(r->cfg, &r->kras, &e) != SSYNC_OK) {
+    if (ssync_kra_set_open(&r->cfg->kra, NULL, NULL, &r->kras, &e) != SSYNC_OK) {
         cli_log_error(r->log, NULL, &e);
         return CLI_EXIT_FAILURE;
     }
@@ -143,8 +143,11 @@ int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
     if (r->journal && o->refresh_users &&
         ssync_journal_user_prune(r->journal, 1e300, &e) != SSYNC_OK)
         cli_log_msg(r->log, SSYNC_LOG_WARN, "[state] path: %s (user cache kept)", e.msg);
-    if (!(r->graph = cli_graph_open(r->cfg, r->log)))
+    if (ssync_graph_open(&r->cfg->intune, r->cfg->path, cli_log_graph_fn, r->log, &r->graph, &e) !=
+        SSYNC_OK) {
+        cli_log_error(r->log, NULL, &e);
         return CLI_EXIT_FAILURE;
+    }
     if (r->signals)
         cli_signal_attach(r->signals, r->graph);
     if (ssync_plan_resolve(r->graph, r->cfg, cli_plan_target(r), r->journal, r->plan, r->listing,

@@ -2,9 +2,7 @@
 #include "cli_util.h"
 
 #include "cli_log.h"
-#include "common/fileio.h"
 
-#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +29,7 @@ void cli_report(const char *cmd, const char *item, const ssync_error *e)
 ssync_kra_set *cli_load_kras(const char *cmd, const struct cli_list *kras,
                              const struct cli_list *pass_files, const struct cli_list *certs)
 {
-    ssync_error e = {0};
-    ssync_kra_set *set = NULL;
+    /* the loader checks these too: here they are worded with the options' names */
     if (kras->n == 0) {
         cli_err(cmd, "no KRA key given (--kra FILE)");
         return NULL;
@@ -48,32 +45,15 @@ ssync_kra_set *cli_load_kras(const char *cmd, const struct cli_list *kras,
         cli_err(cmd, "more --kra-cert than --kra options");
         return NULL;
     }
-    if (ssync_kra_set_new(&set, &e) != SSYNC_OK) {
+    ssync_kra_cfg cfg = {
+        .key = {kras->v, kras->n},
+        .cert = {certs->v, certs->n},
+        .password_file = {pass_files->v, pass_files->n},
+        .password_env = "SMIMESYNC_KRA_PASSWORD",
+    };
+    ssync_error e = {0};
+    ssync_kra_set *set = NULL;
+    if (ssync_kra_set_load(&cfg, "KRA password file", NULL, NULL, &set, &e) != SSYNC_OK)
         cli_report(cmd, NULL, &e);
-        return NULL;
-    }
-    for (size_t i = 0; i < kras->n; i++) {
-        ssync_buf pw = {0};
-        const char *password = NULL;
-        if (pass_files->n) {
-            const char *pf = pass_files->v[pass_files->n == 1 ? 0 : i];
-            if (ssync_read_secret_file(pf, &pw, &e) != SSYNC_OK) {
-                cli_report(cmd, "KRA password file", &e);
-                ssync_kra_set_free(set);
-                return NULL;
-            }
-            password = (const char *)pw.data;
-        } else {
-            password = getenv("SMIMESYNC_KRA_PASSWORD");
-        }
-        ssync_code rc = ssync_kra_set_add_file(set, kras->v[i], password,
-                                               i < certs->n ? certs->v[i] : NULL, &e);
-        ssync_buf_free_secret(&pw);
-        if (rc != SSYNC_OK) {
-            cli_report(cmd, NULL, &e);
-            ssync_kra_set_free(set);
-            return NULL;
-        }
-    }
     return set;
 }

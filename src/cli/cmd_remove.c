@@ -2,12 +2,12 @@
  * thumbprints), each verified gone, with an intent in the journal before the deletes and the
  * outcomes after, as sync does. */
 #include "cli.h"
-#include "cli_graph.h"
 #include "cli_log.h"
 #include "cli_options.h"
 #include "cli_util.h"
 
 #include "sync/config.h"
+#include "sync/connect.h"
 #include "graph/graph.h"
 #include "journal/journal.h"
 #include "pki/crl.h"
@@ -386,7 +386,9 @@ int cmd_remove(int argc, char **argv)
     }
     o.log = (struct cli_log){
         .cmd = CMD, .verbosity = cli_log_level(cfg.log.level, o.verbose, 0), .json = cfg.log.json};
-    ssync_graph *g = cli_graph_open(&cfg, &o.log);
+    ssync_graph *g = NULL;
+    if (ssync_graph_open(&cfg.intune, cfg.path, cli_log_graph_fn, &o.log, &g, &e) != SSYNC_OK)
+        cli_log_error(&o.log, NULL, &e);
     ssync_pfx_list l = {0};
     rc = CLI_EXIT_FAILURE;
     if (g) {

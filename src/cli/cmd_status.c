@@ -1,7 +1,7 @@
 /* smimesync status: compare the CA (the plan's desired state) with Intune, per user, without
  * writing anything. Like diff(1), the exit status says whether they differ (4) or not (0). */
 #include "cli.h"
-#include "cli_graph.h"
+#include "cli_log.h"
 #include "cli_options.h"
 #include "cli_plan.h"
 #include "cli_util.h"

@@ -1,11 +1,12 @@
 /* smimesync upload: POST records made by `export` to Intune. Together they split the work
  * between a host that holds the KRA key and no network, and one that talks to Graph. */
 #include "cli.h"
-#include "cli_graph.h"
+#include "cli_log.h"
 #include "cli_options.h"
 #include "cli_util.h"
 
 #include "sync/config.h"
+#include "sync/connect.h"
 #include "record/record.h"
 
 #include <dirent.h>
@@ -171,7 +172,10 @@ int cmd_upload(int argc, char **argv)
     ssync_graph *g = NULL;
     if (!ops) {
         cli_err(CMD, "out of memory");
-    } else if (nops > 0 && (g = cli_graph_open(&cfg, &log))) {
+    } else if (nops > 0 && ssync_graph_open(&cfg.intune, cfg.path, cli_log_graph_fn, &log, &g,
+                                            &e) != SSYNC_OK) {
+        cli_log_error(&log, NULL, &e);
+    } else if (nops > 0) {
         if (ssync_graph_run(g, ops, nops, on_done, &run, &e) != SSYNC_OK)
             cli_report_graph(CMD, NULL, &e, ssync_graph_last_failure(g));
     }

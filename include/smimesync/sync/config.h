@@ -8,17 +8,34 @@
 #include "common/errors.h"
 #include "pfx/pfx.h"
 #include "record/record.h"
+#include "recover/kra.h"
 #include "source/source.h"
+
+/* The [intune] section: the app registration, its credentials and the limits of the Graph client
+ * (sync/connect.h opens it). */
+typedef struct ssync_intune_cfg {
+    char *tenant_id;
+    char *client_id;
+    char *client_secret_file;
+    char *client_secret_env;
+    char *client_certificate;
+    char *client_key;
+    int assertion_ps256; /* 0: RS256 + x5t (default), 1: PS256 + x5t#S256 */
+    char *authority;
+    char *graph;
+    char *ca_bundle;
+    int write_limit;     /* writes per window */
+    double write_window; /* seconds */
+    int request_limit;   /* requests per window */
+    double request_window;
+    int max_in_flight;
+    int timeout; /* seconds per request */
+} ssync_intune_cfg;
 
 typedef struct ssync_config {
     char *path; /* the file this came from */
     ssync_source_cfg source;
-    struct {
-        ssync_cfg_list key;  /* PKCS#12 or PEM files */
-        ssync_cfg_list cert; /* certificates for PEM keys, by position */
-        char *password_file;
-        char *password_env; /* environment variable holding the password */
-    } kra;
+    ssync_kra_cfg kra; /* its lists and strings are owned here (password_file: at most one) */
     struct {
         char *public_key;
         char *provider_name;
@@ -29,24 +46,7 @@ typedef struct ssync_config {
         ssync_pfx_profile profile;
         int include_chain;
     } pfx;
-    struct {
-        char *tenant_id;
-        char *client_id;
-        char *client_secret_file;
-        char *client_secret_env;
-        char *client_certificate;
-        char *client_key;
-        int assertion_ps256; /* 0: RS256 + x5t (default), 1: PS256 + x5t#S256 */
-        char *authority;
-        char *graph;
-        char *ca_bundle;
-        int write_limit;     /* writes per window */
-        double write_window; /* seconds */
-        int request_limit;   /* requests per window */
-        double request_window;
-        int max_in_flight;
-        int timeout; /* seconds per request */
-    } intune;
+    ssync_intune_cfg intune;
     struct {
         int remove_revoked;     /* default 1 */
         int keep_newest;        /* per user; 0 = keep all (default) */

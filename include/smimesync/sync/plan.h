@@ -30,10 +30,6 @@ typedef struct ssync_plan_counts {
 const char *ssync_plan_action_name(ssync_plan_action a);
 void ssync_plan_policy_from_config(const ssync_config *cfg, ssync_plan_policy *out);
 
-/* Loads the KRA keys named in [kra] (password from password_file, else password_env, else
- * none). */
-ssync_code ssync_plan_load_kras(const ssync_config *cfg, ssync_kra_set **out, ssync_error *err);
-
 /* Scans the source (ssync_source_scan) and applies the target and the certificate filters:
  * a target keeps only the items of its request id and serial (target->user is applied by
  * resolve); the certificate filters ([source] templates, eku) mark items filtered with the

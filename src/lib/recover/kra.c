@@ -310,3 +310,86 @@ static ssync_code finish_add(ssync_kra_set *set, const char *path, EVP_PKEY *key
     }
     return rc;
 }
+
+/* The password of key i: its password file (the only one, or the one at i) read into pw, else the
+ * environment variable, else none. */
+static ssync_code key_password(const ssync_kra_cfg *cfg, size_t i, const char *password_file_name,
+                               ssync_kra_each_fn each, void *each_ctx, ssync_buf *pw,
+                               const char **password, ssync_error *err)
+{
+    const ssync_kra_paths *files = &cfg->password_file;
+    if (files->n == 0) {
+        *password = cfg->password_env ? getenv(cfg->password_env) : NULL;
+        return SSYNC_OK;
+    }
+    if (i > 0 && files->n == 1)
+        return SSYNC_OK; /* one for all: read once */
+    size_t at = files->n == 1 ? 0 : i;
+    ssync_buf_free_secret(pw);
+    *password = NULL;
+    ssync_code rc = ssync_read_secret_file(files->v[at], pw, err);
+    if (rc != SSYNC_OK) {
+        ssync_error_prefix(err,
+                           "%s: ", password_file_name ? password_file_name : "KRA password file");
+        if (each)
+            each(each_ctx, &(ssync_kra_event){.step = SSYNC_KRA_STEP_PASSWORD_FILE,
+                                              .index = at,
+                                              .path = files->v[at],
+                                              .err = err});
+        return rc;
+    }
+    *password = (const char *)pw->data;
+    return SSYNC_OK;
+}
+
+ssync_code ssync_kra_set_load(const ssync_kra_cfg *cfg, const char *password_file_name,
+                              ssync_kra_each_fn each, void *each_ctx, ssync_kra_set **out,
+                              ssync_error *err)
+{
+    if (!out || !cfg)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_kra_set_load");
+    *out = NULL;
+    ssync_error scratch = {0};
+    if (!err)
+        err = &scratch; /* each sees the error of a failed step */
+    const ssync_kra_paths *keys = &cfg->key;
+    if (keys->n == 0)
+        return ssync_fail(err, SSYNC_ERR_CONFIG, "no KRA key given");
+    if (cfg->password_file.n > 1 && cfg->password_file.n != keys->n)
+        return ssync_fail(err, SSYNC_ERR_CONFIG,
+                          "give one password file for all KRA keys or one per key (%zu given, %zu "
+                          "keys)",
+                          cfg->password_file.n, keys->n);
+    if (cfg->cert.n > keys->n)
+        return ssync_fail(err, SSYNC_ERR_CONFIG, "more KRA certificates than keys");
+    ssync_kra_set *set = NULL;
+    ssync_code rc = ssync_kra_set_new(&set, err);
+    ssync_buf pw = {0};
+    const char *password = NULL;
+    for (size_t i = 0; rc == SSYNC_OK && i < keys->n; i++) {
+        rc = key_password(cfg, i, password_file_name, each, each_ctx, &pw, &password, err);
+        if (rc != SSYNC_OK)
+            break;
+        size_t before = ssync_kra_set_count(set);
+        const char *cert = i < cfg->cert.n ? cfg->cert.v[i] : NULL;
+        rc = ssync_kra_set_add_file(set, keys->v[i], password, cert, err);
+        if (!each)
+            continue;
+        ssync_kra_event ev = {.step = SSYNC_KRA_STEP_KEY, .index = i, .path = keys->v[i]};
+        if (rc == SSYNC_OK)
+            ssync_kra_set_get(set, before, NULL, &ev.cert);
+        else
+            ev.err = err;
+        if (each(each_ctx, &ev) && rc != SSYNC_OK) {
+            rc = SSYNC_OK; /* the caller reported it and goes on without this key */
+            ssync_error_clear(err);
+        }
+    }
+    ssync_buf_free_secret(&pw);
+    if (rc != SSYNC_OK) {
+        ssync_kra_set_free(set);
+        return rc;
+    }
+    *out = set;
+    return SSYNC_OK;
+}

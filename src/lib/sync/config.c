@@ -13,6 +13,8 @@ typedef enum {
     K_PATH,     /* a file path; relative paths are relative to the config file's directory */
     K_PATHLIST, /* comma-separated paths */
     K_STRLIST,  /* comma-separated values */
+    K_PATHS,    /* comma-separated paths into an ssync_kra_paths (the array is owned here) */
+    K_PATH1,    /* one path into an ssync_kra_paths */
     K_BOOL,
     K_INT,   /* non-negative integer, or -1 where min allows */
     K_LIMIT, /* "N/SECONDS" or "off" */
@@ -48,9 +50,9 @@ static const key_def keys[] = {
     {"source", "manifest", K_PATH, F(source.manifest), 0, 0, 0},
     {"source", "requester", K_STR, F(source.requester), 0, 0, 0},
     {"source", "incremental", K_BOOL, F(source.incremental), 0, 0, 0},
-    {"kra", "key", K_PATHLIST, F(kra.key), 0, 0, 0},
-    {"kra", "cert", K_PATHLIST, F(kra.cert), 0, 0, 0},
-    {"kra", "password_file", K_PATH, F(kra.password_file), 0, 0, 0},
+    {"kra", "key", K_PATHS, F(kra.key), 0, 0, 0},
+    {"kra", "cert", K_PATHS, F(kra.cert), 0, 0, 0},
+    {"kra", "password_file", K_PATH1, F(kra.password_file), 0, 0, 0},
     {"kra", "password_env", K_STR, F(kra.password_env), 0, 0, 0},
     {"connector", "public_key", K_PATH, F(connector.public_key), 0, 0, 0},
     {"connector", "provider_name", K_STR, F(connector.provider_name), 0, 0, 0},
@@ -192,6 +194,45 @@ static int set_list(parse_ctx *ctx, ssync_cfg_list *list, const char *value, int
     return 1;
 }
 
+static void free_paths(ssync_kra_paths *paths)
+{
+    for (size_t i = 0; i < paths->n; i++)
+        free((void *)paths->v[i]);
+    free((void *)paths->v);
+    paths->v = NULL;
+    paths->n = 0;
+}
+
+/* A list (or one path) of the [kra] section: parsed as the other path lists, then kept as the
+ * borrowed view ssync_kra_cfg takes. */
+static int set_paths(parse_ctx *ctx, ssync_kra_paths *paths, const char *value, int one)
+{
+    ssync_cfg_list list = {0};
+    if (one) {
+        if (!*value)
+            return snprintf(ctx->problem, sizeof ctx->problem, "empty value"), 0;
+        if (!(list.v[0] = resolve_path(ctx, value)))
+            return snprintf(ctx->problem, sizeof ctx->problem, "out of memory"), 0;
+        list.n = 1;
+    } else if (!set_list(ctx, &list, value, 1)) {
+        for (size_t i = 0; i < list.n; i++)
+            free(list.v[i]);
+        return 0;
+    }
+    const char **v = malloc(list.n * sizeof *v);
+    if (!v) {
+        for (size_t i = 0; i < list.n; i++)
+            free(list.v[i]);
+        return snprintf(ctx->problem, sizeof ctx->problem, "out of memory"), 0;
+    }
+    for (size_t i = 0; i < list.n; i++)
+        v[i] = list.v[i];
+    free_paths(paths);
+    paths->v = v;
+    paths->n = list.n;
+    return 1;
+}
+
 static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
 {
     char *base = (char *)ctx->cfg;
@@ -223,6 +264,9 @@ static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
     case K_PATHLIST:
     case K_STRLIST:
         return set_list(ctx, field, value, k->kind == K_PATHLIST);
+    case K_PATHS:
+    case K_PATH1:
+        return set_paths(ctx, field, value, k->kind == K_PATH1);
     case K_BOOL:
         if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcmp(value, "1") ||
             !strcasecmp(value, "on"))
@@ -413,6 +457,8 @@ void ssync_config_free(ssync_config *cfg)
             ssync_cfg_list *l = field;
             for (size_t j = 0; j < l->n; j++)
                 free(l->v[j]);
+        } else if (keys[i].kind == K_PATHS || keys[i].kind == K_PATH1) {
+            free_paths(field);
         }
     }
     free(cfg->path);

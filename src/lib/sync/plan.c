@@ -32,36 +32,6 @@ void ssync_plan_policy_from_config(const ssync_config *cfg, ssync_plan_policy *o
     out->drop_expired_after = cfg->policy.drop_expired_after;
 }
 
-ssync_code ssync_plan_load_kras(const ssync_config *cfg, ssync_kra_set **out, ssync_error *err)
-{
-    *out = NULL;
-    if (cfg->kra.key.n == 0)
-        return ssync_fail(err, SSYNC_ERR_CONFIG, "[kra] key is required");
-    ssync_buf pass = {0};
-    const char *password = NULL;
-    if (cfg->kra.password_file) {
-        ssync_code rc = ssync_read_secret_file(cfg->kra.password_file, &pass, err);
-        if (rc != SSYNC_OK)
-            return ssync_error_prefix(err, "[kra] password_file: ");
-        password = (const char *)pass.data;
-    } else if (cfg->kra.password_env) {
-        password = getenv(cfg->kra.password_env);
-    }
-    ssync_kra_set *set = NULL;
-    ssync_code rc = ssync_kra_set_new(&set, err);
-    for (size_t i = 0; rc == SSYNC_OK && i < cfg->kra.key.n; i++) {
-        const char *cert = i < cfg->kra.cert.n ? cfg->kra.cert.v[i] : NULL;
-        rc = ssync_kra_set_add_file(set, cfg->kra.key.v[i], password, cert, err);
-    }
-    ssync_buf_free_secret(&pass);
-    if (rc != SSYNC_OK) {
-        ssync_kra_set_free(set);
-        return rc;
-    }
-    *out = set;
-    return SSYNC_OK;
-}
-
 int ssync_plan_target_empty(const ssync_plan_target *t)
 {
     return !t || (!t->request_id && !t->serial && !t->user);

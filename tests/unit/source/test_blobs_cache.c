@@ -5,6 +5,7 @@
 
 #include "sync/config.h"
 #include "journal/journal.h"
+#include "sync/connect.h"
 #include "sync/plan.h"
 #include "source/blobs_cache.h"
 
@@ -108,7 +109,7 @@ static void cached_scan(void **state)
     ssync_kra_set *kras = NULL;
     ssync_journal *j = NULL;
     ssync_error e = {0};
-    assert_int_equal(ssync_plan_load_kras(&cfg, &kras, &e), SSYNC_OK);
+    assert_int_equal(ssync_kra_set_open(&cfg.kra, NULL, NULL, &kras, &e), SSYNC_OK);
     assert_int_equal(ssync_journal_open(db, &j, &e), SSYNC_OK);
     X509_CRL *crl = crl_revoking_user();
 
@@ -153,7 +154,7 @@ static void cached_scan(void **state)
 
     /* another KRA set: the cache entries do not apply, the KRA is reported as not held */
     load_cfg(&cfg, dir, "recovery/kra2.p12", "recovery/p12.pass");
-    assert_int_equal(ssync_plan_load_kras(&cfg, &kras, &e), SSYNC_OK);
+    assert_int_equal(ssync_kra_set_open(&cfg.kra, NULL, NULL, &kras, &e), SSYNC_OK);
     assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, j, &again, &e), SSYNC_OK);
     assert_int_equal(again.items[1].code, SSYNC_ERR_KRA_NOT_HELD);
     ssync_plan_free(&again);

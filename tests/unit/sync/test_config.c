@@ -117,7 +117,8 @@ static void relative_paths_follow_the_config_file(void **state)
     char want[700];
     snprintf(want, sizeof want, "%s/kra.p12", dir);
     assert_string_equal(c.kra.key.v[0], want);
-    assert_string_equal(c.kra.password_file, "/abs/kra.pass");
+    assert_int_equal(c.kra.password_file.n, 1);
+    assert_string_equal(c.kra.password_file.v[0], "/abs/kra.pass");
     ssync_config_free(&c);
     assert_int_equal(ssync_config_load("/nonexistent/x.conf", &c, &e), SSYNC_ERR_FILE_OPEN);
     assert_non_null(strstr(e.msg, "/nonexistent/x.conf"));

@@ -1,6 +1,7 @@
 /* The sync engine's pure diff: desired items + the Intune listing + policy -> actions. */
 #include "testutil.h"
 
+#include "sync/connect.h"
 #include "sync/plan.h"
 
 #include <openssl/x509v3.h>
@@ -409,7 +410,7 @@ static void scan_targets_and_filters(void **state)
     load_cfg(&cfg, dir, "");
     ssync_kra_set *kras = NULL;
     ssync_error e = {0};
-    assert_int_equal(ssync_plan_load_kras(&cfg, &kras, &e), SSYNC_OK);
+    assert_int_equal(ssync_kra_set_open(&cfg.kra, NULL, NULL, &kras, &e), SSYNC_OK);
 
     ssync_plan p = {0};
     assert_int_equal(scan(&cfg, kras, NULL, 0, NULL, NULL, &p, &e), SSYNC_OK);
