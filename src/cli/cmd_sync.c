@@ -12,6 +12,7 @@
 #include "record/export.h"
 #include "source/source.h"
 #include "sync/config.h"
+#include "sync/connect.h"
 #include "sync/plan.h"
 #include "sync/run.h"
 
@@ -28,18 +29,6 @@ struct sync_run {
     ssync_item_result *results; /* one per plan item */
     ssync_sync_summary sum;
 };
-
-static void init_exporter(ssync_exporter *ex, const struct cli_plan_run *r)
-{
-    ssync_exporter_init(ex);
-    ex->kras = r->kras;
-    ex->profile = r->cfg->pfx.profile;
-    ex->include_chain = r->cfg->pfx.include_chain;
-    ex->both_purpose = r->cfg->policy.both_purpose;
-    ex->record.provider_name = r->cfg->connector.provider_name;
-    ex->record.key_name = r->cfg->connector.key_name;
-    ex->record.padding = r->cfg->connector.padding;
-}
 
 static void progress_begin(void *ctx, size_t total)
 {
@@ -66,8 +55,8 @@ static int cancelled(void *ctx)
 static int run_sync(struct sync_run *s)
 {
     struct cli_plan_run *r = s->r;
-    ssync_exporter ex;
-    init_exporter(&ex, r);
+    ssync_exporter ex; /* the run loads the connector key */
+    ssync_exporter_from_config(&ex, r->cfg, r->kras, NULL);
     const ssync_run_hooks hooks = {.log = cli_log_graph_fn,
                                    .log_ctx = r->log,
                                    .progress_begin = progress_begin,
