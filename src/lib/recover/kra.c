@@ -1,7 +1,7 @@
-/* KRA key loading (OpenSSL: PKCS12_parse(3), OSSL_PROVIDER-legacy(7)). PKCS#12 files exported by
- * Windows may use RC2-40/3DES PBEs that OpenSSL 3 only offers in its "legacy" provider: it is
- * loaded on demand (with "default", which loading any provider explicitly would otherwise disable),
- * its handles kept in the set and unloaded when the set is freed. */
+/* KRA key loading (OpenSSL docs: PKCS12_parse(3), OSSL_PROVIDER-legacy(7)). PKCS#12 files
+ * exported by Windows may use RC2-40/3DES PBEs that OpenSSL 3 only offers in its "legacy"
+ * provider: it is loaded on demand (with "default", which loading any provider explicitly would
+ * otherwise disable), its handles kept in the set and unloaded when the set is freed. */
 #include "recover/kra.h"
 
 #include "common/fileio.h"
