@@ -36,6 +36,9 @@ typedef struct ssync_certinfo {
 
 ssync_code ssync_certinfo_get(X509 *cert, ssync_certinfo *info, ssync_error *err);
 void ssync_certinfo_clear(ssync_certinfo *info);
+/* The thumbprint Intune keys records on: lowercase hex SHA-1 of the DER certificate, into out.
+ * 0, or -1 (out "") when it cannot be computed. */
+int ssync_cert_thumbprint(X509 *cert, char out[41]);
 /* The facts as a JSON object (keys: thumbprint, serialNumber, subject, issuer, notBefore, notAfter,
  * keyUsage[], extendedKeyUsage[], emails[], userPrincipalName, template{oid,major,minor,name},
  * keyType, keyBits). Returns a new reference or NULL on allocation failure. */

@@ -297,6 +297,20 @@ static ssync_code get_key(X509 *cert, ssync_certinfo *info, ssync_error *err)
     return info->key_type ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_NOMEM, "key type");
 }
 
+int ssync_cert_thumbprint(X509 *cert, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    out[0] = '\0';
+    EVP_MD *sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    int ok = sha1 && X509_digest(cert, sha1, md, &mdlen) && mdlen == 20;
+    EVP_MD_free(sha1);
+    if (!ok)
+        return -1;
+    ssync_hex_lower(md, mdlen, out);
+    return 0;
+}
+
 ssync_code ssync_certinfo_get(X509 *cert, ssync_certinfo *info, ssync_error *err)
 {
     if (!info)
@@ -307,15 +321,10 @@ ssync_code ssync_certinfo_get(X509 *cert, ssync_certinfo *info, ssync_error *err
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_certinfo_get: certificate is NULL");
 
     ssync_code rc = SSYNC_OK;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_MD *sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-    if (!sha1 || !X509_digest(cert, sha1, md, &mdlen) || mdlen != 20)
+    if (ssync_cert_thumbprint(cert, info->thumbprint) != 0) {
         rc = ssync_fail_ssl(err, SSYNC_ERR_CERT_PARSE, "cannot compute the SHA-1 thumbprint");
-    EVP_MD_free(sha1);
-    if (rc != SSYNC_OK)
         goto out;
-    ssync_hex_lower(md, mdlen, info->thumbprint);
+    }
 
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
     char *hex = bn ? BN_bn2hex(bn) : NULL;

@@ -3,6 +3,7 @@
  * keeps the facts in the journal's scan cache); exporting recovers the key from the file again.
  * The source keeps no state between calls. */
 #include "source/source_int.h"
+#include "pki/certinfo.h"
 
 #include "common/fileio.h"
 #include "pki/crl.h"
@@ -204,17 +205,6 @@ static ssync_code blobs_check(ssync_source *s, ssync_source_check_result *out, s
     return SSYNC_OK;
 }
 
-static void thumbprint_of(X509 *cert, char out[41])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    out[0] = '\0';
-    if (X509_digest(cert, EVP_sha1(), md, &len) != 1 || len != 20)
-        return;
-    for (unsigned i = 0; i < len; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* Marks the thumbprints carried by one blob file: the certificates the blob carries are read
  * without decrypting anything (no KRA operation, no directory lookup). */
 static void search_file(const ssync_source *s, const char *path, int include_expired,
@@ -228,7 +218,7 @@ static void search_file(const ssync_source *s, const char *path, int include_exp
         for (int c = 0; c < sk_X509_num(blob.certs); c++) {
             X509 *cert = sk_X509_value(blob.certs, c);
             char tp[41];
-            thumbprint_of(cert, tp);
+            ssync_cert_thumbprint(cert, tp);
             for (size_t i = 0; i < n; i++) {
                 if (files[i] || strcmp(tp, thumbprints[i]) != 0)
                     continue;

@@ -1,5 +1,6 @@
 /* The plan's scan cache (see blobs_cache.h). */
 #include "source/blobs_cache.h"
+#include "pki/certinfo.h"
 
 #include "common/encode.h"
 #include "pki/crl.h"
@@ -133,15 +134,10 @@ char *ssync_scan_kra_id(const ssync_kra_set *kras)
     for (size_t i = 0; id && i < n; i++) {
         EVP_PKEY *k;
         X509 *c;
-        unsigned char md[20];
-        unsigned len = 0;
-        if (!ssync_kra_set_get(kras, i, &k, &c) || !X509_digest(c, EVP_sha1(), md, &len) ||
-            len != 20) {
+        if (!ssync_kra_set_get(kras, i, &k, &c) || ssync_cert_thumbprint(c, id + 41 * i) != 0) {
             free(id);
             return NULL;
         }
-        for (unsigned b = 0; b < 20; b++)
-            snprintf(id + 41 * i + 2 * b, 3, "%02x", md[b]);
         id[41 * i + 40] = i + 1 < n ? ',' : '\0';
     }
     return id;
