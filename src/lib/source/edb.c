@@ -2,8 +2,9 @@
  * CertLog\<CA>.edb). Items are the issued and revoked requests that carry an archived key,
  * joined with their certificates (the targeted query of edb/ca.c on the database of
  * edb/file.c), each row's archived key recovered like a recovery blob's; the key is read again
- * by request id at upload time. The source holds no database handle: scan, check and each
- * export open their own (a table carries a cursor), so exports may run on several workers. */
+ * by request id at upload time. A table carries a cursor, so exports on several workers at once
+ * cannot share a handle: the source keeps the handles its exports opened and lends each export
+ * an idle one (or opens another), so a run opens one handle per worker, not one per item. */
 #include "source/source_int.h"
 
 #include "edb/edb.h"
@@ -14,6 +15,7 @@
 #define EDB_META_LAST_ID "edb.last_request_id"
 
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,69 @@ static ssync_code open_db(const ssync_source_cfg *cfg, ssync_edb_db **db, ssync_
     if (!cfg->path)
         return ssync_fail(err, SSYNC_ERR_CONFIG, "[source] path is required (the .edb file)");
     return ssync_edb_open(cfg->path, db, err);
+}
+
+/* The idle database handles of the exports (at most one per worker that ran at once). */
+typedef struct edb_handles {
+    pthread_mutex_t lock;
+    ssync_edb_db **idle;
+    size_t n, cap;
+} edb_handles;
+
+static ssync_code edb_open(ssync_source *src, ssync_error *err)
+{
+    edb_handles *h = calloc(1, sizeof *h);
+    if (!h)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "edb source");
+    pthread_mutex_init(&h->lock, NULL);
+    src->impl = h;
+    return SSYNC_OK;
+}
+
+static void edb_source_close(ssync_source *src)
+{
+    edb_handles *h = src->impl;
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n; i++)
+        ssync_edb_close(h->idle[i]);
+    free(h->idle);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+    src->impl = NULL;
+}
+
+/* An idle handle of an earlier export, or a new one. */
+static ssync_code take_db(ssync_source *src, ssync_edb_db **db, ssync_error *err)
+{
+    edb_handles *h = src->impl;
+    *db = NULL;
+    pthread_mutex_lock(&h->lock);
+    if (h->n > 0)
+        *db = h->idle[--h->n];
+    pthread_mutex_unlock(&h->lock);
+    return *db ? SSYNC_OK : open_db(src->cfg, db, err);
+}
+
+/* Back to the idle handles (closed when it cannot be kept). */
+static void give_db(ssync_source *src, ssync_edb_db *db)
+{
+    edb_handles *h = src->impl;
+    pthread_mutex_lock(&h->lock);
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 4;
+        ssync_edb_db **v = realloc(h->idle, cap * sizeof *v);
+        if (v) {
+            h->idle = v;
+            h->cap = cap;
+        }
+    }
+    if (h->n < h->cap) {
+        h->idle[h->n++] = db;
+        db = NULL;
+    }
+    pthread_mutex_unlock(&h->lock);
+    ssync_edb_close(db);
 }
 
 static void query_from_config(const ssync_source_cfg *cfg, ssync_edb_query *q)
@@ -166,7 +231,7 @@ static ssync_code export_entry(void *ctx, const ssync_edb_entry *e, ssync_error 
     return rc;
 }
 
-/* A database handle per call: several workers may export at once. */
+/* A handle per worker: several workers may export at once. */
 static ssync_code edb_export(ssync_source *src, const ssync_exporter *ex, const ssync_plan_item *it,
                              const char *upn, ssync_export_result *out, ssync_error *err)
 {
@@ -175,7 +240,7 @@ static ssync_code edb_export(ssync_source *src, const ssync_exporter *ex, const 
         return ssync_fail(err, SSYNC_ERR_ARG, "not an edb item");
     memset(out, 0, sizeof *out);
     ssync_edb_db *db = NULL;
-    ssync_code rc = open_db(cfg, &db, err);
+    ssync_code rc = take_db(src, &db, err);
     if (rc != SSYNC_OK)
         return rc;
     ssync_edb_query q = {0};
@@ -187,7 +252,7 @@ static ssync_code edb_export(ssync_source *src, const ssync_exporter *ex, const 
         rc = ssync_fail(err, SSYNC_ERR_NOT_FOUND,
                         "%s: request %lld is no longer an issued request with an archived key",
                         cfg->path, it->request_id);
-    ssync_edb_close(db);
+    give_db(src, db);
     return rc;
 }
 
@@ -288,8 +353,10 @@ static ssync_code edb_commit(ssync_source *src, const ssync_plan *p, ssync_error
 
 const ssync_source_ops ssync_source_edb = {
     .name = "edb",
+    .open = edb_open,
     .scan = edb_scan,
     .export = edb_export,
     .check = edb_check,
     .commit = edb_commit,
+    .close = edb_source_close,
 };
