@@ -139,6 +139,8 @@ void emu_throttle_error(const emu_req *req, emu_resp *resp, const char *retry_af
  * authorization error codes). */
 void emu_entra_error(const emu_req *req, emu_resp *resp, int status, const char *error, long aadsts,
                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* 400 invalid_tenant, AADSTS90002: the tenant in the path is not this emulator's. */
+void emu_tenant_not_found(const emu_req *req, emu_resp *resp, const char *tenant);
 
 /* ---- configuration and shared context ---- */
 
@@ -271,6 +273,11 @@ void emu_http_stop(struct MHD_Daemon *d);
 /* ---- token endpoint and access tokens (emu_token.c, emu_jwt.c) ---- */
 
 void emu_token_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *tenant);
+
+/* The discovery documents (emu_discovery.c): OpenID configuration, signing keys, instance
+ * discovery. emu_discovery_path: 1 when the path is one of them. */
+int emu_discovery_path(const char *path);
+void emu_discovery_route(emu_ctx *ctx, emu_req *req, emu_resp *resp);
 
 typedef struct emu_principal {
     char appid[64];

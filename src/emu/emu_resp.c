@@ -149,3 +149,13 @@ void emu_entra_error(const emu_req *req, emu_resp *resp, int status, const char 
     emu_resp_header(resp, "Pragma", "no-cache");
     emu_resp_header(resp, "x-ms-request-id", req->request_id);
 }
+
+void emu_tenant_not_found(const emu_req *req, emu_resp *resp, const char *tenant)
+{
+    emu_entra_error(req, resp, 400, "invalid_tenant", 90002,
+                    "Tenant '%.100s' not found. Check to make sure you have the correct tenant ID "
+                    "and are signing into the correct cloud. Check with your subscription "
+                    "administrator, this may happen if there are no active subscriptions for the "
+                    "tenant.",
+                    tenant);
+}

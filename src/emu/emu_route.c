@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 /* Route class for statistics and for choosing the error shape. */
-typedef enum route_class { R_TOKEN, R_GRAPH, R_ADMIN, R_OTHER } route_class;
+typedef enum route_class { R_TOKEN, R_DISCOVERY, R_GRAPH, R_ADMIN, R_OTHER } route_class;
 
 static const char *seg_end(const char *p)
 {
@@ -59,7 +59,7 @@ static void fault_answer(emu_ctx *ctx, emu_req *req, emu_resp *resp, route_class
     (void)ctx;
     int status = f->kind == EMU_FAULT_500 ? 500 : f->kind == EMU_FAULT_504 ? 504 : 503;
     const char *retry = f->kind == EMU_FAULT_503_RETRY ? f->arg : NULL;
-    if (rc == R_TOKEN) {
+    if (rc == R_TOKEN || rc == R_DISCOVERY) {
         /* Entra's shape; temporarily_unavailable is the documented retryable error */
         emu_entra_error(req, resp, status, "temporarily_unavailable", 90033,
                         "A transient error has occurred. Please try again. (injected fault %s)",
@@ -88,6 +88,8 @@ void emu_dispatch(emu_ctx *ctx, emu_req *req, emu_resp *resp)
         rc = R_ADMIN;
     else if (is_token_path(path, tenant, sizeof(tenant)))
         rc = R_TOKEN;
+    else if (emu_discovery_path(path))
+        rc = R_DISCOVERY;
     else if (strncasecmp(path, "/beta", 5) == 0 || strncasecmp(path, "/v1.0", 5) == 0)
         rc = R_GRAPH;
 
@@ -141,6 +143,9 @@ void emu_dispatch(emu_ctx *ctx, emu_req *req, emu_resp *resp)
         break;
     case R_TOKEN:
         emu_token_endpoint(ctx, req, resp, tenant);
+        break;
+    case R_DISCOVERY:
+        emu_discovery_route(ctx, req, resp);
         break;
     case R_GRAPH: {
         const char *version = strncasecmp(path, "/beta", 5) == 0 ? "beta" : "v1.0";

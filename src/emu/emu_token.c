@@ -189,12 +189,7 @@ void emu_token_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *
         return;
     }
     if (!emu_strcaseeq(tenant, ctx->tenant_id)) {
-        emu_entra_error(req, resp, 400, "invalid_tenant", 90002,
-                        "Tenant '%.100s' not found. Check to make sure you have the correct "
-                        "tenant ID and are signing into the correct cloud. Check with your "
-                        "subscription administrator, this may happen if there are no active "
-                        "subscriptions for the tenant.",
-                        tenant);
+        emu_tenant_not_found(req, resp, tenant);
         return;
     }
     if (req->body_too_large) {
