@@ -53,6 +53,9 @@ static const struct shared shared[] = {
      "lookups of [state] user_cache_hours)"},
     {CLI_OPT_PROGRESS, "progress", NULL, 0, 0, "draw the progress bar on a terminal even with -q"},
     {CLI_OPT_NO_PROGRESS, "no-progress", NULL, 0, 0, "never draw the progress bar"},
+    {CLI_OPT_NO_WAIT, "no-wait", NULL, 0, 0,
+     "when another run holds the state lock, exit at once\n"
+     "(status 5) instead of waiting ([state] lock_wait)"},
     {CLI_OPT_WORKERS, "workers", "N", 0, 0, "recovery threads, 1-256 (default: one per CPU)"},
     {CLI_OPT_KRA, "kra", "FILE", 0, 0, "KRA key: PKCS#12 or PEM; repeat for several KRAs"},
     {CLI_OPT_KRA_PASS_FILE, "kra-pass-file", "FILE", 0, 0,
@@ -110,12 +113,14 @@ static int takes(const struct cli_spec *s, int id)
 
 void cli_options_exit_codes(FILE *out)
 {
-    fprintf(out, "Exit status:\n"
-                 "  0  every item succeeded\n"
-                 "  1  no item succeeded, or a fatal error (unreadable KRA or connector key, ...)\n"
-                 "  2  bad command line\n"
-                 "  3  some items succeeded and some failed (each failure is one line on stderr)\n"
-                 "  4  status: differences found (Intune is not in step with the CA)\n");
+    fprintf(out,
+            "Exit status:\n"
+            "  0  every item succeeded\n"
+            "  1  no item succeeded, or a fatal error (unreadable KRA or connector key, ...)\n"
+            "  2  bad command line\n"
+            "  3  some items succeeded and some failed (each failure is one line on stderr)\n"
+            "  4  status: differences found (Intune is not in step with the CA)\n"
+            "  5  another run holds the state lock (--no-wait, or [state] lock_wait ran out)\n");
 }
 
 /* "-v, --verbose" or "--config FILE" into buf; returns its length. */
@@ -244,6 +249,9 @@ int cli_options_set(struct cli_opts *o, int id, const char *arg)
         break;
     case CLI_OPT_NO_PROGRESS:
         o->progress = 0;
+        break;
+    case CLI_OPT_NO_WAIT:
+        o->no_wait = 1;
         break;
     case CLI_OPT_WORKERS: {
         char *end = NULL;

@@ -37,6 +37,8 @@ enum cli_opt_id {
     CLI_OPT_REFRESH_USERS, /* --refresh-users */
     CLI_OPT_PROGRESS,      /* --progress */
     CLI_OPT_NO_PROGRESS,   /* --no-progress */
+    /* one writer */
+    CLI_OPT_NO_WAIT, /* --no-wait */
     /* workers */
     CLI_OPT_WORKERS, /* --workers N, 1-256 */
     /* KRA */
@@ -75,6 +77,7 @@ struct cli_opts {
     int log_json;      /* --log-format: 1 json, 0 text, -1 not given ([log] format) */
     int progress;      /* -1 auto, 0 --no-progress, 1 --progress */
     int refresh_users; /* forget the user-lookup cache first */
+    int no_wait;       /* do not wait for another run's state lock */
     unsigned workers;  /* 0: one per CPU */
     ssync_plan_target target;
     const char *user; /* CLI_OPT_USER */

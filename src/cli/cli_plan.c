@@ -10,6 +10,7 @@
 #include "cli_util.h"
 
 #include "sync/config.h"
+#include "journal/lock.h"
 #include "sync/connect.h"
 #include "journal/journal.h"
 
@@ -19,22 +20,19 @@
 #include <string.h>
 #include <unistd.h>
 
-/* plan and sync take the same options */
-static const struct cli_option plan_options[] = {
-    CLI_USE(CLI_OPT_CONFIG, NULL),
-    CLI_USE(CLI_OPT_REQUEST_ID, NULL),
-    CLI_USE(CLI_OPT_SERIAL, NULL),
-    CLI_USE(CLI_OPT_TARGET_USER, NULL),
-    CLI_USE(CLI_OPT_JSON, NULL),
-    CLI_USE(CLI_OPT_REPORT, NULL),
-    CLI_USE(CLI_OPT_REFRESH_USERS, NULL),
-    CLI_USE(CLI_OPT_LOG_FORMAT, NULL),
-    CLI_USE(CLI_OPT_VERBOSE, NULL),
-    CLI_USE(CLI_OPT_QUIET, "print only errors on stderr, no progress bar"),
-    CLI_USE(CLI_OPT_PROGRESS, NULL),
-    CLI_USE(CLI_OPT_NO_PROGRESS, NULL),
-    CLI_USE(CLI_OPT_WORKERS, "sync: recovery threads, 1-256 (default: one per CPU)"),
-};
+/* plan's options; sync takes them and --no-wait */
+#define PLAN_OPTIONS                                                                               \
+    CLI_USE(CLI_OPT_CONFIG, NULL), CLI_USE(CLI_OPT_REQUEST_ID, NULL),                              \
+        CLI_USE(CLI_OPT_SERIAL, NULL), CLI_USE(CLI_OPT_TARGET_USER, NULL),                         \
+        CLI_USE(CLI_OPT_JSON, NULL), CLI_USE(CLI_OPT_REPORT, NULL),                                \
+        CLI_USE(CLI_OPT_REFRESH_USERS, NULL), CLI_USE(CLI_OPT_LOG_FORMAT, NULL),                   \
+        CLI_USE(CLI_OPT_VERBOSE, NULL),                                                            \
+        CLI_USE(CLI_OPT_QUIET, "print only errors on stderr, no progress bar"),                    \
+        CLI_USE(CLI_OPT_PROGRESS, NULL), CLI_USE(CLI_OPT_NO_PROGRESS, NULL),                       \
+        CLI_USE(CLI_OPT_WORKERS, "sync: recovery threads, 1-256 (default: one per CPU)")
+
+static const struct cli_option plan_options[] = {PLAN_OPTIONS};
+static const struct cli_option sync_options[] = {PLAN_OPTIONS, CLI_USE(CLI_OPT_NO_WAIT, NULL)};
 
 const struct cli_spec cli_plan_spec = {
     .name = "plan",
@@ -52,7 +50,7 @@ const struct cli_spec cli_sync_spec = {
                "that are missing, remove the revoked ones (and those dropped by policy).\n"
                "Every write is recorded in the [state] journal before and after; a run that\n"
                "was interrupted is finished by the next one. Ctrl-C stops it cleanly.",
-    .options = CLI_SPEC_OPTIONS(plan_options),
+    .options = CLI_SPEC_OPTIONS(sync_options),
     .max_args = 0,
 };
 
@@ -102,6 +100,45 @@ static int scan(struct cli_plan_run *r)
     return rc;
 }
 
+static void lock_waiting(void *ctx, pid_t holder)
+{
+    struct cli_plan_run *r = ctx;
+    cli_log_msg(r->log, SSYNC_LOG_WARN,
+                "another run (pid %ld) holds the state lock: waiting for it to end%s", (long)holder,
+                r->cfg->state.lock_wait > 0 ? " ([state] lock_wait)" : "");
+}
+
+static int lock_cancelled(void *ctx)
+{
+    struct cli_plan_run *r = ctx;
+    return r->signals && cli_signal_received(r->signals);
+}
+
+/* One writer: a writing run holds the lock beside the journal from before its plan to its end,
+ * so two runs never plan and send the same writes. */
+static int take_lock(struct cli_plan_run *r)
+{
+    if (!r->writer || !r->cfg->state.path)
+        return CLI_EXIT_OK;
+    ssync_error e = {0};
+    ssync_lock_wait w = {.seconds = r->opt->no_wait ? 0 : r->cfg->state.lock_wait,
+                         .waiting = lock_waiting,
+                         .cancelled = lock_cancelled,
+                         .ctx = r};
+    ssync_code rc = ssync_lock_take(r->cfg->state.path, &w, &r->lock, &e);
+    if (rc == SSYNC_OK)
+        return CLI_EXIT_OK;
+    /* a state directory that cannot hold the lock cannot hold the journal either: the run goes
+     * on to report its plan, and makes no write (cmd_sync gives the run no journal) */
+    if (rc == SSYNC_ERR_BUSY)
+        cli_log_error(r->log, NULL, &e);
+    else
+        cli_log_msg(r->log, SSYNC_LOG_ERROR, "[state] path: %s", e.msg);
+    return rc == SSYNC_ERR_BUSY        ? CLI_EXIT_BUSY
+           : rc == SSYNC_ERR_CANCELLED ? CLI_EXIT_FAILURE
+                                       : CLI_EXIT_OK;
+}
+
 int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
 {
     r->started = time(NULL);
@@ -132,6 +169,8 @@ int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
         r->progress,
         cli_progress_wanted(o->progress, o->quiet, r->log->json, isatty(STDERR_FILENO)), stderr);
     r->log->progress = r->progress;
+    if ((rc = take_lock(r)) != CLI_EXIT_OK)
+        return rc;
     /* the library answers for source types it cannot read */
     if (ssync_kra_set_open(&r->cfg->kra, NULL, NULL, &r->kras, &e) != SSYNC_OK) {
         cli_log_error(r->log, NULL, &e);
@@ -172,6 +211,8 @@ void cli_plan_release(struct cli_plan_run *r)
     ssync_graph_free(r->graph);
     r->graph = NULL;
     ssync_journal_close(r->journal);
+    ssync_lock_release(r->lock); /* after the journal's last write */
+    r->lock = NULL;
     ssync_kra_set_free(r->kras);
     if (r->plan)
         ssync_plan_free(r->plan);

@@ -16,6 +16,7 @@ struct ssync_graph;
 struct ssync_pfx_list;
 struct ssync_journal;
 struct ssync_source;
+struct ssync_lock;
 struct cli_log;
 struct cli_progress;
 struct cli_signal;
@@ -27,6 +28,7 @@ extern const struct cli_spec cli_sync_spec;
 struct cli_plan_run {
     /* set by the caller before cli_plan_prepare */
     struct cli_signal *signals; /* optional: the Graph client is attached to it */
+    int writer;                 /* sync: hold the one-writer state lock for the whole run */
     /* set by cli_plan_prepare */
     const char *cmd;            /* "plan", "sync", "status": o->cmd */
     const struct cli_opts *opt; /* the parsed options (config, target, output, report, ...) */
@@ -40,6 +42,7 @@ struct cli_plan_run {
     struct cli_progress *progress;
     struct ssync_journal *journal; /* NULL without [state] path or when it cannot be opened */
     struct ssync_source *source;   /* open from the scan to the release */
+    struct ssync_lock *lock;       /* the one-writer lock of a writer run */
     int journal_failed;            /* [state] path set but the journal cannot be opened */
 };
 

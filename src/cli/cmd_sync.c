@@ -64,17 +64,17 @@ static int run_sync(struct sync_run *s)
                                    .progress_end = progress_end,
                                    .cancelled = cancelled,
                                    .ctx = s};
-    const ssync_sync_params prm = {.graph = r->graph,
-                                   .journal = r->journal,
-                                   .source = r->source,
-                                   .exporter = &ex,
-                                   .connector_key = r->cfg->connector.public_key,
-                                   .listing = cli_plan_target(r) ? NULL : r->listing,
-                                   .workers = r->opt->workers,
-                                   .max_in_flight = r->cfg->intune.max_in_flight > 0
-                                                        ? (size_t)r->cfg->intune.max_in_flight
-                                                        : 0,
-                                   .hooks = &hooks};
+    const ssync_sync_params prm = {
+        .graph = r->graph,
+        .journal = r->lock ? r->journal : NULL, /* no write without the one-writer lock */
+        .source = r->source,
+        .exporter = &ex,
+        .connector_key = r->cfg->connector.public_key,
+        .listing = cli_plan_target(r) ? NULL : r->listing,
+        .workers = r->opt->workers,
+        .max_in_flight =
+            r->cfg->intune.max_in_flight > 0 ? (size_t)r->cfg->intune.max_in_flight : 0,
+        .hooks = &hooks};
     return ssync_sync_run(&prm, r->plan, s->results, &s->sum) == SSYNC_OK ? CLI_EXIT_OK
                                                                           : CLI_EXIT_FAILURE;
 }
@@ -152,7 +152,7 @@ int cmd_sync_with(const struct cli_opts *o, struct cli_signal *outer)
     /* before any thread exists (libcurl, OpenSSL): they inherit the blocked signals */
     struct cli_signal own;
     struct cli_signal *sig = outer ? outer : cli_signal_start(&own) == 0 ? &own : NULL;
-    struct cli_plan_run r = {.signals = sig};
+    struct cli_plan_run r = {.signals = sig, .writer = 1};
     int rc = cli_plan_prepare(&r, o);
     if (rc == CLI_EXIT_OK && !r.cfg->state.path) {
         cli_log_msg(r.log, SSYNC_LOG_ERROR, "%s: [state] path is required for sync",

@@ -58,6 +58,7 @@ typedef struct ssync_config {
         char *path;
         int user_cache_hours; /* user lookups reused for this long; 0: off (default 24) */
         int user_negative_cache_minutes; /* "not in Entra ID" reused this long (default 60) */
+        int lock_wait; /* seconds a writing run waits for another's state lock; -1: until free */
     } state;
     struct {
         int json;  /* log format: 0 text, 1 JSON lines */

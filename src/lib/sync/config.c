@@ -83,6 +83,7 @@ static const key_def keys[] = {
     {"state", "user_cache_hours", K_INT, F(state.user_cache_hours), 0, 0, 8760},
     {"state", "user_negative_cache_minutes", K_INT, F(state.user_negative_cache_minutes), 0, 0,
      10080},
+    {"state", "lock_wait", K_INT, F(state.lock_wait), 0, -1, 86400},
     {"log", "format", K_LOGFORMAT, F(log.json), 0, 0, 0},
     {"log", "level", K_LOGLEVEL, F(log.level), 0, 0, 0},
 };
@@ -116,6 +117,7 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->log.level = 2;
     cfg->state.user_cache_hours = 24;
     cfg->state.user_negative_cache_minutes = 60;
+    cfg->state.lock_wait = -1;
 }
 
 static char *trimmed_dup(const char *s, size_t len)
