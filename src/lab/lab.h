@@ -109,6 +109,8 @@ typedef struct lab {
     unsigned char tls_serial[3][16];
     char tenant_id[37], client_id[37];
     char group_id[37], subgroup_id[37]; /* --groups */
+    /* --pfx-dir: OpenSSL's default and legacy providers, unloaded at the end */
+    struct ossl_provider_st *providers[2];
 } lab;
 
 /* lab_util.c */
@@ -172,7 +174,7 @@ int lab_write_groups_csv(const lab *l);
 
 /* lab_pfx.c: the pfx source (--pfx-dir): one PKCS#12 per certificate under its own random
  * password, the password in a 0600 file beside it, and manifest.csv. */
-int lab_pfx_prepare(const lab *l);
+int lab_pfx_prepare(lab *l);
 int lab_pfx_write_one(const lab *l, const lab_cert *c, X509 *cert);
 int lab_pfx_write_manifest(const lab *l);
 /* The file name stem of a certificate's PKCS#12 ("u00001-g1"), into out[32]. */

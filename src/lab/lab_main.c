@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -465,6 +466,9 @@ static void lab_free(lab *l)
     EVP_PKEY_free(l->app_key);
     free(l->cert);
     free(l->user);
+    for (size_t i = 0; i < 2; i++)
+        if (l->providers[i])
+            OSSL_PROVIDER_unload(l->providers[i]);
 }
 
 static void summary(const lab *l, double secs)

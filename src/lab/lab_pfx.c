@@ -41,7 +41,7 @@ static int write_in(const lab *l, const char *name, const void *data, size_t len
 
 /* Creates the directory (0700: it holds passwords), or empties one a previous run wrote (it has
  * a manifest.csv); anything else in the way is refused. */
-int lab_pfx_prepare(const lab *l)
+int lab_pfx_prepare(lab *l)
 {
     const char *dir = l->opt.pfx_dir;
     if (mkdir(dir, 0700) == 0)
@@ -85,8 +85,9 @@ int lab_pfx_prepare(const lab *l)
     }
 providers:
     /* RC2-40 lives in the legacy provider; loading one provider explicitly stops the automatic
-     * loading of "default", so load both. Process lifetime: never unloaded. */
-    if (!OSSL_PROVIDER_load(NULL, "default") || !OSSL_PROVIDER_load(NULL, "legacy")) {
+     * loading of "default", so load both (unloaded by lab_free). */
+    if (!(l->providers[0] = OSSL_PROVIDER_load(NULL, "default")) ||
+        !(l->providers[1] = OSSL_PROVIDER_load(NULL, "legacy"))) {
         lab_err_ssl("--pfx-dir: OpenSSL's legacy provider is needed for RC2-40 files");
         return -1;
     }

@@ -66,8 +66,12 @@ static int lab_setup(void **state)
              "'%s/smimesync-lab' --out '%s' --users %d --revoked 1 --renewals 0 --expired 0 "
              "--key-pool 2 --seed 7 --threads 1 --pfx-dir '%s/pfx' --edb '%s/ca.edb' >/dev/null",
              build, l->dir, N_CERTS, l->dir, l->dir);
-    if (system(cmd) != 0)
+    if (system(cmd) != 0) {
+        test_rmtree(l->dir);
+        free(l->dir);
+        free(l);
         return -1;
+    }
     /* the lab's own account of what it wrote */
     ssync_buf b = {0};
     ssync_error e = {0};
