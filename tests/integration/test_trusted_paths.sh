@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# What decides who receives a key is trusted only when nobody else may change it (ssh's
+# StrictModes rule, issue 18 #3, #5, #11): the journal, its directory and reports/, the
+# configuration, the connector key, ca_bundle and CRLs, export's --out-dir and upload's records
+# are refused when group or others may write them or another user (not root) owns them; `check`
+# fails on them. And an edited user-cache row never sends a key to another user.
+source "$(dirname "$0")/lib.sh"
+cd "$T_TMP"
+"$LAB_BIN" --out lab --users 3 --seed 23 > /dev/null
+check "lab generated" test -f lab/manifest.jsonl
+emu_start lab --strict || { not_ok "emulator started"; finish; exit 1; }
+write_config lab base.conf
+emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
+m=lab/manifest.jsonl
+
+# conf NAME STATE_PATH: base.conf with another [state] path
+conf() { sed "s|^path = $T_TMP/state.db|path = $2|" base.conf > "$1"; chmod 600 "$1"; }
+# state_check CONF: the state line of `check`
+state_line() { "$SSYNC_BIN" check --config "$1" 2>&1 | grep -E '^ *(FAIL|ok|OK|fail) +state' || true; }
+
+## 3. the journal, its directory, reports/
+mkdir -m 0770 gw && chmod 0770 gw
+conf gw.conf "$T_TMP/gw/state.db"
+"$SSYNC_BIN" check --config gw.conf > gw.check 2>&1
+check_eq "check: a group-writable journal directory fails check" 1 "$?"
+check "check: the state line says why" grep -qE 'FAIL.*state.*(group or others may write)' gw.check
+"$SSYNC_BIN" sync --config gw.conf > gw.out 2> gw.err
+check_eq "sync: a group-writable journal directory: exit 1" 1 "$?"
+check_contains "sync: says the directory is writable by others" "group or others may write" gw.err
+check_eq "sync: nothing written to Intune" 0 "$(emu records | jq .count)"
+check "sync: no journal created there" test ! -e gw/state.db
+
+mkdir -m 0700 foreign && chown 65534:65534 foreign
+conf foreign.conf "$T_TMP/foreign/state.db"
+"$SSYNC_BIN" sync --config foreign.conf > /dev/null 2> foreign.err
+check_eq "sync: a journal directory owned by another user: exit 1" 1 "$?"
+check_contains "sync: names the owner" "owned by uid 65534" foreign.err
+"$SSYNC_BIN" check --config foreign.conf > foreign.check 2>&1
+check_eq "check: a foreign journal directory fails check" 1 "$?"
+
+mkdir -m 0700 gwfile
+conf gwfile.conf "$T_TMP/gwfile/state.db"
+sqlite3 gwfile/state.db 'CREATE TABLE x(y)' && chmod 0620 gwfile/state.db
+"$SSYNC_BIN" sync --config gwfile.conf > /dev/null 2> gwfile.err
+check_eq "sync: a group-writable journal file: exit 1" 1 "$?"
+check_contains "sync: names the journal" "journal $T_TMP/gwfile/state.db: mode 620" gwfile.err
+
+mkdir -m 0700 link
+conf link.conf "$T_TMP/link/state.db"
+mkdir -m 0700 real && ln -s "$T_TMP/real/state.db" link/state.db
+"$SSYNC_BIN" sync --config link.conf > /dev/null 2> link.err
+check_eq "sync: a journal that is a symbolic link: exit 1" 1 "$?"
+check "sync: nothing created through the link" test ! -e real/state.db
+"$SSYNC_BIN" check --config link.conf > link.check 2>&1
+check_eq "check: a journal that is a symbolic link fails check" 1 "$?"
+
+mkdir -m 0700 rep && mkdir -m 0777 rep/reports && chmod 0777 rep/reports
+conf rep.conf "$T_TMP/rep/state.db"
+"$SSYNC_BIN" check --config rep.conf > rep.check 2>&1
+check_eq "check: a world-writable reports/ fails check" 1 "$?"
+check_contains "check: names the report directory" "report directory $T_TMP/rep/reports" rep.check
+
+## 3. a poisoned user-cache row does not send a key to another user
+mkdir -m 0700 ok
+conf ok.conf "$T_TMP/ok/state.db"
+"$SSYNC_BIN" plan --config ok.conf > /dev/null 2>&1
+check_eq "plan: the user cache filled" 3 \
+    "$(sqlite3 ok/state.db "SELECT count(*) FROM user_cache WHERE kind = 'upn'")"
+victim=$(jq -r -s '.[0].userPrincipalName' $m)
+victim_tp=$(jq -r -s '.[0].thumbprint' $m)
+other=$(jq -r -s '.[1].userPrincipalName' $m)
+other_id=$(jq -r -s '.[1].userId' $m)
+python3 - "$T_TMP/ok/state.db" "$victim" "$other" "$other_id" <<'PY'
+import sqlite3, sys
+db, victim, other, other_id = sys.argv[1:]
+c = sqlite3.connect(db)
+n = c.execute("UPDATE user_cache SET id = ?, upn = ?, mail = ? WHERE kind = 'upn' AND key = ?",
+              (other_id, other, other, victim)).rowcount
+c.commit()
+sys.exit(0 if n == 1 else 1)
+PY
+check "the victim's cache row now names the other user" test $? -eq 0
+"$SSYNC_BIN" sync --config ok.conf --json > poison.json 2> poison.err
+check_eq "sync: the victim's certificate never goes to the other user" "" \
+    "$(emu records | jq -r --arg u "$other" --arg t "$victim_tp" \
+        '.records[] | select((.userPrincipalName | ascii_downcase) == $u and (.thumbprint | ascii_downcase) == $t) | .thumbprint')"
+check_eq "sync: the victim's certificate went to the victim (looked up afresh)" "$victim_tp" \
+    "$(emu records | jq -r --arg u "$victim" --arg t "$victim_tp" \
+        '.records[] | select((.userPrincipalName | ascii_downcase) == $u and (.thumbprint | ascii_downcase) == $t) | .thumbprint')"
+check_eq "journal: the edited row was replaced by the directory's answer" "$victim" \
+    "$(sqlite3 ok/state.db "SELECT upn FROM user_cache WHERE kind = 'upn' AND key = '$victim'")"
