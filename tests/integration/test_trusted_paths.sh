@@ -89,3 +89,37 @@ check_eq "sync: the victim's certificate went to the victim (looked up afresh)" 
         '.records[] | select((.userPrincipalName | ascii_downcase) == $u and (.thumbprint | ascii_downcase) == $t) | .thumbprint')"
 check_eq "journal: the edited row was replaced by the directory's answer" "$victim" \
     "$(sqlite3 ok/state.db "SELECT upn FROM user_cache WHERE kind = 'upn' AND key = '$victim'")"
+
+## 5. the configuration, the connector key, ca_bundle and CRLs
+cp base.conf c5.conf && chmod 0666 c5.conf
+"$SSYNC_BIN" check --config c5.conf > c5.check 2>&1
+check_eq "check: a world-writable configuration fails check" 1 "$?"
+check_contains "check: names the configuration" "configuration c5.conf: mode 666" c5.check
+"$SSYNC_BIN" sync --config c5.conf > /dev/null 2> c5.err
+check_eq "sync: a world-writable configuration: exit 1" 1 "$?"
+chmod 0600 c5.conf && chown 65534:65534 c5.conf
+"$SSYNC_BIN" plan --config c5.conf > /dev/null 2> c5f.err
+check_eq "plan: a configuration owned by another user: exit 1" 1 "$?"
+check_contains "plan: names the owner" "owned by uid 65534" c5f.err
+# file_case KEY FILE WHAT: a copy of FILE foreign-owned, then group-writable, in KEY of the config
+file_case() {
+    local key=$1 file=$2 what=$3 copy
+    copy=$T_TMP/c5-$(basename "$file")
+    cp "$file" "$copy"
+    sed "s|^$key = .*|$key = $copy|" base.conf > c5x.conf
+    chmod 0600 c5x.conf
+    chown 65534:65534 "$copy"
+    "$SSYNC_BIN" check --config c5x.conf > c5x.check 2>&1
+    check_eq "check: a $what owned by another user fails check" 1 "$?"
+    check_contains "check: says why ($what)" "owned by uid 65534" c5x.check
+    chown 0:0 "$copy" && chmod 0664 "$copy"
+    curl -s --cacert lab/tls/ca.pem -X DELETE "$EMU_URL/emu/records" > /dev/null
+    "$SSYNC_BIN" sync --config c5x.conf > /dev/null 2> c5x.err
+    check_eq "sync: a group-writable $what: exit 1" 1 "$?"
+    check_contains "sync: says why ($what)" "group or others may write" c5x.err
+    check_eq "sync: nothing written to Intune ($what)" 0 "$(emu records | jq .count)"
+}
+file_case public_key lab/connector-public.rsa1blob "connector key"
+file_case ca_bundle lab/tls/ca.pem "ca_bundle"
+file_case crl lab/ca.crl "CRL"
+finish

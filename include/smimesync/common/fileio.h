@@ -31,6 +31,10 @@ ssync_code ssync_check_trusted_path(const char *path, const char *what, ssync_er
 /* The same on an open descriptor (path and what for the message): the file checked is the file
  * read. */
 ssync_code ssync_check_trusted_fd(int fd, const char *path, const char *what, ssync_error *err);
+/* ssync_read_file for a file that decides what the program does (connector key, CRL): refused
+ * as ssync_check_trusted_path refuses it, checked on the open file. */
+ssync_code ssync_read_trusted_file(const char *path, size_t max, const char *what, ssync_buf *buf,
+                                   ssync_error *err);
 /* The same for the directory that holds path ("." when path has no '/'). */
 ssync_code ssync_check_trusted_parent(const char *path, const char *what, ssync_error *err);
 /* Read a file that holds a secret (a password): as ssync_read_file, refused as

@@ -87,12 +87,19 @@ ssync_code ssync_check_trusted_parent(const char *path, const char *what, ssync_
     return rc;
 }
 
-static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf *buf,
-                            ssync_error *err);
+/* secret: the secret-file rule; else what, when not NULL: the trusted-file rule naming it */
+static ssync_code read_file(const char *path, size_t max, int secret, const char *what,
+                            ssync_buf *buf, ssync_error *err);
 
 ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err)
 {
-    return read_file(path, max, 0, buf, err);
+    return read_file(path, max, 0, NULL, buf, err);
+}
+
+ssync_code ssync_read_trusted_file(const char *path, size_t max, const char *what, ssync_buf *buf,
+                                   ssync_error *err)
+{
+    return read_file(path, max, 0, what ? what : "file", buf, err);
 }
 
 ssync_code ssync_check_private_file(const char *path, ssync_error *err)
@@ -104,8 +111,8 @@ ssync_code ssync_check_private_file(const char *path, ssync_error *err)
     return check_secret_mode(path, &st, 0, err); /* the caller names the file */
 }
 
-static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf *buf,
-                            ssync_error *err)
+static ssync_code read_file(const char *path, size_t max, int secret, const char *what,
+                            ssync_buf *buf, ssync_error *err)
 {
     if (!path || !buf)
         return ssync_fail(err, SSYNC_ERR_ARG, "no file given");
@@ -119,8 +126,9 @@ static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf 
         close(fd);
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: not a regular file", path);
     }
-    if (secret) {
-        ssync_code rc = check_secret_mode(path, &st, 1, err);
+    if (secret || what) {
+        ssync_code rc =
+            secret ? check_secret_mode(path, &st, 1, err) : check_trusted(path, what, &st, err);
         if (rc != SSYNC_OK) {
             close(fd);
             return rc;
@@ -178,7 +186,7 @@ static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf 
 
 ssync_code ssync_read_secret_file(const char *path, ssync_buf *buf, ssync_error *err)
 {
-    ssync_code rc = read_file(path, 64 * 1024, 1, buf, err);
+    ssync_code rc = read_file(path, 64 * 1024, 1, NULL, buf, err);
     if (rc != SSYNC_OK)
         return rc;
     if (buf->len > 0 && buf->data[buf->len - 1] == '\n')
