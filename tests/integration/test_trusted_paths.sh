@@ -122,4 +122,38 @@ file_case() {
 file_case public_key lab/connector-public.rsa1blob "connector key"
 file_case ca_bundle lab/tls/ca.pem "ca_bundle"
 file_case crl lab/ca.crl "CRL"
+
+## 11. export --out-dir and upload's records
+blob=lab/$(jq -r -s '.[0].file' $m)
+exp() { "$SSYNC_BIN" export --kra lab/kra.p12 --kra-pass-file lab/kra.pass \
+    --connector-key lab/connector-public.rsa1blob --out-dir "$1" "$blob"; }
+mkdir -m 0777 shared && chmod 0777 shared
+exp shared > /dev/null 2> shared.err
+check_eq "export: a world-writable --out-dir: exit 1" 1 "$?"
+check_contains "export: says why" "group or others may write" shared.err
+check_eq "export: nothing written there" "" "$(ls -A shared)"
+mkdir -m 0700 theirs && chown 65534:65534 theirs
+exp theirs > /dev/null 2> theirs.err
+check_eq "export: an --out-dir owned by another user: exit 1" 1 "$?"
+check_contains "export: names the owner" "owned by uid 65534" theirs.err
+exp recs > /dev/null 2> recs.err
+check_eq "export: a private --out-dir: exit 0" 0 "$?"
+rec=$(ls recs/*.json | head -n 1)
+curl -s --cacert lab/tls/ca.pem -X DELETE "$EMU_URL/emu/records" > /dev/null
+chmod 0666 "$rec"
+"$SSYNC_BIN" upload --config base.conf "$rec" > up1.out 2> up1.err
+check_eq "upload: a record others may write: exit 1" 1 "$?"
+check_contains "upload: says why" "group or others may write" up1.err
+chmod 0600 "$rec" && chown 65534:65534 "$rec"
+"$SSYNC_BIN" upload --config base.conf recs > up2.out 2> up2.err
+check_eq "upload: a record owned by another user: exit 1" 1 "$?"
+check_contains "upload: names the owner" "owned by uid 65534" up2.err
+chown 0:0 "$rec" && chmod 0777 recs
+"$SSYNC_BIN" upload --config base.conf "$rec" > up3.out 2> up3.err
+check_eq "upload: a record in a world-writable directory: exit 1" 1 "$?"
+check_eq "upload: nothing written to Intune" 0 "$(emu records | jq .count)"
+chmod 0700 recs
+"$SSYNC_BIN" upload --config base.conf "$rec" > up4.out 2> up4.err
+check_eq "upload: a private record: exit 0" 0 "$?"
+check_eq "upload: the record is in Intune" 1 "$(emu records | jq .count)"
 finish
