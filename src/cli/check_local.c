@@ -1,5 +1,6 @@
 /* The checks that need no network: KRA keys, connector key, CRLs, source, journal path. */
 #include "cli_check.h"
+#include "cli_report.h"
 
 #include "pki/certinfo.h"
 #include "connector/connector.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define KRA_WARN_DAYS 30
@@ -215,9 +217,27 @@ void check_state(struct check_list *l, const ssync_config *cfg)
     }
     char *copy = strdup(path);
     const char *dir = copy ? dirname(copy) : ".";
+    char reports[4096];
+    struct stat st;
+    ssync_error e = {0};
+    /* the journal decides who receives a key: nobody else may write it (as sync refuses it) */
+    int untrusted =
+        ssync_check_trusted_parent(path, "journal directory", &e) == SSYNC_ERR_FILE_PERMS;
+    if (!untrusted && lstat(path, &st) == 0)
+        untrusted = S_ISLNK(st.st_mode)
+                        ? ssync_fail(&e, SSYNC_ERR_FILE_PERMS, "journal %s: a symbolic link",
+                                     path) != SSYNC_OK
+                        : ssync_check_trusted_path(path, "journal", &e) != SSYNC_OK;
+    if (!untrusted && cli_report_dir(reports, sizeof reports, path) == 0 &&
+        access(reports, F_OK) == 0)
+        untrusted = ssync_check_trusted_path(reports, "report directory", &e) != SSYNC_OK;
     /* SQLite writes its own journal files beside the database: the directory must be
      * writable too */
-    if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) != 0)
+    if (untrusted)
+        cli_check_add(l, CHECK_FAIL, name,
+                      "make it belong to this user (or root), not writable by group or others",
+                      "%s", e.msg);
+    else if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) != 0)
         cli_check_add(l, CHECK_FAIL, name, "fix the owner or mode of the file", "%s: %s", path,
                       strerror(errno));
     else if (access(dir, W_OK | X_OK) != 0)

@@ -1,6 +1,7 @@
 /* The CLI's one logger (cli_log.h): text or JSON lines on stderr, the Graph client adapter and
  * the lines of Graph failures. */
 #include "cli_log.h"
+#include "cli_text.h"
 
 #include "cli_progress.h"
 
@@ -28,9 +29,20 @@ int cli_log_level(int config_level, int verbose, int quiet)
     return config_level > SSYNC_LOG_DEBUG ? SSYNC_LOG_DEBUG : config_level;
 }
 
+/* msg through the output filter (cli_text.h), in text and in JSON alike: a control or a bidi
+ * override never reaches a terminal that shows the log, and a message that is not UTF-8 keeps
+ * its line (its bytes escaped) instead of being dropped by the JSON encoder. */
 int cli_log_format(char *buf, size_t size, int json, const char *cmd, ssync_log_level level,
                    const char *msg, long long epoch_s, int ms)
 {
+    char *safe = NULL;
+    if (!cli_text_is_safe(msg)) {
+        if (!(safe = cli_text_safe_dup(msg)))
+            return snprintf(buf, size, "smimesync %s: (out of memory)\n", cmd);
+        int n = cli_log_format(buf, size, json, cmd, level, safe, epoch_s, ms);
+        free(safe);
+        return n;
+    }
     if (!json) {
         if (level == SSYNC_LOG_ERROR) /* the documented error line */
             return snprintf(buf, size, "smimesync %s: %s\n", cmd, msg);

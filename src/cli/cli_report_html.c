@@ -2,6 +2,7 @@
  * asset) that a person can open from a mail or a share. Totals on top, then one block per user
  * with a row per certificate: action, reason, outcome, Graph request-id of a failure. */
 #include "cli_report.h"
+#include "cli_text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,13 @@ static long long hnum(const json_t *o, const char *a, const char *b)
     return (long long)json_integer_value(b ? json_object_get(v, b) : v);
 }
 
-/* Text into HTML: the five characters that matter, nothing else changed. */
-static void html_esc(FILE *out, const char *s)
+/* Text into HTML: through the output filter (controls, bidi overrides: cli_text.h), then the
+ * five characters that matter. */
+static void html_esc(FILE *out, const char *text)
 {
+    int plain = cli_text_is_safe(text);
+    char *safe = plain ? NULL : cli_text_safe_dup(text);
+    const char *s = plain ? text : safe ? safe : "(out of memory)";
     for (; s && *s; s++) {
         switch (*s) {
         case '&':
@@ -42,6 +47,7 @@ static void html_esc(FILE *out, const char *s)
             fputc(*s, out);
         }
     }
+    free(safe);
 }
 
 static const char html_style[] =

@@ -2,6 +2,7 @@
  * through cli_report_html.c, the HTML page; by format name, into a string or straight into an
  * atomically written file. */
 #include "cli_report.h"
+#include "cli_text.h"
 
 #include "common/fileio.h"
 
@@ -14,10 +15,19 @@ static json_int_t num(const json_t *o, const char *a, const char *b)
     return json_integer_value(b ? json_object_get(v, b) : v);
 }
 
+/* Every text field of the table and the text report goes through the output filter
+ * (cli_text.h): a SAN e-mail or a file name never writes a control to the terminal or forges a
+ * line. A ring of buffers: one line uses at most five fields; a longer field is cut. */
 static const char *str(const json_t *o, const char *key)
 {
+    static char ring[8][2048];
+    static unsigned at;
     const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
+    if (!s || cli_text_is_safe(s))
+        return s ? s : "";
+    char *b = ring[at++ % 8];
+    cli_text_safe(b, sizeof ring[0], s);
+    return b;
 }
 
 static void totals(const json_t *doc, FILE *out)
@@ -32,8 +42,8 @@ static void totals(const json_t *doc, FILE *out)
 static void item_line(const json_t *it, void *ctx)
 {
     FILE *out = ctx;
-    const char *outcome = json_string_value(json_object_get(it, "outcome"));
-    const char *error = json_string_value(json_object_get(it, "error"));
+    const char *outcome = json_object_get(it, "outcome") ? str(it, "outcome") : NULL;
+    const char *error = json_object_get(it, "error") ? str(it, "error") : NULL;
     const char *tp = str(it, "thumbprint");
     fprintf(out, "%-6s %-40s %-36s %s", str(it, "action"), tp[0] ? tp : "-",
             str(it, "userPrincipalName"), str(it, "reason"));

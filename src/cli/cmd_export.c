@@ -5,6 +5,7 @@
 
 #include "connector/connector.h"
 #include "record/export.h"
+#include "common/fileio.h"
 #include "common/pool.h"
 
 #include <dirent.h>
@@ -309,6 +310,11 @@ int cmd_export(int argc, char **argv)
     }
     if (mkdir(out_dir, 0700) != 0 && errno != EEXIST) {
         cli_err(CMD, "%s: %s", out_dir, strerror(errno));
+        goto out;
+    }
+    /* another user who may write (or owns) the directory could read, swap or link the records */
+    if (ssync_check_trusted_path(out_dir, "--out-dir", &e) != SSYNC_OK) {
+        cli_report(CMD, NULL, &e);
         goto out;
     }
     ex.kras = set;

@@ -4,6 +4,7 @@
 #include "cli_log.h"
 #include "cli_options.h"
 #include "cli_plan.h"
+#include "cli_text.h"
 #include "cli_util.h"
 
 #include "sync/plan.h"
@@ -221,16 +222,21 @@ static void print_table(const struct row *rows, size_t n, const struct totals *t
             cat[rows[end].cat]++;
             diff += CAT_DIFFERS(rows[end].cat);
         }
-        if (end == i) { /* a failed item */
-            fprintf(stdout, "%s: failed: %s: %s\n", rows[i].upn[0] ? rows[i].upn : "(unknown)",
-                    rows[i].file ? rows[i].file : "-", rows[i].error ? rows[i].error : "");
+        if (end == i) { /* a failed item: names chosen by others, through the output filter */
+            char upn[512], file[1024], error[1024];
+            cli_text_safe(upn, sizeof upn, rows[i].upn[0] ? rows[i].upn : "(unknown)");
+            cli_text_safe(file, sizeof file, rows[i].file ? rows[i].file : "-");
+            cli_text_safe(error, sizeof error, rows[i].error ? rows[i].error : "");
+            fprintf(stdout, "%s: failed: %s: %s\n", upn, file, error);
             i++;
             continue;
         }
         if (diff) { /* users in step are only counted */
+            char upn[512];
+            cli_text_safe(upn, sizeof upn, rows[i].upn);
             printf("%s: %zu in step, %zu missing, %zu extra, %zu revoked present, %zu dropped "
                    "present\n",
-                   rows[i].upn, cat[CAT_IN_STEP], cat[CAT_MISSING], cat[CAT_EXTRA],
+                   upn, cat[CAT_IN_STEP], cat[CAT_MISSING], cat[CAT_EXTRA],
                    cat[CAT_REVOKED_PRESENT], cat[CAT_DROPPED_PRESENT]);
             for (size_t k = i; k < end; k++)
                 if (CAT_DIFFERS(rows[k].cat))

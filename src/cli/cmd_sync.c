@@ -9,6 +9,7 @@
 #include "cli_report.h"
 #include "cli_signal.h"
 
+#include "common/fileio.h"
 #include "record/export.h"
 #include "source/source.h"
 #include "sync/config.h"
@@ -89,6 +90,11 @@ static void write_run_reports(const struct sync_run *s, const cli_run_report *do
         return;
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "report directory %s: %s", dir, strerror(errno));
+        return;
+    }
+    /* a directory others may write (or own) could swap a report for a link elsewhere */
+    if (ssync_check_trusted_path(dir, "report directory", &e) != SSYNC_OK) {
+        cli_log_error(r->log, NULL, &e);
         return;
     }
     static const char *const exts[] = {"txt", "json"};

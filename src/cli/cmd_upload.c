@@ -5,6 +5,7 @@
 #include "cli_options.h"
 #include "cli_util.h"
 
+#include "common/fileio.h"
 #include "sync/config.h"
 #include "sync/connect.h"
 #include "record/record.h"
@@ -152,6 +153,14 @@ int cmd_upload(int argc, char **argv)
     for (size_t i = 0; ops && i < n; i++) {
         json_error_t je;
         char why[200];
+        /* a record names the user who receives the key: one that others could have written
+         * (or another user owns, or sits in such a directory) is refused */
+        if (ssync_check_trusted_parent(items[i].path, "record directory", &e) != SSYNC_OK ||
+            ssync_check_trusted_path(items[i].path, "record", &e) != SSYNC_OK) {
+            cli_report(CMD, NULL, &e);
+            bad++;
+            continue;
+        }
         items[i].record = json_load_file(items[i].path, JSON_REJECT_DUPLICATES, &je);
         if (!items[i].record) {
             cli_err(CMD, "%s: not a record: %s (line %d)", items[i].path, je.text, je.line);

@@ -154,7 +154,7 @@ fi
 name=disk-full
 if ! want $name; then
     :
-elif [ "$(id -u)" -eq 0 ] && mkdir -p full && mount -t tmpfs -o size=4m tmpfs full 2> /dev/null; then
+elif [ "$(id -u)" -eq 0 ] && mkdir -p full && mount -t tmpfs -o size=4m,mode=0700 tmpfs full 2> /dev/null; then
     T_CLEANUP+=("umount $T_TMP/full")
     emu_start lab --quiet --write-limit off --request-limit off || not_ok "$name: emulator"
     conf f.conf

@@ -41,6 +41,7 @@
     /* certificates */                                                                      \
     E(SSYNC_ERR_CERT_PARSE, "cannot parse certificate")                                     \
     E(SSYNC_ERR_CERT_NO_USER, "certificate names no user (no SAN UPN or e-mail)")           \
+    E(SSYNC_ERR_CERT_BAD_NAME, "certificate names a user that is not local@domain")         \
     /* PKCS#12 */                                                                           \
     E(SSYNC_ERR_PFX_BUILD, "cannot build PKCS#12")                                          \
     E(SSYNC_ERR_PFX_PROFILE, "unknown PKCS#12 profile")                                     \

@@ -22,6 +22,21 @@ ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_e
  * (not root), as ssh refuses private keys; for a file found to hold a private key. The message
  * does not repeat the path (the caller prefixes it). */
 ssync_code ssync_check_private_file(const char *path, ssync_error *err);
+/* SSYNC_ERR_FILE_PERMS when group or others may write path (file or directory) or it belongs
+ * to another user than this one or root: the rule of ssh's StrictModes, for whatever decides
+ * what the program does (journal, state and report directories, configuration, trust anchors,
+ * records). path is followed (the file read is checked); what names it in the message ("journal
+ * directory"). SSYNC_ERR_FILE_OPEN when it cannot be found. */
+ssync_code ssync_check_trusted_path(const char *path, const char *what, ssync_error *err);
+/* The same on an open descriptor (path and what for the message): the file checked is the file
+ * read. */
+ssync_code ssync_check_trusted_fd(int fd, const char *path, const char *what, ssync_error *err);
+/* ssync_read_file for a file that decides what the program does (connector key, CRL): refused
+ * as ssync_check_trusted_path refuses it, checked on the open file. */
+ssync_code ssync_read_trusted_file(const char *path, size_t max, const char *what, ssync_buf *buf,
+                                   ssync_error *err);
+/* The same for the directory that holds path ("." when path has no '/'). */
+ssync_code ssync_check_trusted_parent(const char *path, const char *what, ssync_error *err);
 /* Read a file that holds a secret (a password): as ssync_read_file, refused as
  * ssync_check_private_file refuses (checked on the open file), then strips one trailing "\n" or
  * "\r\n". Free with ssync_buf_free_secret. */

@@ -117,6 +117,14 @@ void ssync_plan_item_share(ssync_plan_item *it);
 /* Replaces the certificate's user (certificate user and SAN UPN) with upn. */
 ssync_code ssync_plan_item_set_user(ssync_plan_item *it, const char *upn);
 
+/* 1 when s is a well-formed address local@domain: one '@', a dot-atom local part (RFC 5322
+ * atext, at most 64 characters) and a host name of letters, digits and hyphens (at most 253),
+ * ASCII only (an X.509 rfc822Name is an IA5String; Entra ID UPNs are ASCII). */
+int ssync_address_valid(const char *s);
+/* Fails the item (SSYNC_ERR_CERT_BAD_NAME, a reason that names the field) when its SAN UPN or
+ * one of its SAN e-mails is not a well-formed address; 1 when it did. */
+int ssync_plan_item_check_names(ssync_plan_item *it);
+
 /* Makes room for `more` items without growing again; -1 on memory. */
 int ssync_plan_reserve(ssync_plan *p, size_t more);
 /* Appends an empty item (zeroed, code SSYNC_OK); NULL on memory. */

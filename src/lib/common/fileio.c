@@ -30,12 +30,76 @@ static ssync_code check_secret_mode(const char *path, const struct stat *st, int
     return SSYNC_OK;
 }
 
-static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf *buf,
-                            ssync_error *err);
+/* Files and directories that decide what happens (the journal, its directory, reports, the
+ * configuration, trust anchors, records to upload) are refused as ssh's StrictModes refuses them:
+ * group or others may write it, or it belongs to another user than this one or root (who could
+ * loosen it, or replace its content, at any time). */
+static ssync_code check_trusted(const char *path, const char *what, const struct stat *st,
+                                ssync_error *err)
+{
+    if (st->st_mode & 022)
+        return ssync_fail(err, SSYNC_ERR_FILE_PERMS,
+                          "%s %s: mode %03o: group or others may write it (chmod go-w %s)", what,
+                          path, (unsigned)(st->st_mode & 0777), path);
+    if (st->st_uid != geteuid() && st->st_uid != 0)
+        return ssync_fail(err, SSYNC_ERR_FILE_PERMS,
+                          "%s %s: owned by uid %u, not by this user or root: refused", what, path,
+                          (unsigned)st->st_uid);
+    return SSYNC_OK;
+}
+
+ssync_code ssync_check_trusted_path(const char *path, const char *what, ssync_error *err)
+{
+    struct stat st;
+    if (!what)
+        what = "file";
+    if (!path || stat(path, &st) != 0)
+        return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s %s: %s", what, path ? path : "(none)",
+                          strerror(errno));
+    return check_trusted(path, what, &st, err);
+}
+
+ssync_code ssync_check_trusted_fd(int fd, const char *path, const char *what, ssync_error *err)
+{
+    struct stat st;
+    if (!what)
+        what = "file";
+    if (fstat(fd, &st) != 0)
+        return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s %s: %s", what, path ? path : "(none)",
+                          strerror(errno));
+    return check_trusted(path ? path : "(none)", what, &st, err);
+}
+
+ssync_code ssync_check_trusted_parent(const char *path, const char *what, ssync_error *err)
+{
+    if (!path)
+        return ssync_fail(err, SSYNC_ERR_ARG, "no path given");
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return ssync_check_trusted_path(".", what, err);
+    if (slash == path)
+        return ssync_check_trusted_path("/", what, err);
+    char *dir = strndup(path, (size_t)(slash - path));
+    if (!dir)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "%s", path);
+    ssync_code rc = ssync_check_trusted_path(dir, what, err);
+    free(dir);
+    return rc;
+}
+
+/* secret: the secret-file rule; else what, when not NULL: the trusted-file rule naming it */
+static ssync_code read_file(const char *path, size_t max, int secret, const char *what,
+                            ssync_buf *buf, ssync_error *err);
 
 ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err)
 {
-    return read_file(path, max, 0, buf, err);
+    return read_file(path, max, 0, NULL, buf, err);
+}
+
+ssync_code ssync_read_trusted_file(const char *path, size_t max, const char *what, ssync_buf *buf,
+                                   ssync_error *err)
+{
+    return read_file(path, max, 0, what ? what : "file", buf, err);
 }
 
 ssync_code ssync_check_private_file(const char *path, ssync_error *err)
@@ -47,8 +111,8 @@ ssync_code ssync_check_private_file(const char *path, ssync_error *err)
     return check_secret_mode(path, &st, 0, err); /* the caller names the file */
 }
 
-static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf *buf,
-                            ssync_error *err)
+static ssync_code read_file(const char *path, size_t max, int secret, const char *what,
+                            ssync_buf *buf, ssync_error *err)
 {
     if (!path || !buf)
         return ssync_fail(err, SSYNC_ERR_ARG, "no file given");
@@ -62,8 +126,9 @@ static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf 
         close(fd);
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: not a regular file", path);
     }
-    if (secret) {
-        ssync_code rc = check_secret_mode(path, &st, 1, err);
+    if (secret || what) {
+        ssync_code rc =
+            secret ? check_secret_mode(path, &st, 1, err) : check_trusted(path, what, &st, err);
         if (rc != SSYNC_OK) {
             close(fd);
             return rc;
@@ -121,7 +186,7 @@ static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf 
 
 ssync_code ssync_read_secret_file(const char *path, ssync_buf *buf, ssync_error *err)
 {
-    ssync_code rc = read_file(path, 64 * 1024, 1, buf, err);
+    ssync_code rc = read_file(path, 64 * 1024, 1, NULL, buf, err);
     if (rc != SSYNC_OK)
         return rc;
     if (buf->len > 0 && buf->data[buf->len - 1] == '\n')

@@ -262,7 +262,7 @@ ssync_code ssync_connector_load(const char *path, EVP_PKEY **out, ssync_error *e
     if (!path || !out)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_connector_load: NULL argument");
     ssync_buf b = {0};
-    ssync_code rc = ssync_read_file(path, CONNECTOR_MAX_FILE, &b, err);
+    ssync_code rc = ssync_read_trusted_file(path, CONNECTOR_MAX_FILE, "connector key", &b, err);
     if (rc != SSYNC_OK)
         return rc; /* ssync_read_file names the file */
     rc = ssync_connector_parse(b.data, b.len, out, err);

@@ -1,5 +1,8 @@
 #include "journal/journal.h"
 
+#include "common/fileio.h"
+
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sqlite3.h>
@@ -87,16 +90,27 @@ ssync_code ssync_journal_open(const char *path, ssync_journal **out, ssync_error
     if (!path || !out)
         return ssync_fail(err, SSYNC_ERR_ARG, "no journal path");
     *out = NULL;
+    /* The journal decides who receives a key: it, and the directory that holds it (SQLite
+     * writes its -wal and -shm files there), are refused as ssh refuses a writable home
+     * (group or others may write, another user owns it); never through a symbolic link. */
+    ssync_code trc = ssync_check_trusted_parent(path, "journal directory", err);
+    if (trc == SSYNC_ERR_FILE_PERMS)
+        return trc; /* a missing directory: said by the open below */
     /* create the file 0600 ourselves: SQLite would use the umask */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
-        return ssync_fail(err, SSYNC_ERR_STATE, "%s: cannot open the journal", path);
+        return ssync_fail(err, SSYNC_ERR_STATE, "%s: cannot open the journal: %s", path,
+                          errno == ELOOP ? "a symbolic link (refused)" : strerror(errno));
+    trc = ssync_check_trusted_fd(fd, path, "journal", err);
     close(fd);
+    if (trc != SSYNC_OK)
+        return trc;
     ssync_journal *j = calloc(1, sizeof *j);
     if (!j)
         return ssync_fail(err, SSYNC_ERR_NOMEM, "journal");
-    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &j->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
+                        NULL) != SQLITE_OK) {
         ssync_code rc = ssync_fail(err, SSYNC_ERR_STATE, "%s: %s", path,
                                    j->db ? sqlite3_errmsg(j->db) : "cannot open");
         ssync_journal_close(j);

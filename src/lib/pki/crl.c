@@ -10,7 +10,7 @@ ssync_code ssync_crl_load(const char *path, X509_CRL **out, ssync_error *err)
 {
     *out = NULL;
     ssync_buf b = {0};
-    ssync_code rc = ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &b, err);
+    ssync_code rc = ssync_read_trusted_file(path, SSYNC_MAX_INPUT_FILE, "CRL", &b, err);
     if (rc != SSYNC_OK)
         return rc;
     const unsigned char *p = b.data;

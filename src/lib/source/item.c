@@ -278,3 +278,52 @@ ssync_code ssync_plan_item_set_cert(ssync_plan_item *it, X509 *cert, X509_CRL *c
     ssync_certinfo_clear(&info);
     return rc;
 }
+
+static int atext(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+/=?^_`{|}~-", c));
+}
+
+int ssync_address_valid(const char *s)
+{
+    const char *at = s ? strchr(s, '@') : NULL;
+    if (!at || strchr(at + 1, '@') || at == s || at - s > 64 || strlen(at + 1) > 253)
+        return 0;
+    for (const char *p = s; p < at; p++) /* dot-atom: no leading, trailing or double dot */
+        if (!(atext((unsigned char)*p) || (*p == '.' && p > s && p + 1 < at && p[1] != '.')))
+            return 0;
+    size_t label = 0;
+    for (const char *p = at + 1;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '.' || c == '\0') {
+            if (label == 0 || label > 63 || p[-1] == '-')
+                return 0;
+            if (!c)
+                return 1;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c == '-' && label > 0)) {
+            label++;
+        } else {
+            return 0;
+        }
+    }
+}
+
+int ssync_plan_item_check_names(ssync_plan_item *it)
+{
+    const char *bad = NULL, *what = "SAN UPN";
+    if (it->san_upn && !ssync_address_valid(it->san_upn))
+        bad = it->san_upn;
+    for (size_t i = 0; !bad && i < it->n_emails; i++)
+        if (!ssync_address_valid(it->emails[i])) {
+            bad = it->emails[i];
+            what = "SAN e-mail";
+        }
+    if (!bad)
+        return 0;
+    it->code = SSYNC_ERR_CERT_BAD_NAME;
+    ssync_plan_note(&it->error, "%s %.100s is not a well-formed local@domain: refused", what, bad);
+    return 1;
+}

@@ -1,5 +1,7 @@
 #include "sync/config.h"
 
+#include "common/fileio.h"
+
 #include <ini.h>
 #include <limits.h>
 #include <stddef.h>
@@ -435,6 +437,11 @@ ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *e
     if (!path || !cfg)
         return ssync_fail(err, SSYNC_ERR_ARG, "no configuration file");
     ssync_config_defaults(cfg);
+    /* the configuration names the keys, the trust anchors and the journal: nobody else may
+     * change it (a missing file is said by the parser) */
+    ssync_code trc = ssync_check_trusted_path(path, "configuration", err);
+    if (trc == SSYNC_ERR_FILE_PERMS)
+        return trc;
     cfg->path = strdup(path);
     parse_ctx ctx = {.cfg = cfg, .name = path};
     const char *slash = strrchr(path, '/');

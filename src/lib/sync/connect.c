@@ -59,6 +59,10 @@ ssync_code ssync_graph_open(const ssync_intune_cfg *in, const char *origin, ssyn
     ssync_code rc = check_intune(in, origin ? origin : "config", &by_secret, err);
     if (rc != SSYNC_OK)
         return rc;
+    /* the trust anchors of the TLS to Graph: nobody else may add one */
+    if (in->ca_bundle && (rc = ssync_check_trusted_path(in->ca_bundle, "[intune] ca_bundle",
+                                                        err)) == SSYNC_ERR_FILE_PERMS)
+        return rc;
     ssync_graph_config gc = {
         .authority_url = in->authority,
         .graph_url = in->graph,

@@ -69,6 +69,9 @@ ssync_code ssync_plan_scan(ssync_source *src, const ssync_plan_target *target, s
     char why[256];
     for (size_t i = first; i < out->count; i++) {
         ssync_plan_item *it = &out->items[i];
+        /* a name that is not an address never reaches a lookup, a record or a terminal */
+        if (it->code == SSYNC_OK && ssync_plan_item_check_names(it))
+            continue;
         if (it->code == SSYNC_OK && !it->filtered &&
             !ssync_cert_filter_check(&filter, it, why, sizeof why)) {
             it->filtered = 1;

@@ -159,7 +159,11 @@ static ssync_code lookup_cached(ssync_graph *g, ssync_journal *j, int hours, ssy
         char nodash[33];
         if (cache)
             rc = ssync_journal_user_get(j, kind, it->key, now - hours * 3600.0, &c, &found, err);
-        if (rc == SSYNC_OK && found && ssync_uuid_nodash(c.id, nodash)) {
+        /* a row that does not answer its own key (a UPN lookup giving another UPN, a mail
+         * lookup another mail) was not written by us: asked afresh */
+        if (rc == SSYNC_OK && found && ssync_uuid_nodash(c.id, nodash) &&
+            (strcasecmp(c.upn, it->key) == 0 ||
+             (by == SSYNC_USER_BY_MAIL && c.mail[0] && strcasecmp(c.mail, it->key) == 0))) {
             snprintf(it->id, sizeof it->id, "%s", c.id);
             it->upn = strdup(c.upn);
             it->mail = c.mail[0] ? strdup(c.mail) : NULL;
@@ -267,6 +271,16 @@ static int negative_hit(const ssync_cached_user *c, double stored_ok, const ssyn
     return strcmp(c->via, "none") == 0 && stored_ok && !mapped_upn(map, it);
 }
 
+/* A mapping found by mail holds from the cache only while the user's mail or UPN is one of the
+ * certificate's SAN e-mails (else, a proxyAddresses match or an edited row, Graph is asked). */
+static int names_san_mail(const ssync_plan_item *it, const ssync_cached_user *c)
+{
+    for (size_t i = 0; i < it->n_emails; i++)
+        if (strcasecmp(it->emails[i], c->upn) == 0 || strcasecmp(it->emails[i], c->mail) == 0)
+            return 1;
+    return 0;
+}
+
 static ssync_code from_cert_cache(ssync_journal *j, int hours, int negative_minutes,
                                   const ssync_usermap *map, ssync_plan *p, char *from_cache,
                                   ssync_error *err)
@@ -298,8 +312,8 @@ static ssync_code from_cert_cache(ssync_journal *j, int hours, int negative_minu
         char nodash[33];
         if (rc != SSYNC_OK || !via || !ssync_uuid_nodash(c.id, nodash) ||
             (m ? strcmp(via, "user_map") != 0 || strcasecmp(c.upn, m) != 0
-               : strcmp(via, "user_map") == 0))
-            continue;
+               : strcmp(via, "user_map") == 0 || !names_san_mail(it, &c)))
+            continue; /* looked up afresh */
         user_answer l = {.upn = c.upn, .mail = c.mail[0] ? c.mail : NULL};
         snprintf(l.id, sizeof l.id, "%s", c.id);
         rc = accept(it, &l, via, err);

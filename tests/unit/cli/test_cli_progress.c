@@ -2,6 +2,7 @@
  * here): the rate/ETA formatter, when a bar is drawn, and the text and JSON log formats. */
 #include "testutil.h"
 
+#include "../../../src/cli/cli_text.c"
 #include "../../../src/cli/cli_log.c"
 #include "../../../src/cli/cli_progress.c"
 

@@ -2,6 +2,7 @@
  * document built from a plan and a sync's results, its text and JSON renderings, file names. */
 #include "testutil.h"
 
+#include "../../../src/cli/cli_text.c"
 #include "../../../src/cli/cli_report.c"
 #include "../../../src/cli/cli_report_render.c"
 #include "../../../src/cli/cli_report_html.c"

@@ -3,6 +3,7 @@
  * the Graph request-id of a failure, and everything from the data escaped. */
 #include "testutil.h"
 
+#include "../../../src/cli/cli_text.c"
 #include "../../../src/cli/cli_report.c"
 #include "../../../src/cli/cli_report_render.c"
 #include "../../../src/cli/cli_report_html.c"
