@@ -214,7 +214,7 @@ static job *batch_job(ssync_graph *g, lookup_run *lr, const size_t *idx, const s
         b->kind[k] = kind[k];
         char *q = ssync_user_filter_query(kind[k], lr->items[idx[k]].key);
         char *url = q ? concat("/users?", q, "") : NULL;
-        char id[16];
+        char id[24]; /* a size_t in decimal */
         snprintf(id, sizeof id, "%zu", k + 1);
         ok = url && json_array_append_new(reqs, json_pack("{s:s, s:s, s:s}", "id", id, "method",
                                                           "GET", "url", url)) == 0;
