@@ -44,10 +44,15 @@ ssync_code ssync_source_open(const ssync_source_cfg *cfg, const ssync_source_env
     if (env)
         s->env = *env;
     s->env.n_crls = 0; /* counts the references taken */
-    for (size_t i = 0; i < n; i++)
+    size_t kept = 0;   /* the CRLs the anchors vouch for: no revocation on a forged one */
+    for (size_t i = 0; i < n; i++) {
+        if (!env->trust || ssync_trust_verify_crl(env->trust, env->crls[i], NULL) != SSYNC_OK)
+            continue;
+        kept++;
         if (X509_CRL_up_ref(env->crls[i]))
             s->crls[s->env.n_crls++] = env->crls[i];
-    ssync_code rc = s->env.n_crls == n ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_INTERNAL, "CRL");
+    }
+    ssync_code rc = s->env.n_crls == kept ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_INTERNAL, "CRL");
     s->env.crls = s->crls;
     if (rc == SSYNC_OK && ops->open)
         rc = ops->open(s, err);
@@ -57,6 +62,13 @@ ssync_code ssync_source_open(const ssync_source_cfg *cfg, const ssync_source_env
     }
     *out = s;
     return SSYNC_OK;
+}
+
+ssync_code ssync_source_set_cert(const ssync_source_env *env, ssync_plan_item *it, X509 *cert,
+                                 ssync_error *err)
+{
+    ssync_code rc = ssync_trust_verify_cert(env->trust, cert, err);
+    return rc == SSYNC_OK ? ssync_plan_item_set_cert(it, cert, env->crls, env->n_crls, err) : rc;
 }
 
 const ssync_source_cfg *ssync_source_config(const ssync_source *s)
@@ -69,6 +81,8 @@ ssync_code ssync_source_scan(ssync_source *s, const ssync_plan_target *t, ssync_
 {
     if (!s || !out)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_scan");
+    if (ssync_trust_count(s->env.trust) == 0)
+        return ssync_fail(err, SSYNC_ERR_CONFIG, "%s", SSYNC_SOURCE_NO_CA);
     return s->ops->scan(s, t, out, err);
 }
 

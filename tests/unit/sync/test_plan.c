@@ -18,12 +18,16 @@ static ssync_code scan(const ssync_config *cfg, const ssync_kra_set *kras, X509_
                        size_t n_crls, const ssync_plan_target *t, ssync_journal *j, ssync_plan *out,
                        ssync_error *e)
 {
-    ssync_source_env env = {kras, crls, n_crls, j};
+    ssync_trust *trust = NULL; /* [source] ca */
+    ssync_code rc = ssync_trust_load(cfg->source.ca.v, cfg->source.ca.n, &trust, e);
+    ssync_source_env env = {kras, crls, n_crls, j, trust};
     ssync_source *src = NULL;
-    ssync_code rc = ssync_source_open(&cfg->source, &env, &src, e);
+    if (rc == SSYNC_OK)
+        rc = ssync_source_open(&cfg->source, &env, &src, e);
     if (rc == SSYNC_OK)
         rc = ssync_plan_scan(src, t, out, e);
     ssync_source_close(src);
+    ssync_trust_free(trust);
     return rc;
 }
 
@@ -386,8 +390,9 @@ static void load_cfg(ssync_config *cfg, const char *dir, const char *extra)
 {
     char text[4096];
     snprintf(text, sizeof text,
-             "[source]\ntype = blobs\npath = %s/blobs\n%s\n[kra]\nkey = %s\npassword_file = %s\n",
-             dir, extra, test_data_path("adcs-basic/kra.p12"),
+             "[source]\ntype = blobs\npath = %s/blobs\nca = %s\n%s\n[kra]\nkey = %s\n"
+             "password_file = %s\n",
+             dir, test_data_path("adcs-basic/ca.pem"), extra, test_data_path("adcs-basic/kra.p12"),
              test_data_path("adcs-basic/kra.pass"));
     ssync_error e = {0};
     if (ssync_config_parse_string(text, "test.conf", cfg, &e) != SSYNC_OK)
