@@ -64,13 +64,6 @@ ssync_code ssync_source_open(const ssync_source_cfg *cfg, const ssync_source_env
     return SSYNC_OK;
 }
 
-ssync_code ssync_source_set_cert(const ssync_source_env *env, ssync_plan_item *it, X509 *cert,
-                                 ssync_error *err)
-{
-    ssync_code rc = ssync_trust_verify_cert(env->trust, cert, err);
-    return rc == SSYNC_OK ? ssync_plan_item_set_cert(it, cert, env->crls, env->n_crls, err) : rc;
-}
-
 const ssync_source_cfg *ssync_source_config(const ssync_source *s)
 {
     return s ? s->cfg : NULL;
