@@ -158,13 +158,29 @@ static void keep_newest(void **state)
     ssync_plan_policy pol = DEFAULTS;
     pol.keep_newest = 2;
     ssync_plan_decide(&p, &l, &pol, NOW);
-    assert_int_equal(p.items[0].action, SSYNC_ACT_REMOVE);
+    /* the oldest leaves only once the newest that replaces it is in Intune: not this run */
+    assert_int_equal(p.items[0].action, SSYNC_ACT_KEEP);
+    assert_string_equal(p.items[0].reason, "older; removed once the newer one is in Intune");
     assert_int_equal(p.items[1].action, SSYNC_ACT_UPLOAD);
     assert_int_equal(p.items[2].action, SSYNC_ACT_KEEP);
     assert_int_equal(p.items[3].action, SSYNC_ACT_SKIP);
     assert_int_equal(p.items[4].action, SSYNC_ACT_UPLOAD);
     pol.keep_newest = 1;
     ssync_plan_decide(&p, &l, &pol, NOW);
+    assert_int_equal(p.items[0].action, SSYNC_ACT_KEEP);
+    assert_int_equal(p.items[2].action, SSYNC_ACT_KEEP);
+    /* the next run: the newest was uploaded, now the older ones go */
+    listed(&l, "a@x.example", '2');
+    ssync_pfx_list_sort(&l);
+    pol.keep_newest = 2;
+    ssync_plan_decide(&p, &l, &pol, NOW);
+    assert_int_equal(p.items[0].action, SSYNC_ACT_REMOVE);
+    assert_string_equal(p.items[0].reason, "older than the newest keep_newest of the user");
+    assert_int_equal(p.items[1].action, SSYNC_ACT_KEEP);
+    assert_int_equal(p.items[2].action, SSYNC_ACT_KEEP);
+    pol.keep_newest = 1;
+    ssync_plan_decide(&p, &l, &pol, NOW);
+    assert_int_equal(p.items[0].action, SSYNC_ACT_REMOVE);
     assert_int_equal(p.items[2].action, SSYNC_ACT_REMOVE);
     ssync_plan_free(&p);
     ssync_pfx_list_free(&l);
