@@ -64,11 +64,11 @@ static void scan_one(const scan_ctx *c, ssync_plan_item *it)
     ssync_recovered rec = {0};
     X509 *cert = NULL;
     ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, &e);
+    if (rc == SSYNC_OK)
+        rc = ssync_recover_peek_memo(c->kras, b.data, b.len, c->memo, &cert, &e);
     /* a blob the CA signed is the CA's word: a signature by anyone else fails the item */
     if (rc == SSYNC_OK)
         rc = ssync_blob_verify_signature(b.data, b.len, c->env->trust, &e);
-    if (rc == SSYNC_OK)
-        rc = ssync_recover_peek_memo(c->kras, b.data, b.len, c->memo, &cert, &e);
     if (rc == SSYNC_OK && !cert) {
         rc = ssync_recover_blob(c->kras, b.data, b.len, NULL, &rec, &e);
         if (rc == SSYNC_OK && X509_up_ref(rec.cert))
