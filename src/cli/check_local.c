@@ -141,7 +141,28 @@ void check_connector(struct check_list *l, const ssync_config *cfg)
     EVP_PKEY_free(pub);
 }
 
-void check_crls(struct check_list *l, const ssync_config *cfg)
+ssync_trust *check_ca(struct check_list *l, const ssync_config *cfg)
+{
+    ssync_trust *t = NULL;
+    ssync_error e = {0};
+    const ssync_cfg_list *ca = &cfg->source.ca;
+    if (ca->n == 0) {
+        cli_check_add(l, CHECK_FAIL, "ca",
+                      "on the CA: certutil -ca.cert ca.cer (and its chain: certutil -ca.chain); "
+                      "then [source] ca = ca.cer",
+                      "[source] ca is not set: no certificate or CRL can be trusted");
+        return NULL;
+    }
+    if (ssync_trust_load(ca->v, ca->n, &t, &e) != SSYNC_OK) {
+        cli_check_add(l, CHECK_FAIL, "ca", "on the CA: certutil -ca.cert ca.cer", "%s", e.msg);
+        return NULL;
+    }
+    cli_check_add(l, CHECK_OK, "ca", NULL, "%zu trusted CA certificate%s", ssync_trust_count(t),
+                  ssync_trust_count(t) == 1 ? "" : "s");
+    return t;
+}
+
+void check_crls(struct check_list *l, const ssync_config *cfg, const ssync_trust *trust)
 {
     for (size_t i = 0; i < cfg->source.crl.n; i++) {
         const char *path = cfg->source.crl.v[i];
@@ -156,6 +177,13 @@ void check_crls(struct check_list *l, const ssync_config *cfg)
         }
         char issuer[256] = "?", next[32];
         X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof issuer);
+        if (ssync_trust_verify_crl(trust, crl, &e) != SSYNC_OK) {
+            cli_check_add(l, CHECK_FAIL, name,
+                          "copy the CRL the CA published (certutil -CRL); it is ignored", "%s",
+                          e.msg);
+            X509_CRL_free(crl);
+            continue;
+        }
         const ASN1_TIME *nu = X509_CRL_get0_nextUpdate(crl);
         cli_check_date(nu, next);
         int revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
@@ -173,14 +201,15 @@ void check_crls(struct check_list *l, const ssync_config *cfg)
     }
 }
 
-void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras)
+void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras,
+                  const ssync_trust *trust)
 {
     if (!cfg->source.path) {
         cli_check_add(l, CHECK_FAIL, "source", NULL, "[source] path is not set");
         return;
     }
     ssync_error e = {0};
-    ssync_source_env env = {.kras = kras};
+    ssync_source_env env = {.kras = kras, .trust = trust};
     ssync_source *src = NULL;
     ssync_source_check_result res;
     if (ssync_source_open(&cfg->source, &env, &src, &e) != SSYNC_OK ||

@@ -7,13 +7,19 @@
 #include "check_list.h"
 
 #include "sync/config.h"
+#include "pki/trust.h"
 #include "recover/kra.h"
 
 /* Local checks. kras (out) holds every KRA key that loaded, for the sample recovery. */
 void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **kras);
 void check_connector(struct check_list *l, const ssync_config *cfg);
-void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras);
-void check_crls(struct check_list *l, const ssync_config *cfg);
+/* [source] ca: the trust anchors (NULL when unset or unreadable: a FAIL line says how to get
+ * them); the caller frees them. */
+ssync_trust *check_ca(struct check_list *l, const ssync_config *cfg);
+void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras,
+                  const ssync_trust *trust);
+/* Each CRL loads, is current and is signed by its issuer in trust (else FAIL: it is ignored). */
+void check_crls(struct check_list *l, const ssync_config *cfg, const ssync_trust *trust);
 void check_state(struct check_list *l, const ssync_config *cfg);
 /* Token and Graph permissions (the program has called curl_global_init). */
 void check_intune(struct check_list *l, const ssync_config *cfg);

@@ -13,6 +13,7 @@
 #include "journal/lock.h"
 #include "sync/connect.h"
 #include "journal/journal.h"
+#include "pki/trust.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -80,15 +81,29 @@ static int scan(struct cli_plan_run *r)
     X509_CRL *crls[SSYNC_CFG_MAX_LIST] = {0};
     size_t n_crls = 0;
     int rc = CLI_EXIT_OK;
+    const ssync_cfg_list *ca = &r->cfg->source.ca;
+    if (ssync_trust_load(ca->v, ca->n, &r->trust, &e) != SSYNC_OK) {
+        cli_log_error(r->log, r->cfg->path, &e);
+        return CLI_EXIT_FAILURE;
+    }
     for (size_t i = 0; i < r->cfg->source.crl.n; i++) {
         if (ssync_crl_load(r->cfg->source.crl.v[i], &crls[n_crls], &e) != SSYNC_OK) {
             cli_log_error(r->log, NULL, &e);
             rc = CLI_EXIT_FAILURE;
             break;
         }
+        /* a CRL the CA did not sign is ignored: no removal is made on it (the run fails) */
+        if (ssync_trust_verify_crl(r->trust, crls[n_crls], &e) != SSYNC_OK) {
+            ssync_error_prefix(&e, "%s: ", r->cfg->source.crl.v[i]);
+            cli_log_msg(r->log, SSYNC_LOG_ERROR, "%s (ignored)", e.msg);
+            X509_CRL_free(crls[n_crls]);
+            crls[n_crls] = NULL;
+            r->crl_failed++;
+            continue;
+        }
         n_crls++;
     }
-    ssync_source_env env = {r->kras, crls, n_crls, r->journal};
+    ssync_source_env env = {r->kras, crls, n_crls, r->journal, r->trust};
     if (rc == CLI_EXIT_OK &&
         (ssync_source_open(&r->cfg->source, &env, &r->source, &e) != SSYNC_OK ||
          ssync_plan_scan(r->source, cli_plan_target(r), r->plan, &e) != SSYNC_OK)) {
@@ -208,6 +223,8 @@ void cli_plan_release(struct cli_plan_run *r)
         cli_progress_end(r->progress);
     ssync_source_close(r->source);
     r->source = NULL;
+    ssync_trust_free(r->trust);
+    r->trust = NULL;
     ssync_graph_free(r->graph);
     r->graph = NULL;
     ssync_journal_close(r->journal);

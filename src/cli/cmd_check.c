@@ -6,6 +6,7 @@
 #include "cli_options.h"
 #include "cli_util.h"
 
+#include "pki/trust.h"
 #include "sync/config.h"
 
 #include <jansson.h>
@@ -70,12 +71,14 @@ static void run_checks(struct check_list *l, const char *path)
     }
     cli_check_add(l, CHECK_OK, "config", NULL, "%s loaded", path);
     ssync_kra_set *kras = NULL;
+    ssync_trust *trust = check_ca(l, &cfg);
     check_kras(l, &cfg, &kras);
     check_connector(l, &cfg);
-    check_crls(l, &cfg);
-    check_source(l, &cfg, kras);
+    check_crls(l, &cfg, trust);
+    check_source(l, &cfg, kras, trust);
     check_state(l, &cfg);
     ssync_kra_set_free(kras);
+    ssync_trust_free(trust);
     check_intune(l, &cfg);
     ssync_config_free(&cfg);
 }

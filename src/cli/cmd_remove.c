@@ -11,6 +11,7 @@
 #include "graph/graph.h"
 #include "journal/journal.h"
 #include "pki/crl.h"
+#include "pki/trust.h"
 #include "source/source.h"
 #include "common/uuid.h"
 
@@ -322,7 +323,9 @@ static int remove_selected(const struct remove_opts *o, const ssync_config *cfg,
     }
     /* whether the source still holds them (remove's warning): blobs are searched cheaply */
     X509_CRL *crls[SSYNC_CFG_MAX_LIST] = {0};
-    ssync_source_env env = {.crls = crls, .n_crls = cfg->source.crl.n};
+    ssync_trust *trust = NULL; /* CRLs count once [source] ca vouches for them */
+    ssync_trust_load(cfg->source.ca.v, cfg->source.ca.n, &trust, NULL);
+    ssync_source_env env = {.crls = crls, .n_crls = cfg->source.crl.n, .trust = trust};
     ssync_source *src = NULL;
     int searched =
         cfg->source.path &&
@@ -330,6 +333,7 @@ static int remove_selected(const struct remove_opts *o, const ssync_config *cfg,
         ssync_source_open(&cfg->source, &env, &src, NULL) == SSYNC_OK &&
         ssync_source_find(src, tps, n, cfg->policy.include_expired, files);
     ssync_source_close(src);
+    ssync_trust_free(trust);
     ssync_crl_free_all(crls, SSYNC_CFG_MAX_LIST);
     for (size_t i = 0; i < n; i++)
         t[i].in_source = files[i];

@@ -129,7 +129,8 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory");
         return CLI_EXIT_FAILURE;
     }
-    int fatal = run_sync(&s) != CLI_EXIT_OK;
+    /* a CRL ignored for its signature fails the run (its removals were not made) */
+    int fatal = run_sync(&s) != CLI_EXIT_OK || r->crl_failed > 0;
     if (!s.sum.interrupted && cancelled(&s))
         s.sum.interrupted = 1;
     cli_run_report *doc =

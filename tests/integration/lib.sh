@@ -87,6 +87,7 @@ write_config() {
         echo "[source]"
         echo "type = blobs"
         echo "path = $lab/blobs"
+        echo "ca = $lab/ca.pem"
         echo "crl = $lab/ca.crl"
         echo "[kra]"
         echo "key = $lab/kra.p12"

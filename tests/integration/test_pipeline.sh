@@ -12,17 +12,24 @@ check "labs generated" test -f lab/manifest.jsonl -a -f other/manifest.jsonl
 foreign=$(ls other/blobs | head -n 1)
 cp "other/blobs/$foreign" "lab/blobs/zz-foreign-$foreign"
 # a blob whose last ciphertext block is damaged: its certificate is readable, its key is not
+# (signed again by the CA: a damage under the CA's signature would fail the scan already)
 victim=$(ls lab/blobs | grep '\.der$' | head -n 1)
 victim_tp=$(jq -r --arg f "blobs/$victim" 'select(.file == $f) | .thumbprint' lab/manifest.jsonl)
 openssl cms -verify -noverify -inform DER -in "lab/blobs/$victim" -out env.der 2> /dev/null
-python3 - "lab/blobs/$victim" env.der << 'PY'
+openssl pkcs7 -inform DER -in "lab/blobs/$victim" -print_certs -out certs.pem
+python3 - env.der certs.pem lab/ca.pem << 'PY'
 import sys
-blob = bytearray(open(sys.argv[1], 'rb').read()); env = open(sys.argv[2], 'rb').read()
-at = blob.find(env)
-assert at >= 0
-blob[at + len(env) - 3] ^= 0x5A  # inside the last ciphertext block: the padding breaks
-open(sys.argv[1], 'wb').write(blob)
+env = bytearray(open(sys.argv[1], 'rb').read())
+env[len(env) - 3] ^= 0x5A  # inside the last ciphertext block: the padding breaks
+open(sys.argv[1], 'wb').write(env)
+ca = open(sys.argv[3]).read().split('-----BEGIN CERTIFICATE-----')[1].split('-----END')[0]
+certs = open(sys.argv[2]).read().split('-----BEGIN CERTIFICATE-----')[1:]
+keep = ['-----BEGIN CERTIFICATE-----' + c.split('-----END')[0] + '-----END CERTIFICATE-----\n'
+        for c in certs if c.split('-----END')[0].split() != ca.split()]
+open(sys.argv[2], 'w').write(''.join(keep))  # the signer's certificate is added by cms -sign
 PY
+openssl cms -sign -nodetach -binary -inform DER -in env.der -signer lab/ca.pem -inkey lab/ca.key \
+    -certfile certs.pem -outform DER -out "lab/blobs/$victim"
 check "the damaged blob no longer decrypts" bash -c "! openssl cms -decrypt -inform DER \
     -in <(openssl cms -verify -noverify -inform DER -in lab/blobs/$victim 2>/dev/null) \
     -recip lab/kra1.pem -inkey lab/kra1.key -binary -out /dev/null"

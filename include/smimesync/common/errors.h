@@ -27,6 +27,7 @@
     E(SSYNC_ERR_BLOB_TYPE, "unexpected CMS content type in recovery blob")                  \
     E(SSYNC_ERR_BLOB_NO_CONTENT, "recovery blob carries no archived key")                   \
     E(SSYNC_ERR_BLOB_NO_CERT, "no certificate matches the recovered key")                   \
+    E(SSYNC_ERR_BLOB_SIGNATURE, "blob not signed by the CA")                                \
     /* KRA */                                                                               \
     E(SSYNC_ERR_KRA_LOAD, "cannot load KRA key")                                            \
     E(SSYNC_ERR_KRA_PASSWORD, "wrong KRA password")                                         \
@@ -42,6 +43,8 @@
     E(SSYNC_ERR_CERT_PARSE, "cannot parse certificate")                                     \
     E(SSYNC_ERR_CERT_NO_USER, "certificate names no user (no SAN UPN or e-mail)")           \
     E(SSYNC_ERR_CERT_BAD_NAME, "certificate names a user that is not local@domain")         \
+    E(SSYNC_ERR_CERT_UNTRUSTED, "not issued by a trusted CA")                               \
+    E(SSYNC_ERR_CRL_SIGNATURE, "CRL signature invalid")                                     \
     /* PKCS#12 */                                                                           \
     E(SSYNC_ERR_PFX_BUILD, "cannot build PKCS#12")                                          \
     E(SSYNC_ERR_PFX_PROFILE, "unknown PKCS#12 profile")                                     \

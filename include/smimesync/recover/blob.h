@@ -7,6 +7,8 @@
 #define SSYNC_BLOB_H
 
 #include "common/errors.h"
+#include "common/fileio.h"
+#include "pki/trust.h"
 
 #include <openssl/cms.h>
 #include <openssl/x509.h>
@@ -47,6 +49,19 @@ X509 *ssync_blob_cert(ssync_blob *blob, int i);
  * only the decoded certificate is at hand. */
 int ssync_blob_cert_der(const ssync_blob *blob, int i, const unsigned char **der, size_t *len);
 void ssync_blob_clear(ssync_blob *blob);
+
+/* The blob's DER, whatever its encoding (DER, base64, base64 with a header). */
+ssync_code ssync_blob_to_der(const unsigned char *data, size_t len, ssync_buf *der,
+                             ssync_error *err);
+
+/* The CA's signature on a recovery blob ([MS-CSRA] 3.1.4.2.9: GetArchivedKey returns a
+ * SignedData signed by the CA; RFC 5652 5.6): when the SignedData carries signer infos, each
+ * signature must verify (CMS_verify, the signer certificates the blob carries) and each signer
+ * must chain to trust (ssync_trust_verify_signer); SSYNC_ERR_BLOB_SIGNATURE otherwise. A
+ * SignedData without signer infos and a bare EnvelopedData carry no signature: SSYNC_OK (their
+ * user certificate is still verified on its own). */
+ssync_code ssync_blob_verify_signature(const unsigned char *data, size_t len,
+                                       const ssync_trust *trust, ssync_error *err);
 const char *ssync_blob_encoding_name(ssync_blob_encoding enc);
 
 #endif

@@ -8,6 +8,7 @@
 #include "common/cfg_list.h"
 #include "common/errors.h"
 #include "journal/journal.h"
+#include "pki/trust.h"
 #include "record/export.h"
 #include "recover/kra.h"
 #include "source/item.h"
@@ -25,6 +26,7 @@ typedef enum ssync_source_type {
 typedef struct ssync_source_cfg {
     ssync_source_type type;
     char *path;
+    ssync_cfg_list ca;        /* trust anchors: the issuing CA certificates and their chain */
     ssync_cfg_list crl;       /* CRL files, DER or PEM */
     ssync_cfg_list templates; /* template OIDs or names to include (empty: all) */
     ssync_cfg_list eku;       /* required EKU OIDs (empty: emailProtection) */
@@ -47,6 +49,10 @@ typedef struct ssync_source_env {
     X509_CRL *const *crls;     /* revocation of the scanned certificates (and find) */
     size_t n_crls;
     ssync_journal *journal; /* may be NULL: no blob scan cache, no edb incremental marker */
+    /* the trust anchors ([source] ca): a certificate that does not chain to them fails its
+     * item (SSYNC_ERR_CERT_UNTRUSTED) and never takes part in a decision; a CRL they did not
+     * sign is dropped at open. NULL: scan refuses to run, no CRL is kept. */
+    const ssync_trust *trust;
 } ssync_source_env;
 
 /* The sample recovery of `check`: one item of the source read to the key. */
@@ -67,7 +73,9 @@ typedef struct ssync_source_check_result {
 } ssync_source_check_result;
 
 /* Opens the source of cfg ([source] type) once for a run: the pfx manifest is read and parsed
- * here. cfg, env->kras and env->journal must outlive the source. */
+ * here. cfg, env->kras, env->journal and env->trust must outlive the source. Only the CRLs of
+ * env->crls that env->trust verifies are kept (ssync_trust_verify_crl): the caller reports the
+ * others. */
 ssync_code ssync_source_open(const ssync_source_cfg *cfg, const ssync_source_env *env,
                              ssync_source **out, ssync_error *err);
 /* The section the source was opened with. */
@@ -75,8 +83,10 @@ const ssync_source_cfg *ssync_source_config(const ssync_source *s);
 /* Appends one item per certificate of the source to out (the certificate facts, revocation from
  * env.crls): blobs in file-name order with the request id of the file name, pfx in manifest
  * order, edb in request id order. An item that cannot be read has code != SSYNC_OK (not a fatal
- * error). A target's request id may narrow the scan (blobs skip the other files, edb seeks the
- * row); applying the target and the filters is the caller's (ssync_plan_scan). */
+ * error; a certificate that does not chain to env.trust is such an item, with no certificate
+ * facts). Refuses to run without env.trust (SSYNC_ERR_CONFIG). A target's request id may narrow the
+ * scan (blobs skip the other files, edb seeks the row); applying the target and the filters is the
+ * caller's (ssync_plan_scan). */
 ssync_code ssync_source_scan(ssync_source *s, const ssync_plan_target *t, ssync_plan *out,
                              ssync_error *err);
 /* Builds the Graph record of an item this source scanned: the key is read again (blob file,
@@ -100,6 +110,11 @@ int ssync_source_find(ssync_source *s, const char *const *thumbprints, size_t n,
  * highest request id of p, in env.journal). Does nothing for the other sources. */
 ssync_code ssync_source_commit(ssync_source *s, const ssync_plan *p, ssync_error *err);
 void ssync_source_close(ssync_source *s);
+
+/* Why a scan refuses to run without [source] ca, and how to get the CA certificate. */
+#define SSYNC_SOURCE_NO_CA                                                                         \
+    "[source] ca is not set: name the issuing CA certificate (on the CA: certutil -ca.cert "       \
+    "ca.cer); without it no certificate or CRL can be trusted"
 
 /* What to check when a source of this type cannot be opened or read (static text); NULL when
  * there is nothing specific to say. */

@@ -405,6 +405,33 @@ out:
     return rc;
 }
 
+ssync_code ssync_blob_to_der(const unsigned char *data, size_t len, ssync_buf *der,
+                             ssync_error *err)
+{
+    memset(der, 0, sizeof *der);
+    const unsigned char *p = data;
+    size_t n = data ? len : 0;
+    if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+        p += 3;
+        n -= 3;
+    }
+    while (n && is_space(*p)) {
+        p++;
+        n--;
+    }
+    if (n == 0)
+        return ssync_fail(err, SSYNC_ERR_BLOB_ENCODING, "input is empty");
+    if (p[0] != 0x30) {
+        ssync_blob_encoding enc;
+        return decode_text(p, n, der, &enc, err);
+    }
+    if (!(der->data = malloc(n)))
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    memcpy(der->data, p, n);
+    der->len = n;
+    return SSYNC_OK;
+}
+
 ssync_code ssync_blob_open(const unsigned char *data, size_t len, ssync_blob *blob,
                            ssync_error *err)
 {

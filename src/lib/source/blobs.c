@@ -26,12 +26,14 @@ static int is_blob_name(const struct dirent *d)
 
 /* What the scan shares between blobs: the CRLs and the optional cache in the journal. */
 typedef struct scan_ctx {
+    const ssync_source_env *env;
     const ssync_kra_set *kras;
     X509_CRL *const *crls;
     size_t n_crls;
     ssync_journal *journal; /* NULL: no cache */
-    char *kra_id;           /* the KRA set's identity: a cache entry is for one set */
-    ssync_cert_memo *memo;  /* the CA certificates the blobs share, decoded once */
+    char *kra_id; /* the KRA set's and the anchors' identity: a cache entry is for one pair (a
+                     certificate verified against other anchors is verified again) */
+    ssync_cert_memo *memo; /* the CA certificates the blobs share, decoded once */
 } scan_ctx;
 
 /* The certificate facts of one blob without the KRA's private-key operation (the upload
@@ -64,13 +66,16 @@ static void scan_one(const scan_ctx *c, ssync_plan_item *it)
     ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, &e);
     if (rc == SSYNC_OK)
         rc = ssync_recover_peek_memo(c->kras, b.data, b.len, c->memo, &cert, &e);
+    /* a blob the CA signed is the CA's word: a signature by anyone else fails the item */
+    if (rc == SSYNC_OK)
+        rc = ssync_blob_verify_signature(b.data, b.len, c->env->trust, &e);
     if (rc == SSYNC_OK && !cert) {
         rc = ssync_recover_blob(c->kras, b.data, b.len, NULL, &rec, &e);
         if (rc == SSYNC_OK && X509_up_ref(rec.cert))
             cert = rec.cert;
     }
     if (rc == SSYNC_OK)
-        rc = cert ? ssync_plan_item_set_cert(it, cert, c->crls, c->n_crls, &e)
+        rc = cert ? ssync_source_set_cert(c->env, it, cert, &e)
                   : ssync_fail(&e, SSYNC_ERR_NOMEM, "certificate");
     if (rc != SSYNC_OK) {
         it->code = rc;
@@ -121,17 +126,27 @@ static ssync_code scan_dir(const ssync_source_cfg *cfg, const scan_ctx *c,
     return rc;
 }
 
+/* The scan cache's key: the KRA set and the trust anchors (facts cached under other anchors
+ * were verified against them, not these). NULL: no cache. */
+static char *cache_id(const ssync_source_env *env)
+{
+    if (!env->kras || !env->journal)
+        return NULL;
+    char *kra = ssync_scan_kra_id(env->kras), *ca = ssync_trust_id(env->trust), *id = NULL;
+    size_t n = kra && ca ? strlen(kra) + strlen(ca) + 5 : 0;
+    if (n && (id = malloc(n)))
+        snprintf(id, n, "%s ca=%s", kra, ca);
+    free(kra);
+    free(ca);
+    return id;
+}
+
 static ssync_code blobs_scan(ssync_source *s, const ssync_plan_target *t, ssync_plan *out,
                              ssync_error *err)
 {
     const ssync_source_env *env = &s->env;
     ssync_cert_memo memo = {0};
-    scan_ctx c = {env->kras,
-                  env->crls,
-                  env->n_crls,
-                  env->journal,
-                  env->kras && env->journal ? ssync_scan_kra_id(env->kras) : NULL,
-                  &memo};
+    scan_ctx c = {env, env->kras, env->crls, env->n_crls, env->journal, cache_id(env), &memo};
     /* the cache entries of one scan go in one transaction */
     ssync_error te = {0};
     int tx = c.kra_id && ssync_journal_tx_begin(env->journal, &te) == SSYNC_OK;

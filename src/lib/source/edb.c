@@ -148,8 +148,7 @@ typedef struct scan_ctx {
     ssync_edb_table *req;
     const ssync_source_cfg *cfg;
     const ssync_kra_set *kras;
-    X509_CRL *const *crls;
-    size_t n_crls;
+    const ssync_source_env *env;
     ssync_plan *out;
     time_t now;
 } scan_ctx;
@@ -165,7 +164,7 @@ static ssync_code scan_entry(void *ctx, const ssync_edb_entry *e, ssync_error *e
     ssync_recovered rec = {0};
     ssync_code rc = recover_entry(s->req, s->kras, e, &rec, &ie);
     if (rc == SSYNC_OK)
-        rc = ssync_plan_item_set_cert(it, rec.cert, s->crls, s->n_crls, &ie);
+        rc = ssync_source_set_cert(s->env, it, rec.cert, &ie);
     ssync_recovered_clear(&rec);
     if (rc == SSYNC_ERR_NOMEM)
         return ssync_fail(err, rc, NULL);
@@ -196,8 +195,7 @@ static ssync_code edb_scan(ssync_source *src, const ssync_plan_target *target, s
         rc = open_db(cfg, &db, err);
     if (rc != SSYNC_OK)
         return rc;
-    scan_ctx s = {ssync_edb_requests(db), cfg, src->env.kras, src->env.crls,
-                  src->env.n_crls,        out, time(NULL)};
+    scan_ctx s = {ssync_edb_requests(db), cfg, src->env.kras, &src->env, out, time(NULL)};
     rc = ssync_edb_select(s.req, ssync_edb_certificates(db), &q, scan_entry, &s, NULL, err);
     ssync_edb_close(db);
     return rc;

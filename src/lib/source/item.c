@@ -50,6 +50,7 @@ static const char SHARED_TEXT[][64] = {
     "in Intune",
     "not in Intune",
     "older than the newest keep_newest of the user",
+    "older; removed once the newer one is in Intune",
     "the certificate's e-mails match several directory users",
     "1.3.6.1.5.5.7.3.4",      /* emailProtection */
     "1.3.6.1.5.5.7.3.2",      /* clientAuth */

@@ -87,8 +87,8 @@ done:
 /* ---------------------------------------------------------------- scan and export */
 
 static ssync_code scan_entry(ssync_p12_reader *r, const ssync_pfx_manifest *m,
-                             const ssync_pfx_manifest_entry *e, X509_CRL *const *crls,
-                             size_t n_crls, ssync_plan_item *it)
+                             const ssync_pfx_manifest_entry *e, const ssync_source_env *env,
+                             ssync_plan_item *it)
 {
     if (!(it->path = strdup(e->file)))
         return SSYNC_ERR_NOMEM;
@@ -98,7 +98,7 @@ static ssync_code scan_entry(ssync_p12_reader *r, const ssync_pfx_manifest *m,
     ssync_code rc = open_entry(r, e, &key, &cert, &ie);
     EVP_PKEY_free(key); /* the plan keeps no key: export opens the file again */
     if (rc == SSYNC_OK)
-        rc = ssync_plan_item_set_cert(it, cert, crls, n_crls, &ie);
+        rc = ssync_source_set_cert(env, it, cert, &ie);
     if (rc == SSYNC_OK && e->upn) {
         /* the manifest names the user: it replaces the certificate's own */
         if (ssync_plan_item_set_user(it, e->upn) != SSYNC_OK)
@@ -144,7 +144,7 @@ static ssync_code pfx_scan(ssync_source *s, const ssync_plan_target *t, ssync_pl
     ssync_code rc = SSYNC_OK;
     for (size_t i = 0; rc == SSYNC_OK && i < m->n; i++) {
         ssync_plan_item *it = ssync_plan_add(out);
-        rc = it ? scan_entry(&r, m, &m->v[i], s->env.crls, s->env.n_crls, it) : SSYNC_ERR_NOMEM;
+        rc = it ? scan_entry(&r, m, &m->v[i], &s->env, it) : SSYNC_ERR_NOMEM;
         if (rc != SSYNC_OK)
             ssync_fail(err, rc, "pfx source");
     }

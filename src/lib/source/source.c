@@ -44,10 +44,15 @@ ssync_code ssync_source_open(const ssync_source_cfg *cfg, const ssync_source_env
     if (env)
         s->env = *env;
     s->env.n_crls = 0; /* counts the references taken */
-    for (size_t i = 0; i < n; i++)
+    size_t kept = 0;   /* the CRLs the anchors vouch for: no revocation on a forged one */
+    for (size_t i = 0; i < n; i++) {
+        if (!env->trust || ssync_trust_verify_crl(env->trust, env->crls[i], NULL) != SSYNC_OK)
+            continue;
+        kept++;
         if (X509_CRL_up_ref(env->crls[i]))
             s->crls[s->env.n_crls++] = env->crls[i];
-    ssync_code rc = s->env.n_crls == n ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_INTERNAL, "CRL");
+    }
+    ssync_code rc = s->env.n_crls == kept ? SSYNC_OK : ssync_fail(err, SSYNC_ERR_INTERNAL, "CRL");
     s->env.crls = s->crls;
     if (rc == SSYNC_OK && ops->open)
         rc = ops->open(s, err);
@@ -69,6 +74,8 @@ ssync_code ssync_source_scan(ssync_source *s, const ssync_plan_target *t, ssync_
 {
     if (!s || !out)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_scan");
+    if (ssync_trust_count(s->env.trust) == 0)
+        return ssync_fail(err, SSYNC_ERR_CONFIG, "%s", SSYNC_SOURCE_NO_CA);
     return s->ops->scan(s, t, out, err);
 }
 

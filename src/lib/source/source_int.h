@@ -33,6 +33,11 @@ struct ssync_source {
     void *impl; /* the source's state */
 };
 
+/* The certificate facts of an item from cert, once cert chains to env->trust (else
+ * SSYNC_ERR_CERT_UNTRUSTED and the item keeps no facts): every source's one way to fill an item. */
+ssync_code ssync_source_set_cert(const ssync_source_env *env, ssync_plan_item *it, X509 *cert,
+                                 ssync_error *err);
+
 extern const ssync_source_ops ssync_source_blobs, ssync_source_edb, ssync_source_pfx;
 
 /* "NAME: recovered the key of SUBJECT (USER)" into out, from the recovered certificate (or the

@@ -42,6 +42,7 @@ typedef struct {
 static const key_def keys[] = {
     {"source", "type", K_SOURCE, F(source.type), 0, 0, 0},
     {"source", "path", K_PATH, F(source.path), 0, 0, 0},
+    {"source", "ca", K_PATHLIST, F(source.ca), 0, 0, 0},
     {"source", "crl", K_PATHLIST, F(source.crl), 0, 0, 0},
     {"source", "templates", K_STRLIST, F(source.templates), 0, 0, 0},
     {"source", "eku", K_STRLIST, F(source.eku), 0, 0, 0},

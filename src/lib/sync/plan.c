@@ -184,16 +184,26 @@ void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync
             if (!decided[i])
                 refs[nrefs++] = (user_ref){p->items[i].upn, &p->items[i], i};
         qsort(refs, nrefs, sizeof *refs, by_user_then_newest);
-        /* rank = how many of the user's candidates are strictly newer (equal ones share it) */
+        /* rank = how many of the user's candidates are strictly newer (equal ones share it).
+         * No removal on grounds not yet proven: an older record leaves Intune only once every
+         * certificate kept in its place is in Intune (recovered and created by an earlier run,
+         * or there already); until then it is kept, and the run after the upload removes it. */
         size_t first = 0, rank = 0;
+        int kept_present = 1;
         for (size_t r = 0; r < nrefs; r++) {
+            ssync_plan_item *it = refs[r].it;
             if (r == 0 || strcasecmp(refs[r - 1].key, refs[r].key) != 0)
-                first = r, rank = 0;
-            else if (newer(refs[r - 1].it, refs[r].it))
+                first = r, rank = 0, kept_present = 1;
+            else if (newer(refs[r - 1].it, it))
                 rank = r - first;
-            if (rank >= (size_t)pol->keep_newest)
-                set(refs[r].it, refs[r].it->present ? SSYNC_ACT_REMOVE : SSYNC_ACT_SKIP,
-                    "older than the newest keep_newest of the user");
+            if (rank < (size_t)pol->keep_newest)
+                kept_present &= it->present;
+            else if (!it->present)
+                set(it, SSYNC_ACT_SKIP, "older than the newest keep_newest of the user");
+            else if (kept_present)
+                set(it, SSYNC_ACT_REMOVE, "older than the newest keep_newest of the user");
+            else
+                set(it, SSYNC_ACT_KEEP, "older; removed once the newer one is in Intune");
         }
     }
     free(refs);

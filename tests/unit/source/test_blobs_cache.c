@@ -21,12 +21,16 @@ static ssync_code scan(const ssync_config *cfg, const ssync_kra_set *kras, X509_
                        size_t n_crls, const ssync_plan_target *t, ssync_journal *j, ssync_plan *out,
                        ssync_error *e)
 {
-    ssync_source_env env = {kras, crls, n_crls, j};
+    ssync_trust *trust = NULL; /* [source] ca */
+    ssync_code rc = ssync_trust_load(cfg->source.ca.v, cfg->source.ca.n, &trust, e);
+    ssync_source_env env = {kras, crls, n_crls, j, trust};
     ssync_source *src = NULL;
-    ssync_code rc = ssync_source_open(&cfg->source, &env, &src, e);
+    if (rc == SSYNC_OK)
+        rc = ssync_source_open(&cfg->source, &env, &src, e);
     if (rc == SSYNC_OK)
         rc = ssync_plan_scan(src, t, out, e);
     ssync_source_close(src);
+    ssync_trust_free(trust);
     return rc;
 }
 
@@ -45,9 +49,10 @@ static void copy_file(const char *from_rel, const char *dir, const char *name)
 static void load_cfg(ssync_config *cfg, const char *dir, const char *kra, const char *pass)
 {
     char text[4096];
-    snprintf(text, sizeof text,
-             "[source]\ntype = blobs\npath = %s/blobs\n[kra]\nkey = %s\npassword_file = %s\n", dir,
-             test_data_path(kra), test_data_path(pass));
+    snprintf(
+        text, sizeof text,
+        "[source]\ntype = blobs\npath = %s/blobs\nca = %s\n[kra]\nkey = %s\npassword_file = %s\n",
+        dir, test_data_path("adcs-basic/ca.pem"), test_data_path(kra), test_data_path(pass));
     ssync_error e = {0};
     if (ssync_config_parse_string(text, "test.conf", cfg, &e) != SSYNC_OK)
         fail_msg("%s", e.msg);

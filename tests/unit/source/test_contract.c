@@ -41,6 +41,7 @@ typedef struct lab {
     ssync_kra_set *kras;
     X509_CRL *crl;
     EVP_PKEY *connector;
+    ssync_trust *trust; /* the lab CA (ca.pem) */
 } lab;
 
 static const char *at(const lab *l, const char *rel)
@@ -93,6 +94,7 @@ static int lab_setup(void **state)
         ssync_kra_set_add_file(l->kras, at(l, "kra.p12"), (const char *)pass.data, NULL, &e) !=
             SSYNC_OK ||
         ssync_crl_load(at(l, "ca.crl"), &l->crl, &e) != SSYNC_OK ||
+        ssync_trust_load((char *[]){(char *)at(l, "ca.pem")}, 1, &l->trust, &e) != SSYNC_OK ||
         ssync_connector_load(at(l, "connector-public.pem"), &l->connector, &e) != SSYNC_OK) {
         fprintf(stderr, "lab: %s\n", e.msg);
         return -1;
@@ -110,6 +112,7 @@ static int lab_teardown(void **state)
     test_rmtree(l->dir);
     free(l->dir);
     ssync_kra_set_free(l->kras);
+    ssync_trust_free(l->trust);
     X509_CRL_free(l->crl);
     EVP_PKEY_free(l->connector);
     free(l);
@@ -159,7 +162,7 @@ static void run_contract(lab *l, const contract *c)
     ssync_journal *j = NULL;
     ssync_error e = {0};
     assert_int_equal(ssync_journal_open(at(l, "state.db"), &j, &e), SSYNC_OK);
-    ssync_source_env env = {l->kras, &l->crl, 1, j};
+    ssync_source_env env = {l->kras, &l->crl, 1, j, l->trust};
 
     /* open: once per run */
     ssync_source *src = NULL;
@@ -247,7 +250,7 @@ static void run_contract(lab *l, const contract *c)
         fail_msg("%s: sample: %s", c->path, res.sample_text);
     assert_non_null(strstr(res.sample_text, " the key of "));
     /* without a KRA key the sample of a source that needs one is not tried */
-    ssync_source_env nokra = {NULL, NULL, 0, NULL};
+    ssync_source_env nokra = {NULL, NULL, 0, NULL, NULL};
     ssync_source *bare = NULL;
     assert_int_equal(ssync_source_open(&cfg, &nokra, &bare, &e), SSYNC_OK);
     assert_int_equal(ssync_source_check(bare, &res, &e), SSYNC_OK);

@@ -20,6 +20,19 @@ static ssync_code parse(const char *text, ssync_pfx_manifest *m, ssync_error *e)
     return ssync_pfx_manifest_parse(text, strlen(text), "dir/m.csv", m, e);
 }
 
+/* The env of a run: the vectors' CA ([source] ca) as the trust anchors. */
+static ssync_source_env *vector_env(void)
+{
+    static ssync_trust *trust;
+    static ssync_source_env env;
+    ssync_error e = {0};
+    if (!trust && ssync_trust_load((char *[]){(char *)test_data_path("adcs-basic/ca.pem")}, 1,
+                                   &trust, &e) != SSYNC_OK)
+        fail_msg("%s", e.msg);
+    env.trust = trust;
+    return &env;
+}
+
 static void expect_bad(const char *text, const char *needle)
 {
     ssync_pfx_manifest m;
@@ -200,7 +213,7 @@ static void scan_and_export(void **state)
     ssync_plan p = {0};
     ssync_error e = {0};
     ssync_source *src = NULL;
-    assert_int_equal(ssync_source_open(&cfg.source, NULL, &src, &e), SSYNC_OK);
+    assert_int_equal(ssync_source_open(&cfg.source, vector_env(), &src, &e), SSYNC_OK);
     assert_int_equal(ssync_source_scan(src, NULL, &p, &e), SSYNC_OK);
     assert_int_equal(p.count, 7);
 
@@ -263,7 +276,7 @@ static void scan_and_export(void **state)
 static ssync_code open_scan(const ssync_config *cfg, ssync_plan *p, ssync_error *e)
 {
     ssync_source *src = NULL;
-    ssync_code rc = ssync_source_open(&cfg->source, NULL, &src, e);
+    ssync_code rc = ssync_source_open(&cfg->source, vector_env(), &src, e);
     if (rc == SSYNC_OK)
         rc = ssync_source_scan(src, NULL, p, e);
     ssync_source_close(src);

@@ -18,12 +18,16 @@ static ssync_code scan(const ssync_config *cfg, const ssync_kra_set *kras, X509_
                        size_t n_crls, const ssync_plan_target *t, ssync_journal *j, ssync_plan *out,
                        ssync_error *e)
 {
-    ssync_source_env env = {kras, crls, n_crls, j};
+    ssync_trust *trust = NULL; /* [source] ca */
+    ssync_code rc = ssync_trust_load(cfg->source.ca.v, cfg->source.ca.n, &trust, e);
+    ssync_source_env env = {kras, crls, n_crls, j, trust};
     ssync_source *src = NULL;
-    ssync_code rc = ssync_source_open(&cfg->source, &env, &src, e);
+    if (rc == SSYNC_OK)
+        rc = ssync_source_open(&cfg->source, &env, &src, e);
     if (rc == SSYNC_OK)
         rc = ssync_plan_scan(src, t, out, e);
     ssync_source_close(src);
+    ssync_trust_free(trust);
     return rc;
 }
 
@@ -154,13 +158,29 @@ static void keep_newest(void **state)
     ssync_plan_policy pol = DEFAULTS;
     pol.keep_newest = 2;
     ssync_plan_decide(&p, &l, &pol, NOW);
-    assert_int_equal(p.items[0].action, SSYNC_ACT_REMOVE);
+    /* the oldest leaves only once the newest that replaces it is in Intune: not this run */
+    assert_int_equal(p.items[0].action, SSYNC_ACT_KEEP);
+    assert_string_equal(p.items[0].reason, "older; removed once the newer one is in Intune");
     assert_int_equal(p.items[1].action, SSYNC_ACT_UPLOAD);
     assert_int_equal(p.items[2].action, SSYNC_ACT_KEEP);
     assert_int_equal(p.items[3].action, SSYNC_ACT_SKIP);
     assert_int_equal(p.items[4].action, SSYNC_ACT_UPLOAD);
     pol.keep_newest = 1;
     ssync_plan_decide(&p, &l, &pol, NOW);
+    assert_int_equal(p.items[0].action, SSYNC_ACT_KEEP);
+    assert_int_equal(p.items[2].action, SSYNC_ACT_KEEP);
+    /* the next run: the newest was uploaded, now the older ones go */
+    listed(&l, "a@x.example", '2');
+    ssync_pfx_list_sort(&l);
+    pol.keep_newest = 2;
+    ssync_plan_decide(&p, &l, &pol, NOW);
+    assert_int_equal(p.items[0].action, SSYNC_ACT_REMOVE);
+    assert_string_equal(p.items[0].reason, "older than the newest keep_newest of the user");
+    assert_int_equal(p.items[1].action, SSYNC_ACT_KEEP);
+    assert_int_equal(p.items[2].action, SSYNC_ACT_KEEP);
+    pol.keep_newest = 1;
+    ssync_plan_decide(&p, &l, &pol, NOW);
+    assert_int_equal(p.items[0].action, SSYNC_ACT_REMOVE);
     assert_int_equal(p.items[2].action, SSYNC_ACT_REMOVE);
     ssync_plan_free(&p);
     ssync_pfx_list_free(&l);
@@ -386,8 +406,9 @@ static void load_cfg(ssync_config *cfg, const char *dir, const char *extra)
 {
     char text[4096];
     snprintf(text, sizeof text,
-             "[source]\ntype = blobs\npath = %s/blobs\n%s\n[kra]\nkey = %s\npassword_file = %s\n",
-             dir, extra, test_data_path("adcs-basic/kra.p12"),
+             "[source]\ntype = blobs\npath = %s/blobs\nca = %s\n%s\n[kra]\nkey = %s\n"
+             "password_file = %s\n",
+             dir, test_data_path("adcs-basic/ca.pem"), extra, test_data_path("adcs-basic/kra.p12"),
              test_data_path("adcs-basic/kra.pass"));
     ssync_error e = {0};
     if (ssync_config_parse_string(text, "test.conf", cfg, &e) != SSYNC_OK)

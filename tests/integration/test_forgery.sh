@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Issue 18, High: forged inputs must not change who gets which key. A lab is synced to the
+# emulator (keep_newest = 1, remove_revoked on); then each forgery (forge.py: a self-signed user
+# certificate, a certificate of another CA, a blob re-signed by another key, a recipient that
+# copies the KRA's issuer and serial, a CRL with the CA's name and another key, a CRL of another
+# issuer) is added to the blob source, and a sync must leave Intune unchanged, fail the forged
+# item with its reason (or ignore the CRL with a failure line) and exit non-zero. Without
+# [source] ca, check fails saying how to get the CA certificate and sync refuses to run.
+source "$(dirname "$0")/lib.sh"
+FORGE=$(cd "$(dirname "$0")" && pwd)/forge.py
+cd "$T_TMP"
+"$LAB_BIN" --out lab --users 4 --renewals 0 --revoked 0 --expired 0 --seed 18 > /dev/null
+check "lab generated" test -f lab/ca.pem
+emu_start lab --strict || { not_ok "emulator started"; finish; exit 1; }
+write_config lab base.conf
+printf '[policy]\nkeep_newest = 1\n' >> base.conf
+emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
+state() { emu records | jq -r '.records[] | [.userPrincipalName, .thumbprint] | @tsv' | sort; }
+
+m=lab/manifest.jsonl
+victim=$(jq -r 'select(.userId != null) | .userPrincipalName' $m | head -n 1)
+python3 "$FORGE" lab forged "$victim" $(jq -r .serial $m) ||
+    { not_ok "forge.py wrote the forgeries"; finish; exit 1; }
+ok "forgeries written for $victim"
+
+"$SSYNC_BIN" sync --config base.conf > sync0.out 2> sync0.err
+check_eq "baseline sync: exit status" 0 "$?"
+state > before.txt
+check "the victim's certificate is in Intune" grep -q "^$victim" before.txt
+
+# forgery BLOB REASON: the lab's blobs plus the forged one; Intune unchanged.
+forgery() {
+    local f=$1 reason=$2 dir=blobs-${1%.der}
+    rm -rf "$dir" && cp -r lab/blobs "$dir" && cp "forged/$f" "$dir/9999-$f"
+    sed "0,/^path = /s|^path = .*|path = $T_TMP/$dir|" base.conf > "$f.conf" # [source] path
+    "$SSYNC_BIN" sync --config "$f.conf" --json > "$f.json" 2> "$f.err"
+    local rc=$?
+    check "$f: sync exits non-zero ($rc)" test "$rc" -ne 0
+    check_eq "$f: the forged item fails with its reason" 1 \
+        "$(jq --arg r "$reason" '[.items[] | select((.file // .path // "") | endswith("9999-'"$f"'"))
+           | select(tostring | contains($r))] | length' "$f.json")"
+    check_eq "$f: no remove in the run" 0 \
+        "$(jq '[.items[] | select(.action == "remove")] | length' "$f.json")"
+    state > after.txt
+    check_eq "$f: Intune unchanged" "$(cat before.txt)" "$(cat after.txt)"
+}
+forgery self-signed.der "not issued by a trusted CA"
+forgery other-ca.der "not issued by a trusted CA"
+forgery resigned.der "blob not signed by the CA"
+# a genuine-looking newer certificate whose key cannot be recovered: keep_newest must not remove
+# the victim's certificate on its account
+forgery kra-twin.der "decrypt"
+check_eq "kra-twin.der: the victim's certificate is kept until the newer one is in Intune" 1 \
+    "$(jq --arg u "$victim" '[.items[] | select(.action == "keep" and
+       (.reason // "" | contains("removed once the newer one is in Intune")))] | length' kra-twin.der.json)"
+
+# crl FILE: a CRL listing every serial; ignored with a failure line, no removal
+crl() {
+    sed "s|^crl = .*|crl = $T_TMP/forged/$1|" base.conf > "$1.conf"
+    "$SSYNC_BIN" check --config "$1.conf" > "$1.check" 2>&1
+    check "$1: check fails" test $? -ne 0
+    check_contains "$1: check says why" "CRL signature invalid" "$1.check"
+    "$SSYNC_BIN" sync --config "$1.conf" --json > "$1.json" 2> "$1.err"
+    local rc=$?
+    check "$1: sync exits non-zero ($rc)" test "$rc" -ne 0
+    check_contains "$1: the run's log says why" "CRL signature invalid" "$1.err"
+    check_eq "$1: no item revoked" 0 \
+        "$(jq '[.items[] | select(.revoked == true or .action == "remove")] | length' "$1.json")"
+    state > after.txt
+    check_eq "$1: Intune unchanged" "$(cat before.txt)" "$(cat after.txt)"
+}
+crl forged.crl
+crl other-issuer.crl
+
+# without [source] ca: check fails with the way to get the certificate, sync refuses
+grep -v '^ca = ' base.conf > noca.conf
+"$SSYNC_BIN" check --config noca.conf > noca.check 2>&1
+check "no ca: check fails" test $? -ne 0
+check_contains "no ca: check names certutil -ca.cert" "certutil -ca.cert" noca.check
+"$SSYNC_BIN" sync --config noca.conf > noca.out 2> noca.err
+check "no ca: sync refuses" test $? -ne 0
+check_contains "no ca: sync says why" "[source] ca is not set" noca.err
+state > after.txt
+check_eq "no ca: Intune unchanged" "$(cat before.txt)" "$(cat after.txt)"
+finish
