@@ -89,7 +89,7 @@ check_eq "recover's password file is 0600" 600 "$(stat -c %a out/u.pass)"
 check_eq "recover's PKCS#12 is 0600" 600 "$(stat -c %a out/u.p12)"
 check_eq "export's records are 0600" "600" "$(stat -c %a out/export/* | sort -u | tr '\n' ' ' | xargs)"
 
-# sync writes no file but its journal and its report.
+# sync writes no file but its journal (with its one-writer lock, which holds a pid) and its report.
 curl -s --cacert lab/tls/ca.pem -X DELETE "$EMU_URL/emu/records" > /dev/null
 rm -f state.db*
 if strace -f -qq -e trace=open,openat,creat,rename,link -o trace.txt true 2> /dev/null; then
@@ -100,7 +100,7 @@ if strace -f -qq -e trace=open,openat,creat,rename,link -o trace.txt true 2> /de
     grep -E 'O_WRONLY|O_RDWR|O_CREAT|creat\(|rename\(|link\(' trace.txt |
         grep -vE '= -1 |"/dev/(null|tty|urandom)"' |
         grep -oE '"[^"]*"' | sort -u |
-        grep -vE "^\"($T_TMP/)?(state\.db(-journal|-wal|-shm)?|out/\.?traced\.json(\.tmp\.[0-9.]*)?|reports/\.?sync-[0-9]+-[0-9TZ]+\.(json|txt)(\.tmp\.[0-9.]*)?)\"$" > written.txt
+        grep -vE "^\"($T_TMP/)?(state\.db(-journal|-wal|-shm|\.lock)?|out/\.?traced\.json(\.tmp\.[0-9.]*)?|reports/\.?sync-[0-9]+-[0-9TZ]+\.(json|txt)(\.tmp\.[0-9.]*)?)\"$" > written.txt
     check_eq "sync wrote only its journal and its report" "" "$(cat written.txt)"
 else
     echo "skip: strace cannot trace here"
