@@ -1,5 +1,7 @@
 #include "sync/config.h"
 
+#include "common/fileio.h"
+
 #include <ini.h>
 #include <limits.h>
 #include <stddef.h>
@@ -418,6 +420,33 @@ static ssync_code finish(parse_ctx *ctx, int rc, ssync_error *err)
     return SSYNC_OK;
 }
 
+/* inih reads a line into a buffer of INI_MAX_LINE bytes and parses what does not fit as one
+ * more line: the tail of a long comment became a live setting, a long pkcs11: URI was cut. Every
+ * line (comments too) must fit, and a NUL byte (which would end a value early) is refused. */
+#define MAX_LINE (INI_MAX_LINE - 2) /* bytes before the '\n' */
+#define MAX_CONFIG_FILE (1024u * 1024u)
+
+static ssync_code check_lines(const char *name, const char *text, size_t len, ssync_error *err)
+{
+    size_t line = 1, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && text[i] == '\0')
+            return ssync_fail(err, SSYNC_ERR_CONFIG,
+                              "%s:%zu: a NUL byte in the line: refused (a value would end early)",
+                              name, line);
+        if (i < len && text[i] != '\n')
+            continue;
+        if (i - start > MAX_LINE)
+            return ssync_fail(err, SSYNC_ERR_CONFIG,
+                              "%s:%zu: the line is longer than %d bytes: refused (shorten it; a "
+                              "longer line would be split)",
+                              name, line, MAX_LINE);
+        line++;
+        start = i + 1;
+    }
+    return SSYNC_OK;
+}
+
 ssync_code ssync_config_parse_string(const char *text, const char *name, ssync_config *cfg,
                                      ssync_error *err)
 {
@@ -425,6 +454,8 @@ ssync_code ssync_config_parse_string(const char *text, const char *name, ssync_c
         return ssync_fail(err, SSYNC_ERR_ARG, "no configuration");
     ssync_config_defaults(cfg);
     parse_ctx ctx = {.cfg = cfg, .name = name ? name : "config"};
+    if (check_lines(ctx.name, text, strlen(text), err) != SSYNC_OK)
+        return SSYNC_ERR_CONFIG;
     return finish(&ctx, ini_parse_string(text, on_entry, &ctx), err);
 }
 
@@ -434,6 +465,21 @@ ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *e
         return ssync_fail(err, SSYNC_ERR_ARG, "no configuration file");
     ssync_config_defaults(cfg);
     cfg->path = strdup(path);
+    ssync_buf text = {0};
+    ssync_error re = {0};
+    if (ssync_read_file(path, MAX_CONFIG_FILE, &text, &re) != SSYNC_OK) {
+        size_t plen = strlen(path); /* the reason without the path ssync_read_file put first */
+        const char *why = strncmp(re.msg, path, plen) == 0 && re.msg[plen] == ':'
+                              ? re.msg + plen + 1 + (re.msg[plen + 1] == ' ')
+                              : re.msg;
+        return ssync_fail(err, re.code == SSYNC_ERR_NOMEM ? SSYNC_ERR_NOMEM : SSYNC_ERR_FILE_OPEN,
+                          "%s: cannot read the configuration file (%s)", path, why);
+    }
+    ssync_code rc = check_lines(path, (const char *)text.data, text.len, err);
+    if (rc != SSYNC_OK) {
+        ssync_buf_free(&text);
+        return rc;
+    }
     parse_ctx ctx = {.cfg = cfg, .name = path};
     const char *slash = strrchr(path, '/');
     ctx.dir = slash ? trimmed_dup(path, (size_t)(slash - path)) : strdup(".");
@@ -441,7 +487,9 @@ ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *e
         free(ctx.dir);
         ctx.dir = strdup("/");
     }
-    return finish(&ctx, ini_parse(path, on_entry, &ctx), err);
+    rc = finish(&ctx, ini_parse_string((const char *)text.data, on_entry, &ctx), err);
+    ssync_buf_free(&text);
+    return rc;
 }
 
 void ssync_config_free(ssync_config *cfg)
