@@ -18,6 +18,14 @@ typedef struct ssync_buf {
 /* Read a whole regular file (at most max bytes). buf->data is NUL-terminated (not counted in len).
  */
 ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err);
+/* The same for an entry of a directory others may fill (a blob directory): a symbolic link is not
+ * followed and nothing but a regular file is opened (O_NOFOLLOW|O_NONBLOCK, checked before and
+ * after the open), so a FIFO cannot block the caller; the error names the path and what it is
+ * ("DIR/x.rsp: a FIFO, not a regular file: skipped"). */
+ssync_code ssync_read_untrusted_file(const char *path, size_t max, ssync_buf *buf,
+                                     ssync_error *err);
+/* What a file of this st_mode is, in words: "a regular file", "a symbolic link", "a FIFO", ... */
+const char *ssync_file_kind(unsigned mode);
 /* SSYNC_ERR_FILE_PERMS when group or others may access the file or it belongs to another user
  * (not root), as ssh refuses private keys; for a file found to hold a private key. The message
  * does not repeat the path (the caller prefixes it). */

@@ -30,12 +30,36 @@ static ssync_code check_secret_mode(const char *path, const struct stat *st, int
     return SSYNC_OK;
 }
 
-static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf *buf,
+enum { READ_SECRET = 1, READ_UNTRUSTED = 2 };
+
+static ssync_code read_file(const char *path, size_t max, int flags, ssync_buf *buf,
                             ssync_error *err);
 
 ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err)
 {
     return read_file(path, max, 0, buf, err);
+}
+
+const char *ssync_file_kind(unsigned mode)
+{
+    if (S_ISREG(mode))
+        return "a regular file";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return "a device";
+    return "not a regular file";
+}
+
+ssync_code ssync_read_untrusted_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err)
+{
+    return read_file(path, max, READ_UNTRUSTED, buf, err);
 }
 
 ssync_code ssync_check_private_file(const char *path, ssync_error *err)
@@ -47,22 +71,36 @@ ssync_code ssync_check_private_file(const char *path, ssync_error *err)
     return check_secret_mode(path, &st, 0, err); /* the caller names the file */
 }
 
-static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf *buf,
+static ssync_code read_file(const char *path, size_t max, int flags, ssync_buf *buf,
                             ssync_error *err)
 {
     if (!path || !buf)
         return ssync_fail(err, SSYNC_ERR_ARG, "no file given");
     buf->data = NULL;
     buf->len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    /* an entry of a directory others fill: what is not a regular file is neither followed nor
+     * opened (a FIFO would block the open or the read for ever; a link may point anywhere) */
+    if ((flags & READ_UNTRUSTED) && lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s, not a regular file: skipped", path,
+                          ssync_file_kind(st.st_mode));
+    int oflags = O_RDONLY | O_CLOEXEC | ((flags & READ_UNTRUSTED) ? O_NOFOLLOW | O_NONBLOCK : 0);
+    int fd = open(path, oflags);
+    if (fd < 0 && (flags & READ_UNTRUSTED) && errno == ELOOP)
+        return ssync_fail(err, SSYNC_ERR_FILE_OPEN,
+                          "%s: a symbolic link, not a regular file: "
+                          "skipped",
+                          path);
     if (fd < 0)
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s", path, strerror(errno));
-    struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
+        if (flags & READ_UNTRUSTED)
+            return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s, not a regular file: skipped", path,
+                              ssync_file_kind(st.st_mode));
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: not a regular file", path);
     }
-    if (secret) {
+    if (flags & READ_SECRET) {
         ssync_code rc = check_secret_mode(path, &st, 1, err);
         if (rc != SSYNC_OK) {
             close(fd);
@@ -121,7 +159,7 @@ static ssync_code read_file(const char *path, size_t max, int secret, ssync_buf 
 
 ssync_code ssync_read_secret_file(const char *path, ssync_buf *buf, ssync_error *err)
 {
-    ssync_code rc = read_file(path, 64 * 1024, 1, buf, err);
+    ssync_code rc = read_file(path, 64 * 1024, READ_SECRET, buf, err);
     if (rc != SSYNC_OK)
         return rc;
     if (buf->len > 0 && buf->data[buf->len - 1] == '\n')
