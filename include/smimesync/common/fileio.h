@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 #define SSYNC_MAX_INPUT_FILE (16u * 1024u * 1024u)
 
@@ -77,6 +78,12 @@ ssync_code ssync_file_batch_commit(ssync_file_batch *b, size_t *committed, ssync
 void ssync_file_batch_abort(ssync_file_batch *b);
 /* Aborts what is pending and releases the batch. */
 void ssync_file_batch_free(ssync_file_batch *b);
+
+/* Removes the temporary files a killed writer left in dir (ssync_write_file_atomic,
+ * ssync_atomic_open and batches name them ".NAME.tmp.PID.N"): only names of that pattern, regular
+ * files (not followed) owned by this user, last modified before `before`, whose PID is no longer
+ * running. Returns how many were removed, -1 when dir cannot be read. */
+int ssync_clean_stale_temps(const char *dir, time_t before);
 
 /* The last path component, for messages ("dir/x.der" -> "x.der"); never NULL. */
 const char *ssync_basename(const char *path);

@@ -3,8 +3,10 @@
 #define _GNU_SOURCE
 #include "common/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,6 +464,52 @@ void ssync_file_batch_free(ssync_file_batch *b)
         close(b->dirfd);
     memset(b, 0, sizeof *b);
     b->dirfd = -1;
+}
+
+/* The PID of one of our temporary names (".NAME.tmp.PID.N", see temp_open), else 0. */
+static long temp_name_pid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len < 10 || name[0] != '.')
+        return 0;
+    size_t i = len;
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9')
+        i--;
+    if (i == len || i == 0 || name[i - 1] != '.')
+        return 0;
+    size_t end = --i; /* the '.' before N */
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9')
+        i--;
+    if (i == end || i < 6 || strncmp(name + i - 5, ".tmp.", 5) != 0 || i - 5 < 2)
+        return 0;
+    return strtol(name + i, NULL, 10);
+}
+
+int ssync_clean_stale_temps(const char *dir, time_t before)
+{
+    int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return -1;
+    }
+    int removed = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        long pid = temp_name_pid(ent->d_name);
+        struct stat st;
+        if (pid <= 0 || pid == (long)getpid() ||
+            fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid() || st.st_mtime >= before)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its writer may still be running */
+        if (unlinkat(dfd, ent->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 const char *ssync_basename(const char *path)

@@ -12,6 +12,7 @@
 
 typedef enum {
     K_STR,      /* free text */
+    K_ENV,      /* the name of an environment variable (that holds a secret) */
     K_PATH,     /* a file path; relative paths are relative to the config file's directory */
     K_PATHLIST, /* comma-separated paths */
     K_STRLIST,  /* comma-separated values */
@@ -55,7 +56,7 @@ static const key_def keys[] = {
     {"kra", "key", K_PATHS, F(kra.key), 0, 0, 0},
     {"kra", "cert", K_PATHS, F(kra.cert), 0, 0, 0},
     {"kra", "password_file", K_PATH1, F(kra.password_file), 0, 0, 0},
-    {"kra", "password_env", K_STR, F(kra.password_env), 0, 0, 0},
+    {"kra", "password_env", K_ENV, F(kra.password_env), 0, 0, 0},
     {"connector", "public_key", K_PATH, F(connector.public_key), 0, 0, 0},
     {"connector", "provider_name", K_STR, F(connector.provider_name), 0, 0, 0},
     {"connector", "key_name", K_STR, F(connector.key_name), 0, 0, 0},
@@ -65,7 +66,7 @@ static const key_def keys[] = {
     {"intune", "tenant_id", K_STR, F(intune.tenant_id), 0, 0, 0},
     {"intune", "client_id", K_STR, F(intune.client_id), 0, 0, 0},
     {"intune", "client_secret_file", K_PATH, F(intune.client_secret_file), 0, 0, 0},
-    {"intune", "client_secret_env", K_STR, F(intune.client_secret_env), 0, 0, 0},
+    {"intune", "client_secret_env", K_ENV, F(intune.client_secret_env), 0, 0, 0},
     {"intune", "client_certificate", K_PATH, F(intune.client_certificate), 0, 0, 0},
     {"intune", "client_key", K_PATH, F(intune.client_key), 0, 0, 0},
     {"intune", "assertion", K_ASSERTION, F(intune.assertion_ps256), 0, 0, 0},
@@ -118,6 +119,27 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->log.level = 2;
     cfg->state.user_cache_hours = 24;
     cfg->state.user_negative_cache_minutes = 60;
+}
+
+/* [A-Za-z_][A-Za-z0-9_]*, 1 to 64 characters */
+static int env_name_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!(s[n] == '_' || (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+              (n > 0 && s[n] >= '0' && s[n] <= '9')))
+            return 0;
+    return n > 0 && n <= 64;
+}
+
+const char *ssync_env_name_shown(const char *name)
+{
+    if (!name || !env_name_ok(name))
+        return "(name not shown)";
+    for (const char *p = name; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            return "(name not shown: not in capitals, it might be the secret itself)";
+    return name;
 }
 
 static char *trimmed_dup(const char *s, size_t len)
@@ -242,6 +264,15 @@ static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
     ssync_error e = {0};
     long n;
     switch (k->kind) {
+    case K_ENV:
+        /* the value is never repeated: it may be the secret itself, given by mistake */
+        if (!env_name_ok(value))
+            return snprintf(ctx->problem, sizeof ctx->problem,
+                            "not the name of an environment variable (letters, digits and _, "
+                            "at most 64): name the variable that holds the secret, not the "
+                            "secret (the value is not shown)"),
+                   0;
+        /* fall through */
     case K_STR:
     case K_URL:
     case K_PATH: {
@@ -499,7 +530,8 @@ void ssync_config_free(ssync_config *cfg)
     char *base = (char *)cfg;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         void *field = base + keys[i].off;
-        if (keys[i].kind == K_STR || keys[i].kind == K_PATH || keys[i].kind == K_URL) {
+        if (keys[i].kind == K_STR || keys[i].kind == K_ENV || keys[i].kind == K_PATH ||
+            keys[i].kind == K_URL) {
             free(*(char **)field);
         } else if (keys[i].kind == K_PATHLIST || keys[i].kind == K_STRLIST) {
             ssync_cfg_list *l = field;

@@ -184,6 +184,35 @@ static void long_lines_are_refused_not_split(void **state)
     free(dir);
 }
 
+/* An administrator who puts the secret itself in client_secret_env or password_env must not see
+ * it repeated in an error (a terminal, a log, a ticket). */
+static void env_keys_never_repeat_their_value(void **state)
+{
+    static const char *const bad[] = {"[intune]\nclient_secret_env = aB8Q~s3cr3t.Value-x\n",
+                                      "[kra]\npassword_env = pa$$w0rd!s3cr3t\n",
+                                      "[kra]\npassword_env = 9s3cr3t\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ssync_config c;
+        ssync_error e = {0};
+        assert_int_equal(ssync_config_parse_string(bad[i], "bad.conf", &c, &e), SSYNC_ERR_CONFIG);
+        assert_non_null(strstr(e.msg, "bad.conf:2:"));
+        assert_non_null(strstr(e.msg, "not the name of an environment variable"));
+        if (strstr(e.msg, "s3cr3t"))
+            fail_msg("the value is in the message: %s", e.msg);
+        ssync_config_free(&c);
+    }
+    ssync_config c;
+    ssync_error e = {0};
+    assert_int_equal(ssync_config_parse_string("[intune]\nclient_secret_env = SSYNC_SECRET\n"
+                                               "[kra]\npassword_env = hunter2pass\n",
+                                               "ok.conf", &c, &e),
+                     SSYNC_OK);
+    assert_string_equal(ssync_env_name_shown(c.intune.client_secret_env), "SSYNC_SECRET");
+    assert_null(strstr(ssync_env_name_shown(c.kra.password_env), "hunter2"));
+    assert_null(strstr(ssync_env_name_shown("a b"), "a b"));
+    ssync_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +221,7 @@ int main(void)
         cmocka_unit_test(errors_name_file_line_and_key),
         cmocka_unit_test(relative_paths_follow_the_config_file),
         cmocka_unit_test(long_lines_are_refused_not_split),
+        cmocka_unit_test(env_keys_never_repeat_their_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
