@@ -100,7 +100,7 @@ void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **k
     if (cfg->kra.password_file.n == 0 && cfg->kra.password_env && !getenv(cfg->kra.password_env))
         cli_check_add(l, CHECK_WARN, "kra password", HINT_KRA_PASS,
                       "the environment variable %s is not set: trying an empty password",
-                      cfg->kra.password_env);
+                      ssync_env_name_shown(cfg->kra.password_env));
     struct kra_lines k = {.l = l};
     if (ssync_kra_set_open(&cfg->kra, kra_line, &k, kras, &e) != SSYNC_OK && !k.failed)
         cli_check_add(l, CHECK_FAIL, "kra", NULL, "%s", e.msg);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static const char *const CMD = "export";
 
@@ -284,6 +285,7 @@ static const struct cli_spec spec = {
 
 int cmd_export(int argc, char **argv)
 {
+    time_t started = time(NULL);
     ssync_exporter ex;
     ssync_exporter_init(&ex);
     ssync_error e = {0};
@@ -317,6 +319,12 @@ int cmd_export(int argc, char **argv)
         cli_report(CMD, NULL, &e);
         goto out;
     }
+    /* what a killed export left: its hidden temporary files (only ours, older than this run) */
+    int stale = ssync_clean_stale_temps(out_dir, started);
+    if (stale > 0)
+        fprintf(stderr,
+                "smimesync export: removed %d temporary file%s a killed export left in %s\n", stale,
+                stale == 1 ? "" : "s", out_dir);
     ex.kras = set;
     ex.connector = connector;
     for (int i = 0; i < opt.argc; i++)

@@ -12,11 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const CMD = "recover";
 
-enum { OPT_OUT = CLI_OPT_OWN, OPT_OUT_PASS, OPT_CERT, OPT_JSON };
+enum { OPT_OUT = CLI_OPT_OWN, OPT_OUT_PASS, OPT_CERT, OPT_JSON, OPT_FORCE };
 
 static const struct cli_option options[] = {
     CLI_USE(CLI_OPT_KRA, "KRA key: PKCS#12 (.p12/.pfx) or PEM key (+ certificate);\n"
@@ -26,6 +27,8 @@ static const struct cli_option options[] = {
     CLI_OWN(OPT_OUT, "out", "FILE", 0, "the PKCS#12 to write (mode 0600, written atomically)"),
     CLI_OWN(OPT_OUT_PASS, "out-pass-file", "FILE", 0,
             "where to write its password (0600, no newline)"),
+    CLI_OWN(OPT_FORCE, "force", NULL, 0,
+            "replace an existing --out or --out-pass-file (never one of\nthe inputs)"),
     CLI_USE(CLI_OPT_PFX_PROFILE, "compat (default: 3DES + SHA-1 MAC, imports on every\n"
                                  "platform) or modern (AES-256 + SHA-256 MAC)"),
     CLI_USE(CLI_OPT_INCLUDE_CHAIN, NULL),
@@ -37,7 +40,7 @@ static const struct cli_option options[] = {
 /* recover's own options */
 struct recover_args {
     const char *out, *out_pass, *cert_path;
-    int json;
+    int json, force;
 };
 
 static int on_option(void *ctx, struct cli_opts *o, int id, const char *arg)
@@ -50,6 +53,8 @@ static int on_option(void *ctx, struct cli_opts *o, int id, const char *arg)
         a->out_pass = arg;
     else if (id == OPT_CERT)
         a->cert_path = arg;
+    else if (id == OPT_FORCE)
+        a->force = 1;
     else
         a->json = 1;
     return CLI_EXIT_OK;
@@ -70,18 +75,98 @@ static int check(void *ctx, struct cli_opts *o)
     return CLI_EXIT_OK;
 }
 
+/* Which file a path names, by device and inode: the file itself when it exists, else its
+ * directory and its last component ("same" and "./same" are one file before either exists). */
+struct file_id {
+    int exists, known;
+    dev_t dev;
+    ino_t ino;
+    const char *base;
+};
+
+static struct file_id file_id(const char *path)
+{
+    struct file_id id = {0};
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        id = (struct file_id){1, 1, st.st_dev, st.st_ino, NULL};
+        return id;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (stat(dir, &st) == 0)
+        id = (struct file_id){0, 1, st.st_dev, st.st_ino, slash ? slash + 1 : path};
+    return id;
+}
+
+static int same_file(struct file_id a, struct file_id b)
+{
+    return a.known && b.known && a.exists == b.exists && a.dev == b.dev && a.ino == b.ino &&
+           (a.exists || !strcmp(a.base, b.base));
+}
+
+/* The outputs are compared with each other and with every input by device and inode: recover
+ * never writes over the KRA key, its password, a certificate or the blob it reads (not even with
+ * --force), and an existing output is replaced only with --force. Reports; CLI_EXIT_OK or the
+ * exit code. */
+static int check_outputs(const struct recover_args *a, const struct cli_opts *o,
+                         const char *blob_path)
+{
+    struct file_id out = file_id(a->out), pass = file_id(a->out_pass);
+    if (same_file(out, pass)) {
+        cli_err(CMD, "--out %s and --out-pass-file %s are the same file", a->out, a->out_pass);
+        return CLI_EXIT_USAGE;
+    }
+    const struct {
+        const char *opt, *path;
+        struct file_id id;
+    } outs[] = {{"--out", a->out, out}, {"--out-pass-file", a->out_pass, pass}};
+    for (size_t i = 0; i < 2; i++) {
+        if (!outs[i].id.exists)
+            continue;
+        const struct cli_list *lists[] = {&o->kra, &o->kra_pass, &o->kra_cert};
+        const char *names[] = {"--kra", "--kra-pass-file", "--kra-cert"};
+        for (size_t l = 0; l < 3; l++)
+            for (size_t k = 0; k < lists[l]->n; k++)
+                if (same_file(outs[i].id, file_id(lists[l]->v[k]))) {
+                    cli_err(CMD, "%s %s is the input %s %s: refused (even with --force)",
+                            outs[i].opt, outs[i].path, names[l], lists[l]->v[k]);
+                    return CLI_EXIT_FAILURE;
+                }
+        const char *single[][2] = {{"--cert", a->cert_path}, {"the blob", blob_path}};
+        for (size_t k = 0; k < 2; k++)
+            if (single[k][1] && same_file(outs[i].id, file_id(single[k][1]))) {
+                cli_err(CMD, "%s %s is the input %s %s: refused (even with --force)", outs[i].opt,
+                        outs[i].path, single[k][0], single[k][1]);
+                return CLI_EXIT_FAILURE;
+            }
+        if (!a->force) {
+            cli_err(CMD, "%s %s exists: refused (give --force to replace it)", outs[i].opt,
+                    outs[i].path);
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
 static const struct cli_spec spec = {
     .name = "recover",
     .synopsis = "--kra FILE [--kra-pass-file FILE] [--kra-cert FILE]\n"
                 "                         --out OUT.p12 --out-pass-file FILE\n"
                 "                         [--pfx-profile compat|modern] [--include-chain]\n"
-                "                         [--cert FILE] [--json] BLOB",
+                "                         [--cert FILE] [--json] [--force] BLOB",
     .summary =
         "Recover the archived private key in BLOB with a Key Recovery Agent key and write it\n"
         "with its certificate as a PKCS#12 protected by a fresh random password.\n\n"
         "BLOB is what 'certutil -getkey' writes (DER, base64, or base64 with a\n"
         "-----BEGIN CERTIFICATE----- header, LF or CRLF) or a bare RawArchivedKey (then\n"
-        "give the certificate with --cert).",
+        "give the certificate with --cert).\n\n"
+        "An existing --out or --out-pass-file is refused unless --force is given; an output\n"
+        "that is one of the inputs (the same file by device and inode) is always refused.",
     .options = CLI_SPEC_OPTIONS(options),
     .min_args = 1,
     .max_args = 1,
@@ -105,7 +190,10 @@ int cmd_recover(int argc, char **argv)
     int json = a.json, chain = opt.include_chain;
     ssync_error e = {0};
 
-    int rc = CLI_EXIT_FAILURE;
+    int rc = check_outputs(&a, &opt, blob_path);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    rc = CLI_EXIT_FAILURE;
     ssync_kra_set *set = cli_load_kras(CMD, &opt.kra, &opt.kra_pass, &opt.kra_cert);
     X509 *hint = NULL;
     ssync_buf blob = {0}, pfx = {0};

@@ -7,6 +7,7 @@
 #include "cli_signal.h"
 #include "cli_util.h"
 
+#include "common/clock.h"
 #include "sync/config.h"
 #include "sync/plan.h"
 
@@ -19,17 +20,21 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define WATCH_MAX_BATCH 256 /* names gathered in one settle window; more wait for the next */
+/* Names kept for one batch; beyond it (or when the kernel's queue overflowed) a full sync
+ * follows the batch instead, and the log says so: no arrival is dropped without a word. */
+#define WATCH_MAX_BATCH 100000
 
 struct watch_opts {
     struct cli_opts opt; /* --config, --log-format, -v, -q */
-    int settle_ms;       /* quiet time after the last event before the batch is synced */
+    int settle_ms;       /* quiet time after the last new name before the batch is synced */
 };
 
 /* The blobs that arrived in one settle window, each once, in arrival order. */
 struct watch_batch {
-    char *names[WATCH_MAX_BATCH];
-    size_t n;
+    char **names;
+    size_t n, cap;
+    int full_sync;            /* names were missed: a full sync follows the batch */
+    double first_at, last_at; /* ssync_mono() of the first and of the latest new name */
 };
 
 enum { OPT_SETTLE = CLI_OPT_OWN };
@@ -37,7 +42,7 @@ enum { OPT_SETTLE = CLI_OPT_OWN };
 static const struct cli_option options[] = {
     CLI_USE(CLI_OPT_CONFIG, "the configuration file (see smimesync.conf(5))"),
     CLI_OWN(OPT_SETTLE, "settle", "SECONDS", 0,
-            "wait this long after the last arrival before syncing\n(default 1; 0 to 60)"),
+            "wait this long after the last new name before syncing\n(default 1; 0 to 60)"),
     CLI_USE(CLI_OPT_LOG_FORMAT, NULL),
     CLI_USE(CLI_OPT_VERBOSE, NULL),
     CLI_USE(CLI_OPT_QUIET, NULL),
@@ -71,13 +76,35 @@ static const struct cli_spec spec = {
     .on_option = on_option,
 };
 
-static void batch_add(struct watch_batch *b, const char *name)
+/* Adds a name not yet in the batch: 1 when added (only that restarts the settle time). */
+static int batch_add(struct watch_batch *b, const char *name, const struct cli_log *log)
 {
     for (size_t i = 0; i < b->n; i++)
         if (strcmp(b->names[i], name) == 0)
-            return;
-    if (b->n < WATCH_MAX_BATCH && (b->names[b->n] = strdup(name)))
-        b->n++;
+            return 0;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        char **names = b->n < WATCH_MAX_BATCH ? realloc(b->names, cap * sizeof *names) : NULL;
+        if (!names) {
+            if (!b->full_sync)
+                cli_log_msg(log, SSYNC_LOG_WARN,
+                            "%s: more arrivals than watch keeps at once (%zu): a full sync "
+                            "follows this batch",
+                            name, b->n);
+            b->full_sync = 1;
+            return 0;
+        }
+        b->names = names;
+        b->cap = cap;
+    }
+    if (!(b->names[b->n] = strdup(name))) {
+        b->full_sync = 1;
+        return 0;
+    }
+    if (b->n++ == 0)
+        b->first_at = ssync_mono();
+    b->last_at = ssync_mono();
+    return 1;
 }
 
 static void batch_clear(struct watch_batch *b)
@@ -85,10 +112,11 @@ static void batch_clear(struct watch_batch *b)
     for (size_t i = 0; i < b->n; i++)
         free(b->names[i]);
     b->n = 0;
+    b->full_sync = 0;
 }
 
 /* Reads what inotify has; names of finished blobs go into b. Returns -1 when the directory
- * itself went away (deleted, moved, unmounted), else 0. */
+ * itself went away (deleted, moved, unmounted), else 0. A lost event schedules a full sync. */
 static int drain(int fd, struct watch_batch *b, const struct cli_log *log)
 {
     char buf[16 * (sizeof(struct inotify_event) + NAME_MAX + 1)]
@@ -102,12 +130,17 @@ static int drain(int fd, struct watch_batch *b, const struct cli_log *log)
             p += sizeof *ev + ev->len;
             if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED))
                 return -1;
-            if (ev->mask & IN_Q_OVERFLOW)
+            if (ev->mask & IN_Q_OVERFLOW) {
                 cli_log_msg(log, SSYNC_LOG_WARN,
-                            "too many arrivals at once: some were missed; run a full sync");
+                            "too many arrivals at once: some were missed; a full sync follows "
+                            "this batch");
+                b->full_sync = 1;
+                if (!b->n)
+                    b->first_at = b->last_at = ssync_mono();
+            }
             /* CLOSE_WRITE and MOVED_TO only: a blob still being written is not read */
             if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) && ev->name[0] != '.')
-                batch_add(b, ev->name);
+                batch_add(b, ev->name, log);
         }
     }
 }
@@ -146,15 +179,38 @@ static void sync_batch(const struct watch_opts *o, struct watch_batch *b, struct
         cli_log_msg(log, rc == CLI_EXIT_OK ? SSYNC_LOG_INFO : SSYNC_LOG_ERROR,
                     "%s: sync of request id %lld ended with exit status %d", b->names[i], id, rc);
     }
+    if (b->full_sync && !cli_signal_received(sig)) {
+        cli_log_msg(log, SSYNC_LOG_INFO, "arrivals were missed: running a full sync");
+        struct cli_opts so;
+        cli_options_init(&so, "sync");
+        so.config = o->opt.config;
+        so.progress = 0;
+        so.verbose = o->opt.verbose;
+        so.quiet = o->opt.quiet;
+        so.log_json = o->opt.log_json;
+        int rc = cmd_sync_with(&so, sig);
+        cli_log_msg(log, rc == CLI_EXIT_OK ? SSYNC_LOG_INFO : SSYNC_LOG_ERROR,
+                    "full sync ended with exit status %d", rc);
+    }
     batch_clear(b);
 }
 
-/* Waits for events; a batch is synced once no event came for settle_ms. Returns the exit code. */
+/* The longest a batch waits for quiet: new names arriving without a pause do not postpone the
+ * sync for ever (10 settle times, at least 10 seconds). */
+static double max_wait(const struct watch_opts *o)
+{
+    double s = 10.0 * o->settle_ms / 1000.0;
+    return s < 10.0 ? 10.0 : s;
+}
+
+/* Waits for events; a batch is synced once no new name came for settle_ms, or once its first
+ * name has waited max_wait (events that add no name, such as writes to a hidden file or to a
+ * name already pending, never postpone it). Returns the exit code. */
 static int watch_loop(const struct watch_opts *o, int fd, struct cli_signal *sig,
                       const struct cli_log *log)
 {
     struct watch_batch b = {0};
-    int quiet_ms = 0, rc = CLI_EXIT_OK;
+    int rc = CLI_EXIT_OK;
     const int tick_ms = 100; /* how soon a signal is noticed while idle */
     while (!cli_signal_received(sig)) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -164,20 +220,18 @@ static int watch_loop(const struct watch_opts *o, int fd, struct cli_signal *sig
             rc = CLI_EXIT_FAILURE;
             break;
         }
-        if (n > 0) {
-            if (drain(fd, &b, log) != 0) {
-                cli_log_msg(log, SSYNC_LOG_ERROR, "the source directory went away: stopping");
-                rc = CLI_EXIT_FAILURE;
-                break;
-            }
-            quiet_ms = 0;
-            continue;
+        if (n > 0 && drain(fd, &b, log) != 0) {
+            cli_log_msg(log, SSYNC_LOG_ERROR, "the source directory went away: stopping");
+            rc = CLI_EXIT_FAILURE;
+            break;
         }
-        quiet_ms += tick_ms;
-        if (b.n && quiet_ms >= o->settle_ms)
+        double now = ssync_mono();
+        if ((b.n || b.full_sync) &&
+            (now - b.last_at >= o->settle_ms / 1000.0 || now - b.first_at >= max_wait(o)))
             sync_batch(o, &b, sig, log);
     }
     batch_clear(&b);
+    free(b.names);
     return rc;
 }
 

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 static const struct cli_command commands[] = {
     {"recover", "recover one archived key into a PKCS#12 file", cmd_recover},
@@ -53,8 +55,26 @@ static int run(int argc, char **argv)
     return CLI_EXIT_USAGE;
 }
 
+/* A core file or a ptrace attach would expose the KRA key and every key recovered with it: the
+ * process is made non-dumpable (no core, no /proc/PID/mem or ptrace for other processes of the
+ * same user) and its core size limit is 0 (soft and hard), whoever started it (the systemd units
+ * set LimitCORE=0; a hand-run export or recover had no such limit). Returns 0 on success. */
+static int harden_process(void)
+{
+    int rc = 0;
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        rc = -1;
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0)
+        rc = -1;
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    /* before anything reads a key */
+    if (harden_process() != 0)
+        fprintf(stderr, "smimesync: warning: cannot disable core dumps of this process\n");
     /* first of all: what OpenSSL, libcurl and jansson free is cleared (cli_wipe.h); this is also
      * the program's one curl_global_init, before any command and any thread */
     if (!cli_wipe_install())

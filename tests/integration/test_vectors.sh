@@ -19,7 +19,7 @@ sed 's/$/\r/' "$V/getkey-base64.txt" > b64crlf.blob
 for b in der b64 b64crlf header headerlf; do
     check "recover $b" "$SSYNC_BIN" recover --kra "$V/kra.p12" --kra-pass-file "$V/kra.pass" \
         --out "$b.p12" --out-pass-file "$b.pass" --json "$b.blob"
-    "$SSYNC_BIN" recover --kra "$V/kra.p12" --kra-pass-file "$V/kra.pass" --out "$b.p12" \
+    "$SSYNC_BIN" recover --kra "$V/kra.p12" --kra-pass-file "$V/kra.pass" --force --out "$b.p12" \
         --out-pass-file "$b.pass" --json "$b.blob" > "$b.json" 2>/dev/null
     openssl pkcs12 -in "$b.p12" -passin "file:$b.pass" -nokeys -clcerts -out "$b.cert.pem" 2>/dev/null
     openssl pkcs12 -in "$b.p12" -passin "file:$b.pass" -nocerts -nodes -out "$b.key.pem" 2>/dev/null

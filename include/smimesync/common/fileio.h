@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 #define SSYNC_MAX_INPUT_FILE (16u * 1024u * 1024u)
 
@@ -18,6 +19,14 @@ typedef struct ssync_buf {
 /* Read a whole regular file (at most max bytes). buf->data is NUL-terminated (not counted in len).
  */
 ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err);
+/* The same for an entry of a directory others may fill (a blob directory): a symbolic link is not
+ * followed and nothing but a regular file is opened (O_NOFOLLOW|O_NONBLOCK, checked before and
+ * after the open), so a FIFO cannot block the caller; the error names the path and what it is
+ * ("DIR/x.rsp: a FIFO, not a regular file: skipped"). */
+ssync_code ssync_read_untrusted_file(const char *path, size_t max, ssync_buf *buf,
+                                     ssync_error *err);
+/* What a file of this st_mode is, in words: "a regular file", "a symbolic link", "a FIFO", ... */
+const char *ssync_file_kind(unsigned mode);
 /* SSYNC_ERR_FILE_PERMS when group or others may access the file or it belongs to another user
  * (not root), as ssh refuses private keys; for a file found to hold a private key. The message
  * does not repeat the path (the caller prefixes it). */
@@ -84,6 +93,12 @@ ssync_code ssync_file_batch_commit(ssync_file_batch *b, size_t *committed, ssync
 void ssync_file_batch_abort(ssync_file_batch *b);
 /* Aborts what is pending and releases the batch. */
 void ssync_file_batch_free(ssync_file_batch *b);
+
+/* Removes the temporary files a killed writer left in dir (ssync_write_file_atomic,
+ * ssync_atomic_open and batches name them ".NAME.tmp.PID.N"): only names of that pattern, regular
+ * files (not followed) owned by this user, last modified before `before`, whose PID is no longer
+ * running. Returns how many were removed, -1 when dir cannot be read. */
+int ssync_clean_stale_temps(const char *dir, time_t before);
 
 /* The last path component, for messages ("dir/x.der" -> "x.der"); never NULL. */
 const char *ssync_basename(const char *path);

@@ -72,6 +72,10 @@ ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *e
 ssync_code ssync_config_parse_string(const char *text, const char *name, ssync_config *cfg,
                                      ssync_error *err);
 void ssync_config_defaults(ssync_config *cfg);
+/* For messages about client_secret_env and password_env: the name when it looks like a
+ * conventional variable name (capitals, digits, _), else a placeholder, since an administrator may
+ * have put the secret itself there. Never NULL. */
+const char *ssync_env_name_shown(const char *name);
 void ssync_config_free(ssync_config *cfg);
 
 #endif

@@ -3,8 +3,10 @@
 #define _GNU_SOURCE
 #include "common/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,8 +89,11 @@ ssync_code ssync_check_trusted_parent(const char *path, const char *what, ssync_
     return rc;
 }
 
-/* secret: the secret-file rule; else what, when not NULL: the trusted-file rule naming it */
-static ssync_code read_file(const char *path, size_t max, int secret, const char *what,
+/* READ_SECRET: the secret-file rule; READ_UNTRUSTED: an entry of a directory others fill (only
+ * a regular file, never through a link); what, when not NULL: the trusted-file rule naming it */
+enum { READ_SECRET = 1, READ_UNTRUSTED = 2 };
+
+static ssync_code read_file(const char *path, size_t max, int flags, const char *what,
                             ssync_buf *buf, ssync_error *err);
 
 ssync_code ssync_read_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err)
@@ -102,6 +107,28 @@ ssync_code ssync_read_trusted_file(const char *path, size_t max, const char *wha
     return read_file(path, max, 0, what ? what : "file", buf, err);
 }
 
+const char *ssync_file_kind(unsigned mode)
+{
+    if (S_ISREG(mode))
+        return "a regular file";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return "a device";
+    return "not a regular file";
+}
+
+ssync_code ssync_read_untrusted_file(const char *path, size_t max, ssync_buf *buf, ssync_error *err)
+{
+    return read_file(path, max, READ_UNTRUSTED, NULL, buf, err);
+}
+
 ssync_code ssync_check_private_file(const char *path, ssync_error *err)
 {
     struct stat st;
@@ -111,24 +138,38 @@ ssync_code ssync_check_private_file(const char *path, ssync_error *err)
     return check_secret_mode(path, &st, 0, err); /* the caller names the file */
 }
 
-static ssync_code read_file(const char *path, size_t max, int secret, const char *what,
+static ssync_code read_file(const char *path, size_t max, int flags, const char *what,
                             ssync_buf *buf, ssync_error *err)
 {
     if (!path || !buf)
         return ssync_fail(err, SSYNC_ERR_ARG, "no file given");
     buf->data = NULL;
     buf->len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    /* an entry of a directory others fill: what is not a regular file is neither followed nor
+     * opened (a FIFO would block the open or the read for ever; a link may point anywhere) */
+    if ((flags & READ_UNTRUSTED) && lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s, not a regular file: skipped", path,
+                          ssync_file_kind(st.st_mode));
+    int oflags = O_RDONLY | O_CLOEXEC | ((flags & READ_UNTRUSTED) ? O_NOFOLLOW | O_NONBLOCK : 0);
+    int fd = open(path, oflags);
+    if (fd < 0 && (flags & READ_UNTRUSTED) && errno == ELOOP)
+        return ssync_fail(err, SSYNC_ERR_FILE_OPEN,
+                          "%s: a symbolic link, not a regular file: "
+                          "skipped",
+                          path);
     if (fd < 0)
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s", path, strerror(errno));
-    struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
+        if (flags & READ_UNTRUSTED)
+            return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s, not a regular file: skipped", path,
+                              ssync_file_kind(st.st_mode));
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: not a regular file", path);
     }
-    if (secret || what) {
-        ssync_code rc =
-            secret ? check_secret_mode(path, &st, 1, err) : check_trusted(path, what, &st, err);
+    if ((flags & READ_SECRET) || what) {
+        ssync_code rc = (flags & READ_SECRET) ? check_secret_mode(path, &st, 1, err)
+                                              : check_trusted(path, what, &st, err);
         if (rc != SSYNC_OK) {
             close(fd);
             return rc;
@@ -186,7 +227,7 @@ static ssync_code read_file(const char *path, size_t max, int secret, const char
 
 ssync_code ssync_read_secret_file(const char *path, ssync_buf *buf, ssync_error *err)
 {
-    ssync_code rc = read_file(path, 64 * 1024, 1, NULL, buf, err);
+    ssync_code rc = read_file(path, 64 * 1024, READ_SECRET, NULL, buf, err);
     if (rc != SSYNC_OK)
         return rc;
     if (buf->len > 0 && buf->data[buf->len - 1] == '\n')
@@ -489,6 +530,52 @@ void ssync_file_batch_free(ssync_file_batch *b)
         close(b->dirfd);
     memset(b, 0, sizeof *b);
     b->dirfd = -1;
+}
+
+/* The PID of one of our temporary names (".NAME.tmp.PID.N", see temp_open), else 0. */
+static long temp_name_pid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len < 10 || name[0] != '.')
+        return 0;
+    size_t i = len;
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9')
+        i--;
+    if (i == len || i == 0 || name[i - 1] != '.')
+        return 0;
+    size_t end = --i; /* the '.' before N */
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9')
+        i--;
+    if (i == end || i < 6 || strncmp(name + i - 5, ".tmp.", 5) != 0 || i - 5 < 2)
+        return 0;
+    return strtol(name + i, NULL, 10);
+}
+
+int ssync_clean_stale_temps(const char *dir, time_t before)
+{
+    int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return -1;
+    }
+    int removed = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        long pid = temp_name_pid(ent->d_name);
+        struct stat st;
+        if (pid <= 0 || pid == (long)getpid() ||
+            fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid() || st.st_mtime >= before)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its writer may still be running */
+        if (unlinkat(dfd, ent->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 const char *ssync_basename(const char *path)

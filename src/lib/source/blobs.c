@@ -46,7 +46,8 @@ static void scan_one(const scan_ctx *c, ssync_plan_item *it)
     ssync_error e = {0};
     struct stat st;
     long long mtime_ns = 0;
-    int cacheable = c->journal && c->kra_id && stat(it->path, &st) == 0;
+    /* lstat: a link or a FIFO is never cacheable; the read below refuses it and names it */
+    int cacheable = c->journal && c->kra_id && lstat(it->path, &st) == 0 && S_ISREG(st.st_mode);
     if (cacheable) {
         mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
         char *facts = NULL;
@@ -63,7 +64,7 @@ static void scan_one(const scan_ctx *c, ssync_plan_item *it)
     ssync_buf b = {0};
     ssync_recovered rec = {0};
     X509 *cert = NULL;
-    ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, &e);
+    ssync_code rc = ssync_read_untrusted_file(it->path, SSYNC_MAX_INPUT_FILE, &b, &e);
     if (rc == SSYNC_OK)
         rc = ssync_recover_peek_memo(c->kras, b.data, b.len, c->memo, &cert, &e);
     /* a blob the CA signed is the CA's word: a signature by anyone else fails the item */
@@ -163,7 +164,7 @@ static ssync_code blobs_export(ssync_source *s, const ssync_exporter *ex, const 
 {
     (void)s;
     ssync_buf b = {0};
-    ssync_code rc = ssync_read_file(it->path, SSYNC_MAX_INPUT_FILE, &b, err);
+    ssync_code rc = ssync_read_untrusted_file(it->path, SSYNC_MAX_INPUT_FILE, &b, err);
     if (rc == SSYNC_OK)
         rc = ssync_export_blob(ex, b.data, b.len, upn, out, err);
     ssync_buf_free(&b);
@@ -182,7 +183,7 @@ static void sample(const ssync_kra_set *kras, const char *path, ssync_source_che
     ssync_buf b = {0};
     ssync_recovered rec = {0};
     ssync_error e = {0};
-    ssync_code rc = ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &b, &e);
+    ssync_code rc = ssync_read_untrusted_file(path, SSYNC_MAX_INPUT_FILE, &b, &e);
     if (rc == SSYNC_OK)
         rc = ssync_recover_blob(kras, b.data, b.len, NULL, &rec, &e);
     if (rc == SSYNC_OK)
@@ -202,20 +203,41 @@ static ssync_code blobs_check(ssync_source *s, ssync_source_check_result *out, s
     int count = scandir(dir, &names, is_blob_name, alphasort);
     if (count < 0)
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "[source] path %s: %s", dir, strerror(errno));
-    char first[4096] = "";
-    if (count > 0)
-        snprintf(first, sizeof first, "%s/%s", dir, names[0]->d_name);
-    for (int i = 0; i < count; i++)
+    /* only regular files count (and are sampled); the others are named: no scan reads them */
+    char first[4096] = "", skipped[2048] = "";
+    size_t n_skipped = 0, used = 0;
+    int blobs = 0;
+    for (int i = 0; i < count; i++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            if (used < sizeof skipped) {
+                int w =
+                    snprintf(skipped + used, sizeof skipped - used, "%s'%s' (%s)",
+                             n_skipped ? ", " : "", names[i]->d_name, ssync_file_kind(st.st_mode));
+                used += w > 0 ? (size_t)w : 0;
+            }
+            n_skipped++;
+        } else if (blobs++ == 0) {
+            snprintf(first, sizeof first, "%s", path);
+        }
         free(names[i]);
+    }
     free(names);
-    out->count = (size_t)count;
-    if (count == 0) {
+    out->count = (size_t)blobs;
+    char note[2200] = "";
+    if (n_skipped)
+        snprintf(note, sizeof note, "; skipped %zu entr%s that %s not regular files: %s%s",
+                 n_skipped, n_skipped == 1 ? "y" : "ies", n_skipped == 1 ? "is" : "are", skipped,
+                 used >= sizeof skipped ? "..." : "");
+    if (blobs == 0) {
         out->empty_hint = "copy the certutil -getkey output into it";
-        snprintf(out->summary, sizeof out->summary, "%s holds no recovery blobs", dir);
+        snprintf(out->summary, sizeof out->summary, "%s holds no recovery blobs%s", dir, note);
         return SSYNC_OK;
     }
-    snprintf(out->summary, sizeof out->summary, "%s: %d recovery blob%s", dir, count,
-             count == 1 ? "" : "s");
+    snprintf(out->summary, sizeof out->summary, "%s: %d recovery blob%s%s", dir, blobs,
+             blobs == 1 ? "" : "s", note);
     sample(s->env.kras, first, out);
     return SSYNC_OK;
 }
@@ -227,7 +249,7 @@ static void search_file(const ssync_source *s, const char *path, int include_exp
 {
     ssync_buf b = {0};
     ssync_blob blob = {0};
-    if (ssync_read_file(path, SSYNC_MAX_INPUT_FILE, &b, NULL) != SSYNC_OK)
+    if (ssync_read_untrusted_file(path, SSYNC_MAX_INPUT_FILE, &b, NULL) != SSYNC_OK)
         return;
     if (ssync_blob_decode(b.data, b.len, &blob, NULL) == SSYNC_OK) {
         for (int c = 0; c < sk_X509_num(blob.certs); c++) {

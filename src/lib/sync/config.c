@@ -12,6 +12,7 @@
 
 typedef enum {
     K_STR,      /* free text */
+    K_ENV,      /* the name of an environment variable (that holds a secret) */
     K_PATH,     /* a file path; relative paths are relative to the config file's directory */
     K_PATHLIST, /* comma-separated paths */
     K_STRLIST,  /* comma-separated values */
@@ -56,7 +57,7 @@ static const key_def keys[] = {
     {"kra", "key", K_PATHS, F(kra.key), 0, 0, 0},
     {"kra", "cert", K_PATHS, F(kra.cert), 0, 0, 0},
     {"kra", "password_file", K_PATH1, F(kra.password_file), 0, 0, 0},
-    {"kra", "password_env", K_STR, F(kra.password_env), 0, 0, 0},
+    {"kra", "password_env", K_ENV, F(kra.password_env), 0, 0, 0},
     {"connector", "public_key", K_PATH, F(connector.public_key), 0, 0, 0},
     {"connector", "provider_name", K_STR, F(connector.provider_name), 0, 0, 0},
     {"connector", "key_name", K_STR, F(connector.key_name), 0, 0, 0},
@@ -66,7 +67,7 @@ static const key_def keys[] = {
     {"intune", "tenant_id", K_STR, F(intune.tenant_id), 0, 0, 0},
     {"intune", "client_id", K_STR, F(intune.client_id), 0, 0, 0},
     {"intune", "client_secret_file", K_PATH, F(intune.client_secret_file), 0, 0, 0},
-    {"intune", "client_secret_env", K_STR, F(intune.client_secret_env), 0, 0, 0},
+    {"intune", "client_secret_env", K_ENV, F(intune.client_secret_env), 0, 0, 0},
     {"intune", "client_certificate", K_PATH, F(intune.client_certificate), 0, 0, 0},
     {"intune", "client_key", K_PATH, F(intune.client_key), 0, 0, 0},
     {"intune", "assertion", K_ASSERTION, F(intune.assertion_ps256), 0, 0, 0},
@@ -121,6 +122,27 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->state.user_cache_hours = 24;
     cfg->state.user_negative_cache_minutes = 60;
     cfg->state.lock_wait = -1;
+}
+
+/* [A-Za-z_][A-Za-z0-9_]*, 1 to 64 characters */
+static int env_name_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!(s[n] == '_' || (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+              (n > 0 && s[n] >= '0' && s[n] <= '9')))
+            return 0;
+    return n > 0 && n <= 64;
+}
+
+const char *ssync_env_name_shown(const char *name)
+{
+    if (!name || !env_name_ok(name))
+        return "(name not shown)";
+    for (const char *p = name; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            return "(name not shown: not in capitals, it might be the secret itself)";
+    return name;
 }
 
 static char *trimmed_dup(const char *s, size_t len)
@@ -245,6 +267,15 @@ static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
     ssync_error e = {0};
     long n;
     switch (k->kind) {
+    case K_ENV:
+        /* the value is never repeated: it may be the secret itself, given by mistake */
+        if (!env_name_ok(value))
+            return snprintf(ctx->problem, sizeof ctx->problem,
+                            "not the name of an environment variable (letters, digits and _, "
+                            "at most 64): name the variable that holds the secret, not the "
+                            "secret (the value is not shown)"),
+                   0;
+        /* fall through */
     case K_STR:
     case K_URL:
     case K_PATH: {
@@ -423,6 +454,33 @@ static ssync_code finish(parse_ctx *ctx, int rc, ssync_error *err)
     return SSYNC_OK;
 }
 
+/* inih reads a line into a buffer of INI_MAX_LINE bytes and parses what does not fit as one
+ * more line: the tail of a long comment became a live setting, a long pkcs11: URI was cut. Every
+ * line (comments too) must fit, and a NUL byte (which would end a value early) is refused. */
+#define MAX_LINE (INI_MAX_LINE - 2) /* bytes before the '\n' */
+#define MAX_CONFIG_FILE (1024u * 1024u)
+
+static ssync_code check_lines(const char *name, const char *text, size_t len, ssync_error *err)
+{
+    size_t line = 1, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && text[i] == '\0')
+            return ssync_fail(err, SSYNC_ERR_CONFIG,
+                              "%s:%zu: a NUL byte in the line: refused (a value would end early)",
+                              name, line);
+        if (i < len && text[i] != '\n')
+            continue;
+        if (i - start > MAX_LINE)
+            return ssync_fail(err, SSYNC_ERR_CONFIG,
+                              "%s:%zu: the line is longer than %d bytes: refused (shorten it; a "
+                              "longer line would be split)",
+                              name, line, MAX_LINE);
+        line++;
+        start = i + 1;
+    }
+    return SSYNC_OK;
+}
+
 ssync_code ssync_config_parse_string(const char *text, const char *name, ssync_config *cfg,
                                      ssync_error *err)
 {
@@ -430,6 +488,8 @@ ssync_code ssync_config_parse_string(const char *text, const char *name, ssync_c
         return ssync_fail(err, SSYNC_ERR_ARG, "no configuration");
     ssync_config_defaults(cfg);
     parse_ctx ctx = {.cfg = cfg, .name = name ? name : "config"};
+    if (check_lines(ctx.name, text, strlen(text), err) != SSYNC_OK)
+        return SSYNC_ERR_CONFIG;
     return finish(&ctx, ini_parse_string(text, on_entry, &ctx), err);
 }
 
@@ -444,6 +504,21 @@ ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *e
     if (trc == SSYNC_ERR_FILE_PERMS)
         return trc;
     cfg->path = strdup(path);
+    ssync_buf text = {0};
+    ssync_error re = {0};
+    if (ssync_read_file(path, MAX_CONFIG_FILE, &text, &re) != SSYNC_OK) {
+        size_t plen = strlen(path); /* the reason without the path ssync_read_file put first */
+        const char *why = strncmp(re.msg, path, plen) == 0 && re.msg[plen] == ':'
+                              ? re.msg + plen + 1 + (re.msg[plen + 1] == ' ')
+                              : re.msg;
+        return ssync_fail(err, re.code == SSYNC_ERR_NOMEM ? SSYNC_ERR_NOMEM : SSYNC_ERR_FILE_OPEN,
+                          "%s: cannot read the configuration file (%s)", path, why);
+    }
+    ssync_code rc = check_lines(path, (const char *)text.data, text.len, err);
+    if (rc != SSYNC_OK) {
+        ssync_buf_free(&text);
+        return rc;
+    }
     parse_ctx ctx = {.cfg = cfg, .name = path};
     const char *slash = strrchr(path, '/');
     ctx.dir = slash ? trimmed_dup(path, (size_t)(slash - path)) : strdup(".");
@@ -451,7 +526,9 @@ ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *e
         free(ctx.dir);
         ctx.dir = strdup("/");
     }
-    return finish(&ctx, ini_parse(path, on_entry, &ctx), err);
+    rc = finish(&ctx, ini_parse_string((const char *)text.data, on_entry, &ctx), err);
+    ssync_buf_free(&text);
+    return rc;
 }
 
 void ssync_config_free(ssync_config *cfg)
@@ -461,7 +538,8 @@ void ssync_config_free(ssync_config *cfg)
     char *base = (char *)cfg;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         void *field = base + keys[i].off;
-        if (keys[i].kind == K_STR || keys[i].kind == K_PATH || keys[i].kind == K_URL) {
+        if (keys[i].kind == K_STR || keys[i].kind == K_ENV || keys[i].kind == K_PATH ||
+            keys[i].kind == K_URL) {
             free(*(char **)field);
         } else if (keys[i].kind == K_PATHLIST || keys[i].kind == K_STRLIST) {
             ssync_cfg_list *l = field;

@@ -93,7 +93,7 @@ ssync_code ssync_graph_open(const ssync_intune_cfg *in, const char *origin, ssyn
         if (!gc.client_secret || !*gc.client_secret)
             return line(err, SSYNC_ERR_CONFIG,
                         "the environment variable %s (client_secret_env) is not set",
-                        in->client_secret_env);
+                        ssync_env_name_shown(in->client_secret_env));
     } else if ((rc = ssync_load_cert(in->client_certificate, &gc.client_cert, err)) != SSYNC_OK ||
                (rc = ssync_load_private_key(in->client_key, &gc.client_key, err)) != SSYNC_OK) {
         ssync_error_prefix(err, "client certificate: ");

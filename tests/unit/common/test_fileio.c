@@ -7,6 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static void atomic_write_is_0600_and_leaves_no_temporary(void **state)
 {
@@ -171,6 +175,71 @@ static void secret_file_strips_one_newline(void **state)
     free(dir);
 }
 
+static void touch_old(const char *dir, const char *name, int is_link)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (is_link) {
+        assert_int_equal(symlink("/etc/hostname", path), 0);
+    } else {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("partial", f);
+        fclose(f);
+    }
+    struct timespec old[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, old, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static int exists_in(const char *dir, const char *name)
+{
+    char path[600];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return lstat(path, &st) == 0;
+}
+
+/* What a killed export left (hidden ".NAME.tmp.PID.N" of a process that is gone, older than the
+ * run) is removed; nothing else is: a running writer's, a newer one, other hidden files, a
+ * visible name of the same shape, a link. */
+static void stale_temporary_files_are_cleaned(void **state)
+{
+    char *dir = test_tmpdir();
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    assert_true(child > 0);
+    waitpid(child, NULL, 0); /* its PID is now gone */
+    char dead[64], live[64], fresh[64], visible[64], link[64];
+    snprintf(dead, sizeof dead, ".u1.json.tmp.%ld.0", (long)child);
+    snprintf(live, sizeof live, ".u2.json.tmp.%ld.0", (long)getppid());
+    snprintf(fresh, sizeof fresh, ".u3.json.tmp.%ld.1", (long)child);
+    snprintf(visible, sizeof visible, "u4.json.tmp.%ld.0", (long)child);
+    snprintf(link, sizeof link, ".u5.json.tmp.%ld.0", (long)child);
+    touch_old(dir, dead, 0);
+    touch_old(dir, live, 0);
+    touch_old(dir, visible, 0);
+    touch_old(dir, ".notes", 0);
+    touch_old(dir, ".u6.json.tmp.x.0", 0);
+    touch_old(dir, link, 1);
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, fresh);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(ssync_clean_stale_temps(dir, time(NULL) - 60), 1);
+    assert_false(exists_in(dir, dead));
+    assert_true(exists_in(dir, live));
+    assert_true(exists_in(dir, fresh));
+    assert_true(exists_in(dir, visible));
+    assert_true(exists_in(dir, ".notes"));
+    assert_true(exists_in(dir, ".u6.json.tmp.x.0"));
+    assert_true(exists_in(dir, link));
+    assert_int_equal(ssync_clean_stale_temps("/nonexistent/dir", time(NULL)), -1);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +249,7 @@ int main(void)
         cmocka_unit_test(file_batch_commit_abort_and_failure),
         cmocka_unit_test(read_errors_name_the_file),
         cmocka_unit_test(secret_file_strips_one_newline),
+        cmocka_unit_test(stale_temporary_files_are_cleaned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,92 @@ static void relative_paths_follow_the_config_file(void **state)
     free(dir);
 }
 
+/* inih splits a line longer than its buffer (200 bytes in Debian's build) and parses the tail
+ * as one more line: refused with the file and line instead. */
+static void long_lines_are_refused_not_split(void **state)
+{
+    char text[1024], comment[301];
+    /* a 300-byte comment whose bytes 199 on read "keep_newest = 1" */
+    memset(comment, ' ', 300);
+    comment[0] = ';';
+    memcpy(comment + 199, "keep_newest = 1", 15);
+    comment[300] = '\0';
+    snprintf(text, sizeof text, "[policy]\n%s\nremove_revoked = no\n", comment);
+    ssync_config c;
+    ssync_error e = {0};
+    assert_int_equal(ssync_config_parse_string(text, "bad.conf", &c, &e), SSYNC_ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "bad.conf:2: the line is longer than 198 bytes"));
+    assert_int_equal(c.policy.keep_newest, 0);
+    ssync_config_free(&c);
+
+    /* a long pkcs11: URI is never cut: refused whole */
+    char uri[260];
+    snprintf(uri, sizeof uri, "pkcs11:token=%0*d;object=kra;type=private", 200, 7);
+    snprintf(text, sizeof text, "[kra]\nkey = %s\n", uri);
+    assert_int_equal(ssync_config_parse_string(text, "bad.conf", &c, &e), SSYNC_ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "bad.conf:2: the line is longer"));
+    ssync_config_free(&c);
+
+    /* the longest line that fits is read whole, the value not cut */
+    char value[200];
+    memset(value, 'a', sizeof value);
+    snprintf(value, sizeof value, "pkcs11:object=%0*d", 198 - 6 - 14, 5); /* "key = " + 192 */
+    snprintf(text, sizeof text, "[kra]\nkey = %s\n", value);
+    assert_int_equal(strlen(strchr(text, '\n') + 1), 198 + 1);
+    assert_int_equal(ssync_config_parse_string(text, "ok.conf", &c, &e), SSYNC_OK);
+    assert_int_equal(c.kra.key.n, 1);
+    assert_string_equal(c.kra.key.v[0], value);
+    ssync_config_free(&c);
+
+    /* the same from a file, and a NUL byte that would end a value early */
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/smimesync.conf", dir);
+    snprintf(text, sizeof text, "[policy]\n%s\n", comment);
+    assert_int_equal(ssync_write_file_atomic(path, text, strlen(text), 0600, &e), SSYNC_OK);
+    assert_int_equal(ssync_config_load(path, &c, &e), SSYNC_ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "smimesync.conf:2: the line is longer"));
+    assert_int_equal(c.policy.keep_newest, 0);
+    ssync_config_free(&c);
+    static const char nul[] = "[kra]\npassword_env = KRA\0_PASSWORD_OTHER\n";
+    assert_int_equal(ssync_write_file_atomic(path, nul, sizeof nul - 1, 0600, &e), SSYNC_OK);
+    assert_int_equal(ssync_config_load(path, &c, &e), SSYNC_ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "smimesync.conf:2: a NUL byte"));
+    assert_null(c.kra.password_env);
+    ssync_config_free(&c);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* An administrator who puts the secret itself in client_secret_env or password_env must not see
+ * it repeated in an error (a terminal, a log, a ticket). */
+static void env_keys_never_repeat_their_value(void **state)
+{
+    static const char *const bad[] = {"[intune]\nclient_secret_env = aB8Q~s3cr3t.Value-x\n",
+                                      "[kra]\npassword_env = pa$$w0rd!s3cr3t\n",
+                                      "[kra]\npassword_env = 9s3cr3t\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ssync_config c;
+        ssync_error e = {0};
+        assert_int_equal(ssync_config_parse_string(bad[i], "bad.conf", &c, &e), SSYNC_ERR_CONFIG);
+        assert_non_null(strstr(e.msg, "bad.conf:2:"));
+        assert_non_null(strstr(e.msg, "not the name of an environment variable"));
+        if (strstr(e.msg, "s3cr3t"))
+            fail_msg("the value is in the message: %s", e.msg);
+        ssync_config_free(&c);
+    }
+    ssync_config c;
+    ssync_error e = {0};
+    assert_int_equal(ssync_config_parse_string("[intune]\nclient_secret_env = SSYNC_SECRET\n"
+                                               "[kra]\npassword_env = hunter2pass\n",
+                                               "ok.conf", &c, &e),
+                     SSYNC_OK);
+    assert_string_equal(ssync_env_name_shown(c.intune.client_secret_env), "SSYNC_SECRET");
+    assert_null(strstr(ssync_env_name_shown(c.kra.password_env), "hunter2"));
+    assert_null(strstr(ssync_env_name_shown("a b"), "a b"));
+    ssync_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +220,8 @@ int main(void)
         cmocka_unit_test(defaults_when_absent),
         cmocka_unit_test(errors_name_file_line_and_key),
         cmocka_unit_test(relative_paths_follow_the_config_file),
+        cmocka_unit_test(long_lines_are_refused_not_split),
+        cmocka_unit_test(env_keys_never_repeat_their_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

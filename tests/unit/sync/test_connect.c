@@ -66,6 +66,13 @@ static void intune_credentials_and_urls(void **state)
     setenv("SSYNC_TEST_CONNECT_SECRET", "", 1);
     open_fails(&in, "a.conf", SSYNC_ERR_CONFIG,
                "the environment variable SSYNC_TEST_CONNECT_SECRET (client_secret_env) is not set");
+    /* the secret itself given by mistake as the variable's name: never repeated */
+    in.client_secret_env = "hunter2secretvalue";
+    unsetenv("hunter2secretvalue");
+    open_fails(&in, "a.conf", SSYNC_ERR_CONFIG,
+               "the environment variable (name not shown: not in capitals, it might be the "
+               "secret itself) (client_secret_env) is not set");
+    in.client_secret_env = "SSYNC_TEST_CONNECT_SECRET";
     setenv("SSYNC_TEST_CONNECT_SECRET", "s3cret", 1);
     /* a bad URL or tenant: the client's own error, as it is */
     in.graph = "http://graph.example";
