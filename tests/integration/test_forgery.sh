@@ -19,7 +19,8 @@ state() { emu records | jq -r '.records[] | [.userPrincipalName, .thumbprint] | 
 
 m=lab/manifest.jsonl
 victim=$(jq -r 'select(.userId != null) | .userPrincipalName' $m | head -n 1)
-python3 "$FORGE" lab forged "$victim" $(jq -r .serial $m) ||
+# Debian's python3, with python3-cryptography (scripts/bootstrap installs it)
+/usr/bin/python3 "$FORGE" lab forged "$victim" $(jq -r .serial $m) ||
     { not_ok "forge.py wrote the forgeries"; finish; exit 1; }
 ok "forgeries written for $victim"
 
