@@ -47,6 +47,13 @@ static int known_tenant(const emu_ctx *ctx, const char *tenant)
            emu_strcaseeq(tenant, "common");
 }
 
+/* The issuer Entra names for a tenant: the tenant's own id, "{tenantid}" for the aliases. */
+static void issuer_of(const emu_ctx *ctx, const char *tenant, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s/v2.0", ctx->base_url,
+             emu_strcaseeq(tenant, ctx->tenant_id) ? ctx->tenant_id : "{tenantid}");
+}
+
 static json_t *strings(const char *const *v)
 {
     json_t *a = json_array();
@@ -63,7 +70,7 @@ static void openid_configuration(emu_ctx *ctx, emu_resp *resp, const char *tenan
                                                  "id_token token", NULL};
     static const char *const scopes[] = {"openid", "profile", "email", "offline_access", NULL};
     static const char *const algs[] = {"RS256", NULL};
-    /* the tenant's own id in the endpoints; "{tenantid}" in the issuer of the aliases */
+    /* the tenant's own id (as configured) in the endpoints, else the alias as asked */
     const char *tid = emu_strcaseeq(tenant, ctx->tenant_id) ? ctx->tenant_id : tenant;
     char token[512], authorize[512], keys[512], logout[512], device[512], issuer[512];
     snprintf(token, sizeof token, "%s/%s/oauth2/v2.0/token", ctx->base_url, tid);
@@ -71,8 +78,7 @@ static void openid_configuration(emu_ctx *ctx, emu_resp *resp, const char *tenan
     snprintf(device, sizeof device, "%s/%s/oauth2/v2.0/devicecode", ctx->base_url, tid);
     snprintf(logout, sizeof logout, "%s/%s/oauth2/v2.0/logout", ctx->base_url, tid);
     snprintf(keys, sizeof keys, "%s/%s" KEYS_PATH, ctx->base_url, tid);
-    snprintf(issuer, sizeof issuer, "%s/%s/v2.0", ctx->base_url,
-             tid == ctx->tenant_id ? ctx->tenant_id : "{tenantid}");
+    issuer_of(ctx, tenant, issuer, sizeof issuer);
     json_t *doc = json_object();
     json_object_set_new(doc, "token_endpoint", json_string(token));
     json_object_set_new(doc, "token_endpoint_auth_methods_supported", strings(auth_methods));
@@ -118,8 +124,7 @@ static char *b64_param(EVP_PKEY *key, const char *name)
 static void signing_keys(emu_ctx *ctx, emu_resp *resp, const char *tenant)
 {
     char issuer[512];
-    snprintf(issuer, sizeof issuer, "%s/%s/v2.0", ctx->base_url,
-             emu_strcaseeq(tenant, ctx->tenant_id) ? ctx->tenant_id : "{tenantid}");
+    issuer_of(ctx, tenant, issuer, sizeof issuer);
     char *n = b64_param(ctx->token_key, OSSL_PKEY_PARAM_RSA_N);
     char *e = b64_param(ctx->token_key, OSSL_PKEY_PARAM_RSA_E);
     if (!n || !e) {

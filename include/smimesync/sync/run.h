@@ -59,9 +59,6 @@ typedef struct ssync_sync_summary {
     int interrupted; /* the cancelled hook said so */
 } ssync_sync_summary;
 
-/* 1 when the item is a write of the plan (an upload or a removal that can be carried out). */
-int ssync_sync_is_write(const ssync_plan_item *it);
-
 /* Carries out the writes of p. results: one per plan item, zeroed by the caller (free with
  * ssync_item_results_free). Returns SSYNC_OK when the writes ran (each outcome is in results,
  * a fatal Graph error included: the writes it stopped carry why), else the error that stopped

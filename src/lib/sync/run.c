@@ -39,7 +39,8 @@ static void progress(const struct sync_run *s)
         h->progress(h->ctx, s->finished);
 }
 
-int ssync_sync_is_write(const ssync_plan_item *it)
+/* A write of the plan: an upload or a removal that can be carried out. */
+static int is_write(const ssync_plan_item *it)
 {
     return it->code == SSYNC_OK &&
            (it->action == SSYNC_ACT_UPLOAD || it->action == SSYNC_ACT_REMOVE);
@@ -59,7 +60,7 @@ static void mark_unrun(struct sync_run *s, const char *why, ssync_code code, int
     const ssync_plan *p = s->plan;
     for (size_t i = 0; i < p->count; i++) {
         ssync_item_result *res = &s->results[i];
-        if (ssync_sync_is_write(&p->items[i]) && !res->error && !res->wrote) {
+        if (is_write(&p->items[i]) && !res->error && !res->wrote) {
             res->error = strdup(why);
             res->code = code;
             res->cancelled = cancelled;
@@ -322,7 +323,7 @@ static ssync_code run_writes(struct sync_run *s, ssync_journal *j)
     size_t m = 0;
     size_t *widx = calloc(s->sum->planned, sizeof *widx);
     for (size_t i = 0; widx && i < s->plan->count; i++)
-        if (ssync_sync_is_write(&s->plan->items[i]))
+        if (is_write(&s->plan->items[i]))
             widx[m++] = i;
     struct prep_job pj = {.s = s, .ex = &ex, .widx = widx, .window = 2 * SYNC_CHUNK};
     pj.slots = calloc(pj.window, sizeof *pj.slots);
@@ -378,7 +379,7 @@ ssync_code ssync_sync_run(const ssync_sync_params *prm, ssync_plan *p, ssync_ite
     struct sync_run s = {.prm = prm, .plan = p, .results = results, .sum = out};
     ssync_error e = {0};
     for (size_t i = 0; i < p->count; i++)
-        out->planned += ssync_sync_is_write(&p->items[i]);
+        out->planned += is_write(&p->items[i]);
     ssync_journal *j = prm->journal;
     if (!j || ssync_journal_run_begin(j, "sync", &out->run_id, &e) != SSYNC_OK) {
         if (j)
