@@ -75,6 +75,17 @@ static void open_journal(struct cli_plan_run *r)
                 fatal ? "" : " (going on without the journal)");
 }
 
+void cli_plan_problem(struct cli_plan_run *r, const char *what, const char *path,
+                      const ssync_error *e, const char *effect)
+{
+    if (!r->problems && !(r->problems = json_array()))
+        return;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "what", what, "path", path ? path : "",
+                          "code", ssync_code_name(e->code), "error", e->msg, "effect", effect);
+    if (o)
+        json_array_append_new(r->problems, o);
+}
+
 static int scan(struct cli_plan_run *r)
 {
     ssync_error e = {0};
@@ -94,6 +105,8 @@ static int scan(struct cli_plan_run *r)
         }
         /* a CRL the CA did not sign is ignored: no removal is made on it (the run fails) */
         if (ssync_trust_verify_crl(r->trust, crls[n_crls], &e) != SSYNC_OK) {
+            cli_plan_problem(r, "crl", r->cfg->source.crl.v[i], &e,
+                             "ignored: no removal is made on it");
             ssync_error_prefix(&e, "%s: ", r->cfg->source.crl.v[i]);
             cli_log_msg(r->log, SSYNC_LOG_ERROR, "%s (ignored)", e.msg);
             X509_CRL_free(crls[n_crls]);
@@ -225,6 +238,8 @@ void cli_plan_release(struct cli_plan_run *r)
     r->source = NULL;
     ssync_trust_free(r->trust);
     r->trust = NULL;
+    json_decref(r->problems);
+    r->problems = NULL;
     ssync_graph_free(r->graph);
     r->graph = NULL;
     ssync_journal_close(r->journal);
@@ -259,6 +274,7 @@ cli_run_report *cli_plan_report(const struct cli_plan_run *r, const ssync_item_r
         .interrupted = interrupted,
         .resumed = resumed,
         .stats = r->graph ? &stats : NULL,
+        .problems = r->problems,
     };
     cli_run_report *doc = cli_report_build(&m, r->plan, results);
     if (!doc) {

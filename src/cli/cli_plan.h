@@ -46,6 +46,7 @@ struct cli_plan_run {
     struct ssync_lock *lock;       /* the one-writer lock of a writer run */
     struct ssync_trust *trust;     /* [source] ca: outlives the source */
     size_t crl_failed;             /* CRLs ignored: not signed by their issuer in [source] ca */
+    json_t *problems; /* run-level failures for the report ({what, path, error, effect}) */
     int journal_failed;            /* [state] path set but the journal cannot be opened */
 };
 
@@ -54,6 +55,9 @@ struct cli_plan_run {
 int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o);
 /* The target of a targeted run, NULL for the whole source. */
 const ssync_plan_target *cli_plan_target(const struct cli_plan_run *r);
+/* Records a run-level failure (what: "crl", ...; path: the file) for the report's "problems". */
+void cli_plan_problem(struct cli_plan_run *r, const char *what, const char *path,
+                      const ssync_error *e, const char *effect);
 /* Builds the report document (results: NULL for a plan; see cli_report.h), prints it on
  * stdout (table, or JSON with --json), logs each item warning, and writes --report FILE.
  * Returns the report (the caller frees it with cli_report_free), NULL on memory. */

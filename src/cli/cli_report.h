@@ -21,6 +21,7 @@ struct cli_report_meta {
     int interrupted;
     size_t resumed;                 /* journal operations of earlier runs settled */
     const ssync_graph_stats *stats; /* NULL: no Graph figures */
+    const json_t *problems;         /* run-level failures (an ignored CRL, ...); NULL: none */
 };
 
 /* A report: the document's head (command, run, times, counts, outcomes, Graph figures) and the

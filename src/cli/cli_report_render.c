@@ -117,6 +117,15 @@ static void render_text(const cli_run_report *r, FILE *out)
         fprintf(out, "graph:       %lld requests, %lld writes, %lld retries, %lld throttled\n",
                 (long long)num(doc, "graph", "requests"), (long long)num(doc, "graph", "writes"),
                 (long long)num(doc, "graph", "retries"), (long long)num(doc, "graph", "throttled"));
+    const json_t *problems = json_object_get(doc, "problems");
+    if (json_array_size(problems)) {
+        fprintf(out, "\nproblems:\n");
+        size_t i;
+        const json_t *p;
+        json_array_foreach(problems, i, p)
+            fprintf(out, "  %s %s: %s (%s)\n", str(p, "what"), str(p, "path"), str(p, "error"),
+                    str(p, "effect"));
+    }
     struct text_list l = {out, 1};
     cli_report_each_item(r, failed_line, &l);
     l.first = 1;

@@ -61,10 +61,13 @@ crl() {
     "$SSYNC_BIN" check --config "$1.conf" > "$1.check" 2>&1
     check "$1: check fails" test $? -ne 0
     check_contains "$1: check says why" "CRL signature invalid" "$1.check"
-    "$SSYNC_BIN" sync --config "$1.conf" --json > "$1.json" 2> "$1.err"
+    "$SSYNC_BIN" sync --config "$1.conf" --json --report "$1.html" > "$1.json" 2> "$1.err"
     local rc=$?
     check "$1: sync exits non-zero ($rc)" test "$rc" -ne 0
     check_contains "$1: the run's log says why" "CRL signature invalid" "$1.err"
+    check_eq "$1: the JSON report names the ignored CRL" "crl SSYNC_ERR_CRL_SIGNATURE" \
+        "$(jq -r '.problems[] | select(.path | endswith("'"$1"'")) | "\(.what) \(.code)"' "$1.json")"
+    check_contains "$1: the HTML report names the ignored CRL" "$1: CRL signature invalid" "$1.html"
     check_eq "$1: no item revoked" 0 \
         "$(jq '[.items[] | select(.revoked == true or .action == "remove")] | length' "$1.json")"
     state > after.txt
