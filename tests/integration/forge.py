@@ -12,6 +12,7 @@ Writes into OUT:
                     decrypt
   forged.crl        the CA's name, another key, every SERIAL listed
   other-issuer.crl  another CA's CRL listing every SERIAL
+  self-signed.p12, other-ca.p12 (+ .pass)  the first two as PKCS#12 files for the pfx source
 The blobs other than resigned.der are signed with the CA's key (the lab writes it), so each
 forgery tests one control alone (RFC 5652 SignedData, [MS-CSRA] 3.1.4.2.9)."""
 import datetime
@@ -141,3 +142,15 @@ blob("kra-twin.der", of_ca, attacker, kra_twin, ca, ca_key)
 
 crl("forged.crl", ca.subject, other_key, other_key.public_key())
 crl("other-issuer.crl", other_ca.subject, other_key, other_key.public_key())
+
+# the pfx source: PKCS#12 files of the same forged certificates (with the attacker's key), each
+# with its 0600 password file
+from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: E402
+
+for name, c, chain in (("self-signed", self_signed, []), ("other-ca", of_other, [other_ca])):
+    write(f"{name}.p12", pkcs12.serialize_key_and_certificates(
+        name.encode(), attacker, c, chain or None,
+        serialization.BestAvailableEncryption(b"forged-pass")))
+    fd = os.open(f"{out}/{name}.pass", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, b"forged-pass\n")
+    os.close(fd)

@@ -9,7 +9,8 @@
 source "$(dirname "$0")/lib.sh"
 FORGE=$(cd "$(dirname "$0")" && pwd)/forge.py
 cd "$T_TMP"
-"$LAB_BIN" --out lab --users 4 --renewals 0 --revoked 0 --expired 0 --seed 18 > /dev/null
+"$LAB_BIN" --out lab --users 4 --renewals 0 --revoked 0 --expired 0 --seed 18 \
+    --pfx-dir lab/pfx > /dev/null
 check "lab generated" test -f lab/ca.pem
 emu_start lab --strict || { not_ok "emulator started"; finish; exit 1; }
 write_config lab base.conf
@@ -75,6 +76,40 @@ crl() {
 }
 crl forged.crl
 crl other-issuer.crl
+
+# The pfx source: the same certificates as PKCS#12 files (forge.py), each added to the lab's
+# pfx directory and manifest; a sync from it must leave Intune unchanged. The lab's own PKCS#12
+# files hold the same certificates as its blobs, so the baseline is the same Intune state.
+sed -e 's|^type = blobs$|type = pfx|' -e "0,/^path = /s|^path = .*|path = $T_TMP/lab/pfx|" \
+    base.conf > pfx.conf
+"$SSYNC_BIN" sync --config pfx.conf --json > pfx0.json 2> pfx0.err
+check_eq "pfx source: the baseline sync changes nothing" \
+    "0 0" "$(jq -r '"\(.counts.upload) \(.counts.remove)"' pfx0.json)"
+pfx_forgery() {
+    local f=$1 reason=$2 dir=pfx-$1
+    rm -rf "$dir" && cp -a lab/pfx "$dir" && cp -a "forged/$f.p12" "forged/$f.pass" "$dir/"
+    printf '%s.p12,%s.pass,%s\n' "$f" "$f" "$victim" >> "$dir/manifest.csv"
+    sed "0,/^path = /s|^path = .*|path = $T_TMP/$dir|" pfx.conf > "pfx-$f.conf"
+    "$SSYNC_BIN" sync --config "pfx-$f.conf" --json > "pfx-$f.json" 2> "pfx-$f.err"
+    local rc=$?
+    check "pfx $f: sync exits non-zero ($rc)" test "$rc" -ne 0
+    check_eq "pfx $f: the forged item fails with its reason" 1 \
+        "$(jq --arg r "$reason" '[.items[] | select(tostring | contains("'"$f"'.p12"))
+           | select(tostring | contains($r))] | length' "pfx-$f.json")"
+    check_eq "pfx $f: no remove in the run" 0 \
+        "$(jq '[.items[] | select(.action == "remove")] | length' "pfx-$f.json")"
+    state > after.txt
+    check_eq "pfx $f: Intune unchanged" "$(cat before.txt)" "$(cat after.txt)"
+}
+pfx_forgery self-signed "not issued by a trusted CA"
+pfx_forgery other-ca "not issued by a trusted CA"
+sed "s|^crl = .*|crl = $T_TMP/forged/forged.crl|" pfx.conf > pfx-crl.conf
+"$SSYNC_BIN" sync --config pfx-crl.conf --json > pfx-crl.json 2> pfx-crl.err
+check "pfx forged CRL: sync exits non-zero" test $? -ne 0
+check_eq "pfx forged CRL: no item revoked or removed" 0 \
+    "$(jq '[.items[] | select(.revoked == true or .action == "remove")] | length' pfx-crl.json)"
+state > after.txt
+check_eq "pfx forged CRL: Intune unchanged" "$(cat before.txt)" "$(cat after.txt)"
 
 # without [source] ca: check fails with the way to get the certificate, sync refuses
 grep -v '^ca = ' base.conf > noca.conf
