@@ -4,7 +4,9 @@
 # certificate, a certificate of another CA, a blob re-signed by another key, a recipient that
 # copies the KRA's issuer and serial, a CRL with the CA's name and another key, a CRL of another
 # issuer) is added to the blob source, and a sync must leave Intune unchanged, fail the forged
-# item with its reason (or ignore the CRL with a failure line) and exit non-zero. Without
+# item with its reason (or ignore the CRL with a failure line, named in the run's reports) and
+# exit non-zero. The same forgeries are then put into the two other sources: as PKCS#12 files
+# (pfx source) and as rows of a CA database (edb source, smimesync-lab --edb-opts from=DIR). Without
 # [source] ca, check fails saying how to get the CA certificate and sync refuses to run.
 source "$(dirname "$0")/lib.sh"
 FORGE=$(cd "$(dirname "$0")" && pwd)/forge.py
@@ -110,6 +112,45 @@ check_eq "pfx forged CRL: no item revoked or removed" 0 \
     "$(jq '[.items[] | select(.revoked == true or .action == "remove")] | length' pfx-crl.json)"
 state > after.txt
 check_eq "pfx forged CRL: Intune unchanged" "$(cat before.txt)" "$(cat after.txt)"
+
+# The CA database source: the lab's blobs and a forged one, written as an AD CS database
+# (smimesync-lab --edb-opts from=DIR: one issued request per blob, its RawArchivedKey the blob's
+# EnvelopedData). The database carries no CA signature of its own: the chain of the certificate
+# and the KRA's decryption are the controls.
+edb_from() { "$LAB_BIN" --edb "$2" --edb-opts "from=$1" > /dev/null; }
+edb_from lab/blobs lab.edb
+check "edb: the lab's blobs as a CA database" test -s lab.edb
+sed -e 's|^type = blobs$|type = edb|' -e "0,/^path = /s|^path = .*|path = $T_TMP/lab.edb|" \
+    base.conf > edb.conf
+"$SSYNC_BIN" sync --config edb.conf --json > edb0.json 2> edb0.err
+check_eq "edb source: the baseline sync changes nothing" \
+    "0 0 0" "$(jq -r '"\(.counts.upload) \(.counts.remove) \(.counts.failed)"' edb0.json)"
+edb_forgery() {
+    local f=$1 reason=$2 dir=edb-${1%.der}
+    rm -rf "$dir" && cp -r lab/blobs "$dir" && cp "forged/$f" "$dir/9999-$f"
+    edb_from "$dir" "$dir.edb" || not_ok "edb $f: database written"
+    sed "0,/^path = /s|^path = .*|path = $T_TMP/$dir.edb|" edb.conf > "edb-$f.conf"
+    "$SSYNC_BIN" sync --config "edb-$f.conf" --json > "edb-$f.json" 2> "edb-$f.err"
+    local rc=$?
+    check "edb $f: sync exits non-zero ($rc)" test "$rc" -ne 0
+    check_eq "edb $f: the forged item fails with its reason" 1 \
+        "$(jq --arg r "$reason" '[.items[] | select(tostring | contains($r))] | length' \
+           "edb-$f.json")"
+    check_eq "edb $f: no remove in the run" 0 \
+        "$(jq '[.items[] | select(.action == "remove")] | length' "edb-$f.json")"
+    state > after.txt
+    check_eq "edb $f: Intune unchanged" "$(cat before.txt)" "$(cat after.txt)"
+}
+edb_forgery self-signed.der "not issued by a trusted CA"
+edb_forgery other-ca.der "not issued by a trusted CA"
+edb_forgery kra-twin.der "decrypt"
+sed "s|^crl = .*|crl = $T_TMP/forged/other-issuer.crl|" edb.conf > edb-crl.conf
+"$SSYNC_BIN" sync --config edb-crl.conf --json > edb-crl.json 2> edb-crl.err
+check "edb another issuer's CRL: sync exits non-zero" test $? -ne 0
+check_eq "edb another issuer's CRL: no item revoked or removed" 0 \
+    "$(jq '[.items[] | select(.revoked == true or .action == "remove")] | length' edb-crl.json)"
+state > after.txt
+check_eq "edb another issuer's CRL: Intune unchanged" "$(cat before.txt)" "$(cat after.txt)"
 
 # without [source] ca: check fails with the way to get the certificate, sync refuses
 grep -v '^ca = ' base.conf > noca.conf
