@@ -328,7 +328,7 @@ static int remove_selected(const struct remove_opts *o, const ssync_config *cfg,
     ssync_source_env env = {.crls = crls, .n_crls = cfg->source.crl.n, .trust = trust};
     ssync_source *src = NULL;
     int searched =
-        cfg->source.path &&
+        cfg->source.path && trust && /* without [source] ca nothing in the source counts */
         ssync_crl_load_all(cfg->source.crl.v, cfg->source.crl.n, crls, NULL) == SSYNC_OK &&
         ssync_source_open(&cfg->source, &env, &src, NULL) == SSYNC_OK &&
         ssync_source_find(src, tps, n, cfg->policy.include_expired, files);

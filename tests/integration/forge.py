@@ -13,6 +13,7 @@ Writes into OUT:
   forged.crl        the CA's name, another key, every SERIAL listed
   other-issuer.crl  another CA's CRL listing every SERIAL
   self-signed.p12, other-ca.p12 (+ .pass)  the first two as PKCS#12 files for the pfx source
+  resigned-genuine.der  the victim's genuine blob (lab manifest) re-signed by another key
 The blobs other than resigned.der are signed with the CA's key (the lab writes it), so each
 forgery tests one control alone (RFC 5652 SignedData, [MS-CSRA] 3.1.4.2.9)."""
 import datetime
@@ -154,3 +155,28 @@ for name, c, chain in (("self-signed", self_signed, []), ("other-ca", of_other, 
     fd = os.open(f"{out}/{name}.pass", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, b"forged-pass\n")
     os.close(fd)
+
+# the victim's genuine blob (the lab's manifest names it) re-signed by another key under the
+# CA's name: the same certificate, so the same thumbprint, in a blob the CA did not sign
+import base64  # noqa: E402
+import json  # noqa: E402
+
+with open(f"{lab}/manifest.jsonl") as m:
+    genuine = next(e for e in map(json.loads, m) if e.get("userPrincipalName") == upn)
+raw = load(f"{lab}/{genuine['file']}")
+if raw[:1] != b"\x30":
+    text = b"".join(ln for ln in raw.splitlines() if ln and not ln.startswith(b"-----"))
+    raw = base64.b64decode(text)
+gen = write("tmp.genuine.der", raw)
+subprocess.run(["openssl", "cms", "-verify", "-noverify", "-binary", "-inform", "DER", "-in", gen,
+                "-out", f"{out}/tmp.env", "-certsout", f"{out}/tmp.certs.pem"], check=True,
+               capture_output=True)
+sk = write("tmp.signer.key", other_key.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+    serialization.NoEncryption()))
+subprocess.run(["openssl", "cms", "-sign", "-nodetach", "-binary", "-in", f"{out}/tmp.env",
+                "-inform", "DER", "-signer", write("tmp.signer.pem", pem(twin_ca)), "-inkey", sk,
+                "-certfile", f"{out}/tmp.certs.pem", "-outform", "DER",
+                "-out", f"{out}/resigned-genuine.der"], check=True)
+for t in ("tmp.genuine.der", "tmp.env", "tmp.certs.pem", "tmp.signer.key", "tmp.signer.pem"):
+    os.unlink(f"{out}/{t}")

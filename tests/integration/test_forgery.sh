@@ -152,6 +152,21 @@ check_eq "edb another issuer's CRL: no item revoked or removed" 0 \
 state > after.txt
 check_eq "edb another issuer's CRL: Intune unchanged" "$(cat before.txt)" "$(cat after.txt)"
 
+# remove's warning "still in the source (the next sync uploads it again)" counts only what a
+# sync would take: the victim's own blob does, the same certificate re-signed by another key
+# under the CA's name does not.
+victim_tp=$(jq -r --arg u "$victim" 'select(.userPrincipalName == $u) | .thumbprint' $m | head -n 1)
+mkdir -p rm-genuine rm-forged
+cp "lab/$(jq -r --arg u "$victim" 'select(.userPrincipalName == $u) | .file' $m | head -n 1)" rm-genuine/
+cp forged/resigned-genuine.der rm-forged/
+for d in genuine forged; do
+    sed "0,/^path = /s|^path = .*|path = $T_TMP/rm-$d|" base.conf > "rm-$d.conf"
+    "$SSYNC_BIN" remove --config "rm-$d.conf" --thumbprint "$victim_tp" --dry-run \
+        > "rm-$d.out" 2> "rm-$d.err"
+done
+check_contains "remove: the genuine blob is still in the source" "still in the source" rm-genuine.err
+check "remove: a re-signed copy of it is not" bash -c '! grep -q "still in the source" rm-forged.err'
+
 # without [source] ca: check fails with the way to get the certificate, sync refuses
 grep -v '^ca = ' base.conf > noca.conf
 "$SSYNC_BIN" check --config noca.conf > noca.check 2>&1
