@@ -46,8 +46,8 @@ struct cli_plan_run {
     struct ssync_lock *lock;       /* the one-writer lock of a writer run */
     struct ssync_trust *trust;     /* [source] ca: outlives the source */
     size_t crl_failed;             /* CRLs ignored: not signed by their issuer in [source] ca */
-    json_t *problems; /* run-level failures for the report ({what, path, error, effect}) */
-    int journal_failed;            /* [state] path set but the journal cannot be opened */
+    json_t *problems;   /* run-level failures for the report ({what, path, error, effect}) */
+    int journal_failed; /* [state] path set but the journal cannot be opened */
 };
 
 /* Builds the plan from the parsed options (o outlives r). Returns CLI_EXIT_OK or an exit code

@@ -577,8 +577,8 @@ static int blob_row(db *d, const char *path)
         snprintf(requester, sizeof requester, "LAB\\%.*s", (int)strcspn(upn, "@"), upn);
         time_t nb = asn1_time(X509_get0_notBefore(x)), na = asn1_time(X509_get0_notAfter(x));
         rc = add_request(d, nb, DISP_ISSUED, 0, 0, requester, ASN1_STRING_get0_data(*content),
-                         (size_t)ASN1_STRING_length(*content), cert, (size_t)cert_len, serial,
-                         hash, LAB_TEMPLATE_OID, upn[0] ? upn : NULL, cn, nb, na);
+                         (size_t)ASN1_STRING_length(*content), cert, (size_t)cert_len, serial, hash,
+                         LAB_TEMPLATE_OID, upn[0] ? upn : NULL, cn, nb, na);
     }
     if (cert_len <= 0 || !content || !*content)
         lab_err("%s: not a certutil -getkey blob with a user certificate", path);

@@ -254,7 +254,8 @@ static void search_file(const ssync_source *s, const char *path, int include_exp
         return;
     /* only what a sync would take: a blob signed by the CA, a certificate that chains to
      * [source] ca (a forged blob naming a removed thumbprint is not "still in the source") */
-    if (s->env.trust && ssync_blob_verify_signature(b.data, b.len, s->env.trust, NULL) == SSYNC_OK &&
+    if (s->env.trust &&
+        ssync_blob_verify_signature(b.data, b.len, s->env.trust, NULL) == SSYNC_OK &&
         ssync_blob_decode(b.data, b.len, &blob, NULL) == SSYNC_OK) {
         for (int c = 0; c < sk_X509_num(blob.certs); c++) {
             X509 *cert = sk_X509_value(blob.certs, c);
