@@ -49,6 +49,8 @@ static void item_line(const json_t *it, void *ctx)
             str(it, "userPrincipalName"), str(it, "reason"));
     if (outcome)
         fprintf(out, " [%s]", outcome);
+    if (error && str(it, "file")[0]) /* which file to look at */
+        fprintf(out, " (file \"%s\")", str(it, "file"));
     if (error)
         fprintf(out, ": %s", error);
     fputc('\n', out);
@@ -69,8 +71,11 @@ static void failed_line(const json_t *it, void *ctx)
     if (l->first)
         fprintf(l->out, "\nfailed:\n");
     l->first = 0;
-    fprintf(l->out, "  %s %s %s: %s", str(it, "action"), str(it, "thumbprint"),
-            str(it, "userPrincipalName"), str(it, "error"));
+    fprintf(l->out, "  %s %s %s", str(it, "action"), str(it, "thumbprint"),
+            str(it, "userPrincipalName"));
+    if (str(it, "file")[0])
+        fprintf(l->out, " (file \"%s\")", str(it, "file"));
+    fprintf(l->out, ": %s", str(it, "error"));
     if (json_object_get(it, "requestId"))
         fprintf(l->out, " (request-id %s)", str(it, "requestId"));
     fputc('\n', l->out);
