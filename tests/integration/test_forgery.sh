@@ -172,6 +172,10 @@ grep -v '^ca = ' base.conf > noca.conf
 "$SSYNC_BIN" check --config noca.conf > noca.check 2>&1
 check "no ca: check fails" test $? -ne 0
 check_contains "no ca: check names certutil -ca.cert" "certutil -ca.cert" noca.check
+# and shows the CA certificate the blobs carry, with its SHA-256 fingerprint, to compare once
+fp=$(openssl x509 -in lab/ca.pem -noout -fingerprint -sha256 | cut -d= -f2)
+check_contains "no ca: check shows the blobs' CA with its SHA-256 fingerprint" "SHA-256 $fp" noca.check
+check_contains "no ca: check says how to write it out" "openssl pkcs7" noca.check
 "$SSYNC_BIN" sync --config noca.conf > noca.out 2> noca.err
 check "no ca: sync refuses" test $? -ne 0
 check_contains "no ca: sync says why" "[source] ca is not set" noca.err
