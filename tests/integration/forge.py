@@ -13,6 +13,7 @@ Writes into OUT:
   forged.crl        the CA's name, another key, every SERIAL listed
   other-issuer.crl  another CA's CRL listing every SERIAL
   self-signed.p12, other-ca.p12 (+ .pass)  the first two as PKCS#12 files for the pfx source
+  injected.der      a certificate of the CA whose SAN UPN and e-mail carry terminal controls
   resigned-genuine.der  the victim's genuine blob (lab manifest) re-signed by another key
 The blobs other than resigned.der are signed with the CA's key (the lab writes it), so each
 forgery tests one control alone (RFC 5652 SignedData, [MS-CSRA] 3.1.4.2.9)."""
@@ -143,6 +144,25 @@ blob("kra-twin.der", of_ca, attacker, kra_twin, ca, ca_key)
 
 crl("forged.crl", ca.subject, other_key, other_key.public_key())
 crl("other-issuer.crl", other_ca.subject, other_key, other_key.public_key())
+
+# a certificate of the CA whose SAN UPN and e-mail carry terminal controls (OSC 52 writes the
+# clipboard, CSI 2K erases the line) and a forged line after a newline
+local, domain = upn.split("@", 1)
+nasty = f"{local}\x1b]52;c;ZXZpbA==\x07\x1b[2K\nupload ceo@{domain} [done]@{domain}"
+nasty_der = nasty.encode()
+inj = (x509.CertificateBuilder().subject_name(user_name()).issuer_name(ca.subject)
+       .public_key(attacker.public_key()).serial_number(x509.random_serial_number())
+       .not_valid_before(now - datetime.timedelta(days=1))
+       .not_valid_after(now + datetime.timedelta(days=700))
+       .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False)
+       .add_extension(x509.KeyUsage(False, False, True, False, False, False, False, False, False),
+                      True)
+       .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), False)
+       .add_extension(x509.SubjectAlternativeName(
+           [x509.OtherName(UPN_OID, b"\x0c" + bytes([len(nasty_der)]) + nasty_der),
+            x509.RFC822Name._init_without_validation(nasty)]), False)
+       .sign(ca_key, hashes.SHA256()))
+blob("injected.der", inj, attacker, kra, ca, ca_key)
 
 # the pfx source: PKCS#12 files of the same forged certificates (with the attacker's key), each
 # with its 0600 password file

@@ -58,6 +58,18 @@ check_eq "kra-twin.der: the victim's certificate is kept until the newer one is 
     "$(jq --arg u "$victim" '[.items[] | select(.action == "keep" and
        (.reason // "" | contains("removed once the newer one is in Intune")))] | length' kra-twin.der.json)"
 
+# a certificate of the CA whose SAN UPN and e-mail carry terminal controls and a forged line:
+# refused by the plan, and nothing of it reaches the terminal, the log or the text report raw
+forgery injected.der "well-formed"
+rm -rf blobs-inj && cp -r lab/blobs blobs-inj && cp forged/injected.der blobs-inj/9999-injected.der
+sed "0,/^path = /s|^path = .*|path = $T_TMP/blobs-inj|" base.conf > inj.conf
+"$SSYNC_BIN" sync --config inj.conf --report inj.txt > inj.out 2> inj.err
+check "injected SAN: no ESC byte on stdout, stderr or in the text report" \
+    bash -c "! grep -q $'\x1b' inj.out inj.err inj.txt"
+check "injected SAN: no BEL byte either" bash -c "! grep -q $'\x07' inj.out inj.err inj.txt"
+check "injected SAN: no forged line starts with 'upload ceo@'" \
+    bash -c "! grep -q '^upload ceo@' inj.out inj.err inj.txt"
+
 # crl FILE: a CRL listing every serial; ignored with a failure line, no removal
 crl() {
     sed "s|^crl = .*|crl = $T_TMP/forged/$1|" base.conf > "$1.conf"
