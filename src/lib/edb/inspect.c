@@ -150,6 +150,7 @@ static const ssync_edb_coldef cat_cols[] = {
 };
 #define CAT_NCOLS (sizeof cat_cols / sizeof cat_cols[0])
 #define CAT_NAME 128
+#define CAT_DEFAULT_VALUE 131
 #define MAX_TABLES 4096
 #define MAX_COLUMNS 65536
 
@@ -217,11 +218,28 @@ static int add_column(walk *w, ssync_edb_itable *t, const unsigned char *rec, si
     if (c)
         t->cols = c;
     ssync_edb_coldef *d = c ? realloc(t->defs, (t->ncols + 1) * sizeof *d) : NULL;
-    if (!d) {
+    if (d)
+        t->defs = d;
+    unsigned char **dv = d ? realloc(t->dflt, (t->ncols + 1) * sizeof *dv) : NULL;
+    if (dv)
+        t->dflt = dv;
+    size_t *dl = dv ? realloc(t->dflt_len, (t->ncols + 1) * sizeof *dl) : NULL;
+    if (!dl) {
         w->bad = "out of memory";
         return 1;
     }
-    t->defs = d;
+    t->dflt_len = dl;
+    dv[t->ncols] = NULL;
+    dl[t->ncols] = 0;
+    ssync_edb_raw def;
+    if (ssync_edb_record_find(rec, len, cat_cols, CAT_NCOLS, CAT_DEFAULT_VALUE, 0, &def) > 0) {
+        if (!(dv[t->ncols] = malloc(def.len))) {
+            w->bad = "out of memory";
+            return 1;
+        }
+        memcpy(dv[t->ncols], def.data, def.len);
+        dl[t->ncols] = def.len;
+    }
     c = &t->cols[t->ncols];
     d = &t->defs[t->ncols++];
     memset(c, 0, sizeof *c);
@@ -261,16 +279,25 @@ static int visit(void *ctx, const ssync_edb_node *n)
     return 0;
 }
 
-static int by_id(const void *a, const void *b)
+/* Sorts a table's columns by id (the catalog lists them so already; an insertion sort keeps the
+ * three arrays in step and costs nothing then). */
+static void sort_columns(ssync_edb_itable *t)
 {
-    uint32_t x = ((const ssync_edb_column *)a)->id, y = ((const ssync_edb_column *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-static int def_by_id(const void *a, const void *b)
-{
-    uint32_t x = ((const ssync_edb_coldef *)a)->id, y = ((const ssync_edb_coldef *)b)->id;
-    return x < y ? -1 : x > y;
+    for (size_t i = 1; i < t->ncols; i++)
+        for (size_t j = i; j > 0 && t->cols[j - 1].id > t->cols[j].id; j--) {
+            ssync_edb_column c = t->cols[j];
+            t->cols[j] = t->cols[j - 1];
+            t->cols[j - 1] = c;
+            ssync_edb_coldef d = t->defs[j];
+            t->defs[j] = t->defs[j - 1];
+            t->defs[j - 1] = d;
+            unsigned char *v = t->dflt[j];
+            t->dflt[j] = t->dflt[j - 1];
+            t->dflt[j - 1] = v;
+            size_t l = t->dflt_len[j];
+            t->dflt_len[j] = t->dflt_len[j - 1];
+            t->dflt_len[j - 1] = l;
+        }
 }
 
 int ssync_edb_inspect_flags_always(const ssync_edb_inspect *db)
@@ -305,13 +332,8 @@ ssync_code ssync_edb_inspect_open(const char *path, ssync_edb_inspect **out, ssy
         ssync_edb_inspect_close(db);
         return rc;
     }
-    for (size_t i = 0; i < db->ntables; i++) {
-        ssync_edb_itable *t = &db->tables[i];
-        if (t->ncols) {
-            qsort(t->cols, t->ncols, sizeof *t->cols, by_id);
-            qsort(t->defs, t->ncols, sizeof *t->defs, def_by_id);
-        }
-    }
+    for (size_t i = 0; i < db->ntables; i++)
+        sort_columns(&db->tables[i]);
     *out = db;
     return SSYNC_OK;
 }
@@ -321,8 +343,13 @@ void ssync_edb_inspect_close(ssync_edb_inspect *db)
     if (!db)
         return;
     for (size_t i = 0; i < db->ntables; i++) {
-        free(db->tables[i].cols);
-        free(db->tables[i].defs);
+        ssync_edb_itable *t = &db->tables[i];
+        for (size_t k = 0; k < t->ncols; k++)
+            free(t->dflt[k]);
+        free(t->dflt);
+        free(t->dflt_len);
+        free(t->cols);
+        free(t->defs);
     }
     free(db->tables);
     ssync_edb_pages_close(&db->pages);

@@ -12,6 +12,8 @@ typedef struct ssync_edb_itable {
     uint32_t objid, root, lv_root;
     ssync_edb_column *cols; /* in id order */
     ssync_edb_coldef *defs; /* the same columns as the record reader wants them */
+    unsigned char **dflt;   /* each column's default value (catalog DefaultValue), or NULL */
+    size_t *dflt_len;
     size_t ncols;
 } ssync_edb_itable;
 

@@ -168,6 +168,20 @@ static unsigned char *text_utf8(const unsigned char *p, size_t len, uint32_t cod
     return (unsigned char *)s;
 }
 
+/* An OLE automation date (days since 1899-12-30) of any year from 100 to 9999: the CA reader's
+ * decoding stops at 1601 (FILETIME's epoch), but a generic DateTime column may hold older dates
+ * (dissect.esedb's basic.edb holds 1337-06-09). 0 and *t, or -1. */
+static int ole_any(const unsigned char raw[8], time_t *t)
+{
+    double d;
+    memcpy(&d, raw, sizeof d);
+    if (!(d >= -657434.0 && d <= 2958466.0) || d == 0.0)
+        return -1;
+    double secs = (d - 25569.0) * 86400.0;
+    *t = (time_t)(secs < 0 ? secs - 0.5 : secs + 0.5);
+    return 0;
+}
+
 /* One value's bytes (owned by the cell) into a typed cell. */
 static ssync_code typed(const ssync_edb_column *col, unsigned char *data, size_t len,
                         ssync_edb_cell *cell, ssync_error *err)
@@ -212,7 +226,8 @@ static ssync_code typed(const ssync_edb_column *col, unsigned char *data, size_t
         }
         break;
     case SSYNC_EDB_COLTYP_DATETIME:
-        cell->kind = len == 8 && ssync_edb_decode_datetime(data, &cell->t) == 0
+        cell->kind = len == 8 && (ssync_edb_decode_datetime(data, &cell->t) == 0 ||
+                                  ole_any(data, &cell->t) == 0)
                          ? SSYNC_EDB_CELL_DATE
                          : SSYNC_EDB_CELL_BINARY;
         break;
@@ -346,8 +361,16 @@ static ssync_code decode_field(ssync_edb_cursor *c, size_t i, ssync_error *err)
                                   ssync_edb_inspect_flags_always(c->db), &r);
     if (k < 0)
         return ssync_fail(err, SSYNC_ERR_EDB, "a malformed record");
-    if (k == 0)
-        return SSYNC_OK;
+    if (k == 0) {
+        /* a tagged column absent from the record has its default value (a fixed or variable
+         * column's default is written into the record when it is inserted) */
+        size_t ci = c->cols[i];
+        if (col->id < 256 || !c->t->dflt[ci])
+            return SSYNC_OK;
+        r.data = c->t->dflt[ci];
+        r.len = c->t->dflt_len[ci];
+        r.flags = 0;
+    }
     if (r.flags & (SSYNC_EDB_TAG_MULTI | TAG_TWO_VALUES))
         return multi(c, f, &r, err);
     if (add_cell(f, 1, err) != SSYNC_OK)
