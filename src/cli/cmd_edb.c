@@ -176,9 +176,10 @@ static int info_json(const char *path, ssync_edb_inspect *db, const size_t *rows
         const ssync_edb_column *cols = ssync_edb_inspect_columns(db, i, &ncols);
         json_t *jc = json_array();
         for (size_t k = 0; k < ncols; k++)
-            json_array_append_new(jc, json_pack("{s:s, s:I, s:s, s:I}", "name", cols[k].name, "id",
-                                                (json_int_t)cols[k].id, "type",
-                                                ssync_edb_coltyp_name(cols[k].type), "codepage",
+            json_array_append_new(jc, json_pack("{s:s, s:I, s:s, s:I, s:I}", "name", cols[k].name,
+                                                "id", (json_int_t)cols[k].id, "type",
+                                                ssync_edb_coltyp_name(cols[k].type), "size",
+                                                (json_int_t)cols[k].size, "codepage",
                                                 (json_int_t)cols[k].codepage));
         json_array_append_new(tables, json_pack("{s:s, s:I, s:o}", "name",
                                                 ssync_edb_inspect_table_name(db, i), "rows",
@@ -331,10 +332,13 @@ static void cell_text(const ssync_edb_cell *c, FILE *out)
     case SSYNC_EDB_CELL_TEXT:
         fwrite(c->data, 1, c->len, out);
         break;
-    case SSYNC_EDB_CELL_BINARY:
-        for (size_t k = 0; k < c->len; k++)
-            fprintf(out, "%02x", c->data[k]);
+    case SSYNC_EDB_CELL_BINARY: {
+        char *hex = hex_of(c);
+        if (hex)
+            fputs(hex, out);
+        free(hex);
         break;
+    }
     default:
         break;
     }

@@ -149,7 +149,16 @@ static unsigned char *text_utf8(const unsigned char *p, size_t len, uint32_t cod
                                 size_t *out_len)
 {
     char *s = NULL;
-    if (codepage == 1200) {
+    if (codepage == 1200 && len % 2) {
+        /* a fixed Unicode column of odd size (255) keeps the low byte of its last unit */
+        unsigned char *even = malloc(len + 1);
+        if (even) {
+            memcpy(even, p, len);
+            even[len] = 0;
+            s = ssync_edb_utf16_to_utf8(even, len + 1);
+            free(even);
+        }
+    } else if (codepage == 1200) {
         s = ssync_edb_utf16_to_utf8(p, len);
     } else if ((s = malloc(2 * len + 1)) != NULL) {
         char *o = s;
