@@ -367,15 +367,12 @@ int cmd_ca(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "requests"))
         return ca_requests(argc - 1, argv + 1);
-    FILE *out =
-        argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout : stderr;
-    fprintf(out, "Usage: smimesync ca requests (--config FILE | FILE) [--archived] [--template T]\n"
-                 "                             [--requester R] [--json]\n"
-                 "The CA's requests and the KRA coverage of its archived keys.\n"
-                 "Run 'smimesync ca requests --help' for details.\n");
-    if (out == stdout)
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        cli_options_usage(&spec, stdout);
         return CLI_EXIT_OK;
+    }
     if (argc >= 2)
         fprintf(stderr, "smimesync ca: unknown subcommand '%s'\n", argv[1]);
+    cli_options_usage(&spec, stderr);
     return CLI_EXIT_USAGE;
 }

@@ -476,21 +476,36 @@ static int edb_dump(int argc, char **argv)
     return rc;
 }
 
+/* The help of both subcommands: their usage lines, their options, the exit codes. */
+static void edb_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: smimesync edb info FILE [--json]\n"
+            "       smimesync edb dump FILE TABLE [--columns A,B,...] [--format jsonl|csv]\n"
+            "Inspect any ESE database (an AD CS CA database among them) from Linux: info shows\n"
+            "the file header and every table with its row count; dump prints a table's rows,\n"
+            "one per line. A dirty database is read as it is on disk, with a warning.\n"
+            "'smimesync edb info --help' and 'smimesync edb dump --help' say more.\n\n"
+            "Options:\n"
+            "  --json             info: print one JSON object instead of text\n"
+            "  --columns A,B,...  dump: only these columns, in this order\n"
+            "  --format FMT       dump: jsonl (default) or csv\n"
+            "  -h, --help         show this help\n\n");
+    cli_options_exit_codes(out);
+}
+
 int cmd_edb(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "info"))
         return edb_info(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "dump"))
         return edb_dump(argc - 1, argv + 1);
-    FILE *out =
-        argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout : stderr;
-    fprintf(out, "Usage: smimesync edb info FILE [--json]\n"
-                 "       smimesync edb dump FILE TABLE [--columns A,B,...] [--format jsonl|csv]\n"
-                 "Inspect any ESE database (an AD CS CA database among them) from Linux.\n"
-                 "Run 'smimesync edb info --help' or 'smimesync edb dump --help' for details.\n");
-    if (out == stdout)
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        edb_usage(stdout);
         return CLI_EXIT_OK;
+    }
     if (argc >= 2)
         fprintf(stderr, "smimesync edb: unknown subcommand '%s'\n", argv[1]);
+    edb_usage(stderr);
     return CLI_EXIT_USAGE;
 }
