@@ -33,8 +33,8 @@ typedef struct ssync_edb_info {
     int checksum_whole_page;             /* 1: the checksum covers the whole header page */
 } ssync_edb_info;
 
-/* Reads and checks the file header (signature, checksum over the whole header page, or over its
- * first 668 bytes as older writers did); accepts every state. */
+/* Reads and checks the file header (signature, checksum over the whole header page as the ESE
+ * source computes it); accepts every state. */
 ssync_code ssync_edb_info_read(const char *path, ssync_edb_info *info, ssync_error *err);
 /* "clean", "dirty", "just created", ... */
 const char *ssync_edb_state_name(uint32_t state);

@@ -72,13 +72,12 @@ ssync_code ssync_edb_info_read(const char *path, ssync_edb_info *info, ssync_err
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: unsupported page size %u in the file header",
                           path, page);
     /* The checksum is the XOR of every dword of the header page but the first, seeded with
-     * 0x89abcdef (ESE source, dev/ese/src/ese/_osu/checksumu.cxx); writers that only know the
-     * first 668 bytes leave the rest zero, which the whole-page XOR also covers. */
-    if (n >= page && xor_checksum(b, page) == rd32(b))
-        info->checksum_whole_page = 1;
-    else if (xor_checksum(b, HEADER_MIN) != rd32(b))
+     * 0x89abcdef (ESE source, dev/ese/src/ese/_osu/checksumu.cxx); older writers summed only
+     * the first 668 bytes but left the rest of the page zero, which the same XOR covers. */
+    if (n < page || xor_checksum(b, page) != rd32(b))
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: damaged ESE file header (checksum mismatch)",
                           path);
+    info->checksum_whole_page = 1;
     if (rd32(b + 12) != 0)
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: an ESE streaming file, not a database", path);
     info->format_version = rd32(b + 8);
