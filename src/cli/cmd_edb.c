@@ -95,6 +95,23 @@ static json_t *json_time(time_t t)
     return json_string(s);
 }
 
+/* One error line. The reader's code says "cannot read the CA database" inside the message, but
+ * any ESE file is read here: that phrase is replaced by "cannot read the ESE database" once, in
+ * front. */
+static void edb_error(const char *cmd, const ssync_error *e)
+{
+    const char *phrase = ssync_strerror(SSYNC_ERR_EDB);
+    const char *at = e->code == SSYNC_ERR_EDB ? strstr(e->msg, phrase) : NULL;
+    if (!at) {
+        cli_report(cmd, NULL, e);
+        return;
+    }
+    const char *rest = at + strlen(phrase);
+    if (!strncmp(rest, ": ", 2))
+        rest += 2;
+    cli_err(cmd, "cannot read the ESE database: %.*s%s", (int)(at - e->msg), e->msg, rest);
+}
+
 static void warn_state(const char *cmd, const char *path, const ssync_edb_info *in)
 {
     if (in->state != SSYNC_EDB_INFO_STATE_CLEAN)
@@ -107,7 +124,7 @@ static ssync_edb_inspect *open_db(const char *cmd, const char *path)
     ssync_error err = {0};
     ssync_edb_inspect *db = NULL;
     if (ssync_edb_inspect_open(path, &db, &err) != SSYNC_OK) {
-        cli_report(cmd, NULL, &err);
+        edb_error(cmd, &err);
         return NULL;
     }
     warn_state(cmd, path, ssync_edb_inspect_info(db));
@@ -234,11 +251,11 @@ static int edb_info(int argc, char **argv)
     rc = rows ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
     for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i++)
         if (ssync_edb_inspect_count(db, i, &rows[i], &err) != SSYNC_OK) {
-            cli_report(o.cmd, NULL, &err);
+            edb_error(o.cmd, &err);
             rc = CLI_EXIT_FAILURE;
         }
     if (rc == CLI_EXIT_OK && ssync_edb_inspect_ca(db, &ca, &err) != SSYNC_OK) {
-        cli_report(o.cmd, NULL, &err);
+        edb_error(o.cmd, &err);
         rc = CLI_EXIT_FAILURE;
     }
     if (rc == CLI_EXIT_OK) {
@@ -423,7 +440,7 @@ static int dump_rows(const char *cmd, ssync_edb_cursor *c, int csv)
     }
     if (r < 0) {
         fflush(stdout);
-        cli_report(cmd, NULL, &err);
+        edb_error(cmd, &err);
         return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;
@@ -453,7 +470,7 @@ static int edb_dump(int argc, char **argv)
         cli_err(o.cmd, "out of memory");
     } else if (pick_columns(o.cmd, db, (size_t)table, a.columns, idx, &n)) {
         if (ssync_edb_cursor_open(db, (size_t)table, idx, n, &c, &err) != SSYNC_OK) {
-            cli_report(o.cmd, NULL, &err);
+            edb_error(o.cmd, &err);
         } else {
             static char obuf[1 << 16];
             setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
