@@ -213,6 +213,16 @@ bad "bad format" 2 "jsonl or csv" edb dump basic.edb basic --format xml
 bad "no table operand" 2 "table name are required" edb dump basic.edb
 bad "unknown subcommand" 2 "unknown subcommand 'list'" edb list basic.edb
 
+# a value the reader does not understand: one line naming the file, table, row, column and what
+# was found (the compression byte); the columns without it still dump
+"$LAB_BIN" --out cb --users 3 --seed 34 --edb cb/ca.edb --edb-opts compress-bad > /dev/null
+bad "unknown compression" 1 "cb/ca.edb: table Requests, row 1, column RawArchivedKey: " \
+    edb dump cb/ca.edb Requests --columns RequestID,RawArchivedKey
+check_contains "unknown compression: the method byte" "method 0x28" bad.err
+check_eq "unknown compression: one line" 1 "$(wc -l < bad.err)"
+check_eq "unknown compression: the other columns dump" 3 \
+    "$("$SSYNC_BIN" edb dump cb/ca.edb Requests --columns RequestID,Disposition | wc -l)"
+
 # ---- streaming: 100 times the rows, the same memory ----
 if [ -z "${SSYNC_SANITIZED:-}${SSYNC_VALGRIND:-}" ]; then
     "$LAB_BIN" --out s1 --users 4 --key-pool 2 --renewals 0 --seed 33 --edb s1/ca.edb \

@@ -88,7 +88,7 @@ ssync_code ssync_edb_inspect_count(ssync_edb_inspect *db, size_t i, size_t *rows
 /* ---- streaming rows ---- */
 
 typedef enum ssync_edb_cell_kind {
-    SSYNC_EDB_CELL_NULL,
+    SSYNC_EDB_CELL_NULL,   /* a DateTime of eight zero bytes (no date set) */
     SSYNC_EDB_CELL_INT,    /* Bit, bytes, shorts, longs, Currency, long long */
     SSYNC_EDB_CELL_UINT,   /* UnsignedLong, and the unsigned others as well (i holds them) */
     SSYNC_EDB_CELL_REAL,   /* IEEESingle, IEEEDouble */

@@ -235,10 +235,15 @@ static ssync_code typed(const ssync_edb_column *col, unsigned char *data, size_t
         }
         break;
     case SSYNC_EDB_COLTYP_DATETIME:
-        cell->kind = len == 8 && (ssync_edb_decode_datetime(data, &cell->t) == 0 ||
-                                  ole_any(data, &cell->t) == 0)
-                         ? SSYNC_EDB_CELL_DATE
-                         : SSYNC_EDB_CELL_BINARY;
+        /* eight zero bytes: no date set (NULL); a value that is no date in either encoding
+         * stays its bytes */
+        if (len == 8 && u == 0)
+            cell->kind = SSYNC_EDB_CELL_NULL;
+        else if (len == 8 &&
+                 (ssync_edb_decode_datetime(data, &cell->t) == 0 || ole_any(data, &cell->t) == 0))
+            cell->kind = SSYNC_EDB_CELL_DATE;
+        else
+            cell->kind = SSYNC_EDB_CELL_BINARY;
         break;
     case SSYNC_EDB_COLTYP_TEXT:
     case SSYNC_EDB_COLTYP_LONG_TEXT: {
