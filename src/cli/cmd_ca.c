@@ -75,8 +75,9 @@ static const struct cli_spec spec = {
                "totals. A KRA added to the CA later cannot open keys archived before it.\n"
                "A dirty database is read as it is on disk, with a warning.",
     .epilog = "Exit status 0 when the database was read (uncovered keys show in the totals);\n"
-              "1 when the database or the configuration cannot be read. A KRA key that\n"
-              "cannot be loaded is reported and coverage is then shown as not tried.",
+              "3 when some rows could not be decoded (one line each on stderr, the others\n"
+              "listed); 1 when the database or the configuration cannot be read. A KRA key\n"
+              "that cannot be loaded is reported and coverage is then shown as not tried.",
     CLI_SPEC_OPTIONS(options),
     .min_args = 0,
     .max_args = 1,
@@ -98,6 +99,7 @@ struct ca_run {
     int json, have_kras;
     const ssync_kra_set *kras;
     size_t requests, issued, revoked, other, keys, opens, held_failed, not_covered, unreadable;
+    size_t bad_rows; /* Requests rows that could not be decoded */
     struct kra_seen seen[MAX_KRAS];
     size_t nseen;
     int first;
@@ -207,6 +209,14 @@ static ssync_code on_request(void *ctx, const ssync_ca_request *q, ssync_error *
 {
     struct ca_run *run = ctx;
     (void)err;
+    if (q->error) { /* one line; the others go on */
+        fflush(stdout);
+        char item[48];
+        snprintf(item, sizeof item, "request %lld", q->request_id);
+        cli_report(run->cmd, q->request_id > 0 ? item : NULL, q->error);
+        run->bad_rows++;
+        return SSYNC_OK;
+    }
     run->requests++;
     run->issued += q->disposition == 20;
     run->revoked += q->disposition == 21;
@@ -250,15 +260,16 @@ static void print_totals(const struct ca_run *run)
                                 run->seen[i].r.issuer, "held", run->seen[i].r.held, "archived_keys",
                                 (json_int_t)run->seen[i].blobs));
         json_t *t = json_pack(
-            "{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I}", "requests", (json_int_t)run->requests,
-            "issued", (json_int_t)run->issued, "revoked", (json_int_t)run->revoked, "other",
-            (json_int_t)run->other, "archived_keys", (json_int_t)run->keys, "open_with_our_kras",
+            "{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I}", "requests",
+            (json_int_t)run->requests, "issued", (json_int_t)run->issued, "revoked",
+            (json_int_t)run->revoked, "other", (json_int_t)run->other, "archived_keys",
+            (json_int_t)run->keys, "open_with_our_kras",
             run->have_kras ? json_integer((json_int_t)run->opens) : json_null(),
             "held_but_not_opened",
             run->have_kras ? json_integer((json_int_t)run->held_failed) : json_null(),
             "not_covered",
             run->have_kras ? json_integer((json_int_t)run->not_covered) : json_null(), "unreadable",
-            (json_int_t)run->unreadable);
+            (json_int_t)run->unreadable, "unreadable_rows", (json_int_t)run->bad_rows);
         char *ks = json_dumps(kras, JSON_COMPACT), *ts = json_dumps(t, JSON_COMPACT);
         printf("\n  ],\n  \"kras\": %s,\n  \"totals\": %s\n}\n", ks ? ks : "[]", ts ? ts : "{}");
         free(ks);
@@ -269,6 +280,8 @@ static void print_totals(const struct ca_run *run)
     }
     printf("\nTotals: %zu requests (%zu issued, %zu revoked, %zu other), %zu archived keys\n",
            run->requests, run->issued, run->revoked, run->other, run->keys);
+    if (run->bad_rows)
+        printf("Unreadable rows: %zu (one line each on stderr)\n", run->bad_rows);
     if (run->have_kras)
         printf("KRA coverage: %zu open with our KRA keys, %zu held but do not open, %zu not "
                "covered (encrypted only to KRAs we do not hold), %zu unreadable\n",
@@ -355,6 +368,8 @@ static int ca_requests(int argc, char **argv)
             rc = CLI_EXIT_FAILURE;
         } else {
             print_totals(&run);
+            if (run.bad_rows)
+                rc = run.requests ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
         }
     }
     ssync_edb_inspect_close(db);

@@ -70,8 +70,9 @@ static const struct cli_spec dump_spec = {
                "DateTime -> ISO 8601 UTC; multi-valued -> an array of such values.\n"
                "csv: a header line, then RFC 4180 rows (NULL empty; multi-valued: values\n"
                "joined with ';').",
-    .epilog = "Exit status 0 when every row was printed; 1 when the database, the table or a\n"
-              "column cannot be read (rows before a damaged one are printed).",
+    .epilog = "Exit status 0 when every row was printed; 3 when some rows could not be decoded\n"
+              "(one line each on stderr, the others printed); 1 when the database or the table\n"
+              "cannot be read, or no row could.",
     CLI_SPEC_OPTIONS(dump_options),
     .min_args = 2,
     .max_args = 2,
@@ -413,13 +414,25 @@ static int pick_columns(const char *cmd, ssync_edb_inspect *db, size_t table, co
     return ok;
 }
 
+/* Prints every row; a row whose value cannot be decoded is one error line and the dump goes on.
+ * CLI_EXIT_OK, CLI_EXIT_PARTIAL (some rows failed), or CLI_EXIT_FAILURE (none printed, or the
+ * table cannot be read further). */
 static int dump_rows(const char *cmd, ssync_edb_cursor *c, int csv)
 {
     const ssync_edb_field *f;
-    size_t n;
+    size_t n, good = 0, bad = 0;
     ssync_error err = {0};
     int r;
-    while ((r = ssync_edb_cursor_next(c, &f, &n, &err)) == 1) {
+    while ((r = ssync_edb_cursor_next(c, &f, &n, &err)) != 0) {
+        if (r < 0) {
+            fflush(stdout);
+            edb_error(cmd, &err);
+            if (!ssync_edb_cursor_row_error(c))
+                return CLI_EXIT_FAILURE;
+            bad++;
+            continue;
+        }
+        good++;
         if (csv) {
             for (size_t i = 0; i < n; i++) {
                 if (i)
@@ -438,11 +451,8 @@ static int dump_rows(const char *cmd, ssync_edb_cursor *c, int csv)
         putchar('\n');
         json_decref(o);
     }
-    if (r < 0) {
-        fflush(stdout);
-        edb_error(cmd, &err);
-        return CLI_EXIT_FAILURE;
-    }
+    if (bad)
+        return good ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
     return CLI_EXIT_OK;
 }
 

@@ -32,8 +32,8 @@ check_eq "requests: revoked ones carry when and why" "2" \
     "$(jq '[.requests[] | select(.disposition == 21 and .revoked_when != null and .revoked_reason != null)] | length' all.json)"
 check_eq "requests: validity as ISO 8601 UTC" "true" \
     "$(jq '[.requests[] | select(.serial != null) | .not_after | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")] | all' all.json)"
-check_eq "totals: requests, archived keys" "$((n + 6)) $n" \
-    "$(jq -r '.totals | "\(.requests) \(.archived_keys)"' all.json)"
+check_eq "totals: requests, archived keys, no unreadable row" "$((n + 6)) $n 0" \
+    "$(jq -r '.totals | "\(.requests) \(.archived_keys) \(.unreadable_rows)"' all.json)"
 check_eq "coverage without a KRA key: not tried" "null" "$(jq '.totals.open_with_our_kras' all.json)"
 check_eq "coverage: each archived key is encrypted to both KRAs" "$n" \
     "$(jq "[.requests[] | select(.kra.recipients == 2)] | length" all.json)"

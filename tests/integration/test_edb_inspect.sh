@@ -213,13 +213,19 @@ bad "bad format" 2 "jsonl or csv" edb dump basic.edb basic --format xml
 bad "no table operand" 2 "table name are required" edb dump basic.edb
 bad "unknown subcommand" 2 "unknown subcommand 'list'" edb list basic.edb
 
-# a value the reader does not understand: one line naming the file, table, row, column and what
-# was found (the compression byte); the columns without it still dump
+# a value the reader does not understand: one line per row naming the file, table, row, column
+# and what was found (the compression byte), the dump going on (exit 1: no row could be read);
+# the columns without it still dump
 "$LAB_BIN" --out cb --users 3 --seed 34 --edb cb/ca.edb --edb-opts compress-bad > /dev/null
 bad "unknown compression" 1 "cb/ca.edb: table Requests, row 1, column RawArchivedKey: " \
     edb dump cb/ca.edb Requests --columns RequestID,RawArchivedKey
 check_contains "unknown compression: the method byte" "method 0x28" bad.err
-check_eq "unknown compression: one line" 1 "$(wc -l < bad.err)"
+check_contains "unknown compression: the dump goes on to the last row" "row 3, column RawArchivedKey" bad.err
+check_eq "unknown compression: one line per row" 3 "$(wc -l < bad.err)"
+"$SSYNC_BIN" ca requests cb/ca.edb > cb.out 2> cb.err
+check_eq "ca requests, unknown compression: exit status 1 (no row readable)" 1 "$?"
+check_contains "ca requests, unknown compression: the request named" "request 1: cb/ca.edb: table Requests, row 1" cb.err
+check_contains "ca requests, unknown compression: counted" "Unreadable rows: 3" cb.out
 check_eq "unknown compression: the other columns dump" 3 \
     "$("$SSYNC_BIN" edb dump cb/ca.edb Requests --columns RequestID,Disposition | wc -l)"
 

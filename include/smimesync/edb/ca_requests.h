@@ -21,6 +21,9 @@ typedef struct ssync_ca_request {
     int revoked_reason;                                    /* when revoked */
     const unsigned char *archived_key; /* RawArchivedKey (a CMS EnvelopedData); NULL: none */
     size_t archived_key_len;
+    /* non-NULL: the row could not be decoded (its message names the row and column); only
+     * request_id is set (0 when it was unreadable too), the walk goes on with the next row */
+    const ssync_error *error;
 } ssync_ca_request;
 
 typedef struct ssync_ca_request_filter {
@@ -32,8 +35,10 @@ typedef struct ssync_ca_request_filter {
 /* fn returns SSYNC_OK to go on; anything else stops the walk with that code. */
 typedef ssync_code (*ssync_ca_request_fn)(void *ctx, const ssync_ca_request *r, ssync_error *err);
 
-/* Calls fn for every request of db matching f, in RequestID order. Fails when db has no Requests
- * table (or no RequestID or Disposition column): "not an AD CS database". */
+/* Calls fn for every request of db matching f, in RequestID order, and for every Requests row
+ * that cannot be decoded (r->error; the filters cannot be applied to it). Fails when db has no
+ * Requests table (or no RequestID or Disposition column): "not an AD CS database", or when a
+ * table cannot be read further. */
 ssync_code ssync_ca_requests(ssync_edb_inspect *db, const ssync_ca_request_filter *f,
                              ssync_ca_request_fn fn, void *ctx, ssync_error *err);
 /* "issued", "revoked", "denied", "pending", ... ("disposition N" buffer-free fallback: "other") */

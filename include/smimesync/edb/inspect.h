@@ -124,6 +124,10 @@ ssync_code ssync_edb_cursor_open(ssync_edb_inspect *db, size_t table, const size
  * end, -1 = an error (err names the table, row and column). */
 int ssync_edb_cursor_next(ssync_edb_cursor *c, const ssync_edb_field **fields, size_t *nfields,
                           ssync_error *err);
+/* 1 when the last -1 was a value of one row that cannot be decoded (fields then hold the
+ * columns decoded before it, the others empty): the next call goes on with the next row. 0 when
+ * the table itself cannot be read further. */
+int ssync_edb_cursor_row_error(const ssync_edb_cursor *c);
 /* The number of rows read so far. */
 size_t ssync_edb_cursor_row(const ssync_edb_cursor *c);
 void ssync_edb_cursor_close(ssync_edb_cursor *c);

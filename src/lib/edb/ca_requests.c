@@ -142,8 +142,19 @@ static ssync_code walk(join *j, const ssync_ca_request_filter *f, ssync_ca_reque
     const ssync_edb_field *rf;
     long long prev = LLONG_MIN;
     int r;
-    while ((r = ssync_edb_cursor_next(j->req, &rf, NULL, err)) == 1) {
+    while ((r = ssync_edb_cursor_next(j->req, &rf, NULL, err)) != 0) {
         ssync_ca_request q = {0};
+        if (r < 0) {
+            if (!ssync_edb_cursor_row_error(j->req))
+                return err ? err->code : SSYNC_ERR_EDB;
+            q.request_id = num(rf, j->rmap, R_ID);
+            q.requester = q.template_name = q.serial = q.thumbprint = q.upn = "";
+            q.error = err;
+            ssync_code rc = fn(ctx, &q, err);
+            if (rc != SSYNC_OK)
+                return rc;
+            continue;
+        }
         q.request_id = num(rf, j->rmap, R_ID);
         if (q.request_id <= prev)
             return ssync_fail(err, SSYNC_ERR_EDB,
@@ -186,7 +197,7 @@ static ssync_code walk(join *j, const ssync_ca_request_filter *f, ssync_ca_reque
         if ((rc = fn(ctx, &q, err)) != SSYNC_OK)
             return rc;
     }
-    return r < 0 ? (err ? err->code : SSYNC_ERR_EDB) : SSYNC_OK;
+    return SSYNC_OK;
 }
 
 ssync_code ssync_ca_requests(ssync_edb_inspect *db, const ssync_ca_request_filter *f,

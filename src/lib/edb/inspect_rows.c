@@ -22,7 +22,8 @@ struct ssync_edb_cursor {
     ssync_edb_page pg;
     int started, done;
     uint32_t tag;
-    size_t row; /* rows returned */
+    size_t row;    /* rows returned */
+    int row_error; /* the last -1 was one row's value: the next call goes on */
     const unsigned char *rec;
     size_t rec_len;
 };
@@ -92,6 +93,11 @@ void ssync_edb_cursor_close(ssync_edb_cursor *c)
     free(c->cols);
     free(c->buf);
     free(c);
+}
+
+int ssync_edb_cursor_row_error(const ssync_edb_cursor *c)
+{
+    return c ? c->row_error : 0;
 }
 
 size_t ssync_edb_cursor_row(const ssync_edb_cursor *c)
@@ -401,22 +407,24 @@ int ssync_edb_cursor_next(ssync_edb_cursor *c, const ssync_edb_field **fields, s
     if (!c)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_cursor_next"), -1;
     fields_reset(c);
+    c->row_error = 0;
     int r = next_record(c, err);
     if (r < 0)
         ssync_error_prefix(err, "%s: table %s: ", c->db->path, c->t->name);
     if (r <= 0)
         return r;
     c->row++;
-    for (size_t i = 0; i < c->ncols; i++)
-        if (decode_field(c, i, err) != SSYNC_OK) {
-            ssync_error_prefix(err, "%s: table %s, row %zu, column %s: ", c->db->path, c->t->name,
-                               c->row, c->fields[i].col->name);
-            return -1;
-        }
     if (fields)
         *fields = c->fields;
     if (nfields)
         *nfields = c->ncols;
+    for (size_t i = 0; i < c->ncols; i++)
+        if (decode_field(c, i, err) != SSYNC_OK) {
+            ssync_error_prefix(err, "%s: table %s, row %zu, column %s: ", c->db->path, c->t->name,
+                               c->row, c->fields[i].col->name);
+            c->row_error = 1;
+            return -1;
+        }
     return 1;
 }
 
