@@ -9,6 +9,7 @@
 #include "edb/inspect.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,9 @@ static const struct cli_spec info_spec = {
                "position) and every table with its row count; for an AD CS database also the\n"
                "requests, issued and revoked certificates, archived keys and highest request id.\n"
                "A dirty database is read as it is on disk, with a warning.",
-    .epilog = "Exit status 0 when the database was read; 1 when it cannot be read.",
+    .epilog = "Exit status 0 when the database was read; 3 when some tables could not be read\n"
+              "(one line each on stderr, their rows shown as unreadable); 1 when the file\n"
+              "cannot be read.",
     CLI_SPEC_OPTIONS(info_options),
     .min_args = 1,
     .max_args = 1,
@@ -168,8 +171,12 @@ static void info_text(const char *path, ssync_edb_inspect *db, const size_t *row
     for (size_t i = 0; i < ssync_edb_inspect_ntables(db); i++) {
         size_t ncols = 0;
         ssync_edb_inspect_columns(db, i, &ncols);
-        printf("  %-32s %10zu rows  %4zu columns\n", ssync_edb_inspect_table_name(db, i), rows[i],
-               ncols);
+        if (rows[i] == SIZE_MAX)
+            printf("  %-32s %10s       %4zu columns\n", ssync_edb_inspect_table_name(db, i),
+                   "unreadable", ncols);
+        else
+            printf("  %-32s %10zu rows  %4zu columns\n", ssync_edb_inspect_table_name(db, i),
+                   rows[i], ncols);
     }
     if (!ca->is_ca)
         return;
@@ -202,6 +209,9 @@ static int info_json(const char *path, ssync_edb_inspect *db, const size_t *rows
         json_array_append_new(tables, json_pack("{s:s, s:I, s:o}", "name",
                                                 ssync_edb_inspect_table_name(db, i), "rows",
                                                 (json_int_t)rows[i], "columns", jc));
+        if (rows[i] == SIZE_MAX) /* unreadable (reported on stderr) */
+            json_object_set_new(json_array_get(tables, json_array_size(tables) - 1), "rows",
+                                json_null());
     }
     json_t *jca = json_null();
     if (ca->is_ca)
@@ -249,22 +259,33 @@ static int edb_info(int argc, char **argv)
     size_t *rows = calloc(n ? n : 1, sizeof *rows);
     ssync_error err = {0};
     ssync_edb_ca_summary ca = {0};
-    rc = rows ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
-    for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i++)
+    if (!rows) {
+        cli_err(o.cmd, "out of memory");
+        ssync_edb_inspect_close(db);
+        return CLI_EXIT_FAILURE;
+    }
+    /* a table that cannot be read is one line; the others are still counted */
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
         if (ssync_edb_inspect_count(db, i, &rows[i], &err) != SSYNC_OK) {
             edb_error(o.cmd, &err);
-            rc = CLI_EXIT_FAILURE;
+            rows[i] = SIZE_MAX;
+            bad++;
         }
-    if (rc == CLI_EXIT_OK && ssync_edb_inspect_ca(db, &ca, &err) != SSYNC_OK) {
+    int have_ca = 1;
+    if (ssync_edb_inspect_ca(db, &ca, &err) != SSYNC_OK) {
         edb_error(o.cmd, &err);
-        rc = CLI_EXIT_FAILURE;
+        have_ca = 0;
+        bad++;
     }
-    if (rc == CLI_EXIT_OK) {
-        if (a.json)
-            rc = info_json(path, db, rows, &ca);
-        else
-            info_text(path, db, rows, &ca);
-    }
+    if (!have_ca)
+        ca.is_ca = 0;
+    if (a.json)
+        rc = info_json(path, db, rows, &ca);
+    else
+        info_text(path, db, rows, &ca);
+    if (rc == CLI_EXIT_OK && bad)
+        rc = CLI_EXIT_PARTIAL;
     free(rows);
     ssync_edb_inspect_close(db);
     return rc;

@@ -229,6 +229,21 @@ check_contains "ca requests, unknown compression: counted" "Unreadable rows: 3" 
 check_eq "unknown compression: the other columns dump" 3 \
     "$("$SSYNC_BIN" edb dump cb/ca.edb Requests --columns RequestID,Disposition | wc -l)"
 
+# a table whose page is damaged: one line naming it, the other tables still counted (exit 3)
+"$LAB_BIN" --out dm --users 3 --seed 35 --edb dm/ca.edb > /dev/null
+upn=$(jq -r .userPrincipalName dm/manifest.jsonl | head -1)
+$PY -c 'import sys
+d = bytearray(open("dm/ca.edb", "rb").read())
+i = d.find(sys.argv[1].encode("utf-16-le")) // 8192 * 8192  # a Certificates leaf page
+d[i:i + 8192] = b"\xff" * 8192
+open("dm/bad.edb", "wb").write(d)' "$upn"
+"$SSYNC_BIN" edb info --json dm/bad.edb > dm.json 2> dm.err
+check_eq "damaged table: exit status 3" 3 "$?"
+check_eq "damaged table: Requests counted, Certificates unreadable" '3 null' \
+    "$(jq -r '[.tables[] | .rows] | map(tostring) | join(" ")' dm.json)"
+check_contains "damaged table: the line names the file, table and page" \
+    "dm/bad.edb: table Certificates: page" dm.err
+
 # ---- streaming: 100 times the rows, the same memory ----
 if [ -z "${SSYNC_SANITIZED:-}${SSYNC_VALGRIND:-}" ]; then
     "$LAB_BIN" --out s1 --users 4 --key-pool 2 --renewals 0 --seed 33 --edb s1/ca.edb \
