@@ -364,7 +364,7 @@ static int ca_requests(int argc, char **argv)
         }
         if (ssync_ca_requests(db, &a.filter, on_request, &run, &e) != SSYNC_OK) {
             fflush(stdout);
-            cli_report(o.cmd, path, &e);
+            cli_report(o.cmd, strstr(e.msg, path) ? NULL : path, &e);
             rc = CLI_EXIT_FAILURE;
         } else {
             print_totals(&run);

@@ -35,10 +35,11 @@ typedef struct ssync_ca_request_filter {
 /* fn returns SSYNC_OK to go on; anything else stops the walk with that code. */
 typedef ssync_code (*ssync_ca_request_fn)(void *ctx, const ssync_ca_request *r, ssync_error *err);
 
-/* Calls fn for every request of db matching f, in RequestID order, and for every Requests row
- * that cannot be decoded (r->error; the filters cannot be applied to it). Fails when db has no
- * Requests table (or no RequestID or Disposition column): "not an AD CS database", or when a
- * table cannot be read further. */
+/* Calls fn for every request of db matching f, in RequestID order, and for every Requests or
+ * Certificates row that cannot be decoded (r->error; the filters cannot be applied to it; a
+ * request whose certificate row is unreadable is then listed without its certificate). Fails when
+ * db has no Requests table (or no RequestID or Disposition column): "not an AD CS database", or
+ * when a table cannot be read further. */
 ssync_code ssync_ca_requests(ssync_edb_inspect *db, const ssync_ca_request_filter *f,
                              ssync_ca_request_fn fn, void *ctx, ssync_error *err);
 /* "issued", "revoked", "denied", "pending", ... ("disposition N" buffer-free fallback: "other") */

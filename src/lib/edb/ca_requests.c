@@ -120,12 +120,32 @@ typedef struct join {
 } join;
 
 /* Moves the Certificates cursor to the first row with RequestID >= id. */
-static ssync_code seek(join *j, long long id, ssync_error *err)
+/* A row that cannot be decoded: reported through fn (its request id when that column was read),
+ * and the walk goes on. */
+static ssync_code bad_row(long long id, ssync_ca_request_fn fn, void *ctx, ssync_error *err)
+{
+    ssync_ca_request q = {0};
+    q.request_id = id;
+    q.requester = q.template_name = q.serial = q.thumbprint = q.upn = "";
+    q.error = err;
+    return fn(ctx, &q, err);
+}
+
+/* Moves the Certificates cursor to the first row with RequestID >= id; a Certificates row that
+ * cannot be decoded is reported and passed. */
+static ssync_code seek(join *j, long long id, ssync_ca_request_fn fn, void *ctx, ssync_error *err)
 {
     while (!j->cdone && (!j->cf || j->cid < id)) {
         int r = ssync_edb_cursor_next(j->crt, &j->cf, NULL, err);
-        if (r < 0)
+        if (r < 0 && !ssync_edb_cursor_row_error(j->crt))
             return err ? err->code : SSYNC_ERR_EDB;
+        if (r < 0) {
+            ssync_code rc = bad_row(num(j->cf, j->cmap, C_ID), fn, ctx, err);
+            j->cf = NULL;
+            if (rc != SSYNC_OK)
+                return rc;
+            continue;
+        }
         if (r == 0) {
             j->cdone = 1;
             j->cf = NULL;
@@ -147,10 +167,7 @@ static ssync_code walk(join *j, const ssync_ca_request_filter *f, ssync_ca_reque
         if (r < 0) {
             if (!ssync_edb_cursor_row_error(j->req))
                 return err ? err->code : SSYNC_ERR_EDB;
-            q.request_id = num(rf, j->rmap, R_ID);
-            q.requester = q.template_name = q.serial = q.thumbprint = q.upn = "";
-            q.error = err;
-            ssync_code rc = fn(ctx, &q, err);
+            ssync_code rc = bad_row(num(rf, j->rmap, R_ID), fn, ctx, err);
             if (rc != SSYNC_OK)
                 return rc;
             continue;
@@ -171,7 +188,7 @@ static ssync_code walk(join *j, const ssync_ca_request_filter *f, ssync_ca_reque
         q.requester = text(rf, j->rmap, R_REQUESTER);
         if (f && f->requester && strcasecmp(f->requester, q.requester))
             continue;
-        ssync_code rc = seek(j, q.request_id, err);
+        ssync_code rc = seek(j, q.request_id, fn, ctx, err);
         if (rc != SSYNC_OK)
             return rc;
         char thumb[129] = "";
