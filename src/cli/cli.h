@@ -30,6 +30,8 @@ int cmd_status(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_edb(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
 
 /* sync from parsed options, with the caller's signal thread (NULL: its own); watch runs it per
  * arriving blob */

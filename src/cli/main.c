@@ -18,6 +18,8 @@ static const struct cli_command commands[] = {
     {"remove", "delete a user's or a certificate's records from Intune", cmd_remove},
     {"check", "validate the configuration, keys, source and Intune access", cmd_check},
     {"watch", "sync each recovery blob as it arrives in the source directory", cmd_watch},
+    {"edb", "inspect an ESE database: edb info FILE, edb dump FILE TABLE", cmd_edb},
+    {"ca", "the CA's requests and KRA coverage: ca requests", cmd_ca},
 };
 
 static void usage(FILE *out)

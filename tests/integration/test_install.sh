@@ -74,8 +74,11 @@ complete_for() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _smime
 complete_for smimesync wa
 complete_for smimesync watch --se
 complete_for smimesync export --pfx-profile m
+complete_for smimesync edb d
+complete_for smimesync edb dump x.edb T --col
+complete_for smimesync ca requests --arch
 CMP
 PATH=$p/bin:$PATH bash comp.sh "$p/share/bash-completion/completions/smimesync" > comp.txt 2>&1
-check_eq "completion: commands, options from --help, option values" \
-    "watch|--settle|modern" "$(paste -sd'|' comp.txt)"
+check_eq "completion: commands, options from --help, option values, subcommands" \
+    "watch|--settle|modern|dump|--columns|--archived" "$(paste -sd'|' comp.txt)"
 finish
