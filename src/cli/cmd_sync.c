@@ -7,6 +7,7 @@
 #include "cli_plan.h"
 #include "cli_progress.h"
 #include "cli_report.h"
+#include "cli_run_events.h"
 #include "cli_run_metrics.h"
 #include "cli_signal.h"
 
@@ -130,8 +131,10 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig, double s
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory");
         return CLI_EXIT_FAILURE;
     }
+    cli_run_events_started(r);
     /* a CRL ignored for its signature fails the run (its removals were not made) */
     int fatal = run_sync(&s) != CLI_EXIT_OK || r->crl_failed > 0;
+    cli_run_events_items(r, s.results);
     if (!s.sum.interrupted && cancelled(&s))
         s.sum.interrupted = 1;
     cli_run_report *doc =
@@ -177,6 +180,7 @@ int cmd_sync_with(const struct cli_opts *o, struct cli_signal *outer)
     }
     if (!planned) /* stopped before its writes: still a run */
         cli_run_metrics_write(&r, NULL, started, rc);
+    cli_run_events_finished(&r, rc);
     /* the thread stops before the client it may cancel is freed */
     if (sig == &own) {
         cli_signal_stop(&own);

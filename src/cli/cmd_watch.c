@@ -255,6 +255,7 @@ static int source_dir(const struct watch_opts *o, struct cli_log *log, char *dir
     }
     log->verbosity = cli_log_level(cfg.log.level, o->opt.verbose, o->opt.quiet);
     log->json = o->opt.log_json >= 0 ? o->opt.log_json : cfg.log.json;
+    log->journal = cli_log_use_journal(o->opt.log_json, cfg.log.journal);
     int rc = CLI_EXIT_OK;
     if (cfg.source.type != SSYNC_SOURCE_BLOBS || !cfg.source.path) {
         cli_log_msg(log, SSYNC_LOG_ERROR,
