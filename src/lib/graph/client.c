@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <string.h>
 #include <strings.h>
 
 static char *trimmed_dup(const char *s)
@@ -176,25 +175,4 @@ void ssync_graph_get_stats(const ssync_graph *g, ssync_graph_stats *out)
 {
     if (g && out)
         *out = g->stats;
-}
-
-void ssync_graph_stats_count_answer(ssync_graph_stats *st, const char *method, long status)
-{
-    if (!st || !method)
-        return;
-    for (size_t i = 0; i < st->n_by_status; i++) {
-        struct ssync_graph_status_count *c = &st->by_status[i];
-        if (c->status == status && strcmp(c->method, method) == 0) {
-            c->count++;
-            return;
-        }
-    }
-    if (st->n_by_status == SSYNC_GRAPH_STATUS_SLOTS) {
-        st->other_answers++;
-        return;
-    }
-    struct ssync_graph_status_count *c = &st->by_status[st->n_by_status++];
-    snprintf(c->method, sizeof c->method, "%s", method);
-    c->status = status;
-    c->count = 1;
 }
