@@ -2,7 +2,8 @@
 # watch as a Type=notify service: against a notification socket the test binds ($NOTIFY_SOCKET,
 # the real sd_notify datagram protocol), watch says READY=1 once it watches, pings WATCHDOG=1
 # at half of $WATCHDOG_USEC while idle, reports its STATUS while it syncs an arrival, and says
-# STOPPING=1 on SIGTERM. Without $NOTIFY_SOCKET nothing is sent (the other watch tests).
+# STOPPING=1 on SIGTERM. Without $NOTIFY_SOCKET nothing is sent (the other watch tests). After
+# the sync of an arrival, watch has rewritten [metrics] textfile.
 source "$(dirname "$0")/lib.sh"
 cd "$T_TMP"
 "$LAB_BIN" --out lab --users 2 --kras 1 --revoked 0 --expired 0 --renewals 0 --seed 72 > /dev/null
@@ -10,6 +11,7 @@ emu_start lab --quiet || { not_ok "emulator started"; finish; exit 1; }
 write_config lab watch.conf
 mkdir incoming
 sed -i "s|^path = lab/blobs|path = $T_TMP/incoming|" watch.conf
+printf '[metrics]\ntextfile = %s/watch.prom\n' "$T_TMP" >> watch.conf
 blob() { jq -r "select(.userPrincipalName != null) | .file" lab/manifest.jsonl | sed -n "${1}p"; }
 
 /usr/bin/python3 "$SSYNC_SRC/tests/integration/notify_listen.py" "$T_TMP/notify.sock" notify.log 30 &
@@ -31,6 +33,7 @@ check "WATCHDOG=1 at half the interval while idle (4-8 in 1.2 s, got $pings)" te
 cp "lab/$(blob 1)" incoming/101.rsp
 for _ in $(seq 1 100); do grep -q 'sync of request id 101 ended' watch.err && break; sleep 0.1; done
 check "status while syncing an arrival" grep -q '^STATUS=syncing 1 arrived blob(s)$' notify.log
+check "watch wrote the metrics after the sync" grep -q '^smimesync_last_run_items{action="upload",outcome="done"} 1$' watch.prom
 check "status back to watching" test "$(grep '^STATUS=' notify.log | tail -n 1)" = "STATUS=watching for recovery blobs"
 kill -TERM $W
 wait $W
