@@ -43,7 +43,8 @@ void cli_run_metrics_write(const struct cli_plan_run *r, const ssync_item_result
                            double started, int rc)
 {
     const ssync_config *cfg = r->cfg;
-    if (!cfg || !cfg->metrics.textfile)
+    /* a run that found another one writing did nothing: the one writing reports */
+    if (!cfg || !cfg->metrics.textfile || rc == CLI_EXIT_BUSY)
         return;
     ssync_graph_stats gs = {0};
     if (r->graph)

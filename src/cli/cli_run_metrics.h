@@ -12,7 +12,8 @@ struct cli_plan_run;
 
 /* Writes [metrics] textfile, if set, for the run r that started at `started` (UNIX seconds) and
  * ends with exit code rc; results: one per plan item, NULL when the run stopped before its
- * writes (its plan is then left out). A failure is a warning: the run's outcome stands. */
+ * writes (its plan is then left out). A failure is a warning: the run's outcome stands. A run
+ * that found the state lock held (CLI_EXIT_BUSY) did nothing and writes nothing. */
 void cli_run_metrics_write(const struct cli_plan_run *r, const ssync_item_result *results,
                            double started, int rc);
 /* The UNIX time now, in seconds with a fraction. */

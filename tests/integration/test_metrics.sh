@@ -58,6 +58,18 @@ check_eq "counters carry on: the 429 of the first run" 1 \
 check_eq "second run: nothing uploaded" 0 "$(metric 'smimesync_last_run_items{action="upload",outcome="done"}')"
 ok2=$(metric smimesync_last_run_success_timestamp_seconds)
 
+# a run that finds the state lock held does nothing and leaves the metrics alone
+before=$(sha256sum < "$prom")
+flock state.db.lock sleep 5 &
+holder=$!
+T_CLEANUP+=("kill $holder 2>/dev/null")
+for _ in $(seq 1 50); do flock -n state.db.lock true || break; sleep 0.1; done
+"$SSYNC_BIN" sync --config sync.conf --no-progress --no-wait > sb.out 2> sb.err
+check_eq "lock held: --no-wait exits 5" 5 "$?"
+check_eq "lock held: the metrics file is untouched" "$before" "$(sha256sum < "$prom")"
+kill $holder 2> /dev/null
+wait $holder 2> /dev/null
+
 # a failed run (Graph unreachable): success stays at the last good run
 sed "s|^graph = .*|graph = https://127.0.0.1:1|; s|^authority = .*|authority = https://127.0.0.1:1|" sync.conf > down.conf
 "$SSYNC_BIN" sync --config down.conf --no-progress > s3.out 2> s3.err
