@@ -65,9 +65,13 @@ int cli_log_format(char *buf, size_t size, int json, const char *cmd, ssync_log_
     return n;
 }
 
-static void emit(const struct cli_log *log, ssync_log_level level, const char *msg)
+static void emit_event(const struct cli_log *log, ssync_log_level level, const char *msg,
+                       const struct cli_event_fields *f)
 {
     if (!log || (int)level > log->verbosity)
+        return;
+    /* no journal socket (a chroot, a container): the line goes to stderr instead */
+    if (log->journal && cli_journal_send(log->cmd ? log->cmd : "?", level, msg, f) >= 0)
         return;
     FILE *out = log->out ? log->out : stderr;
     struct timeval tv;
@@ -85,6 +89,30 @@ static void emit(const struct cli_log *log, ssync_log_level level, const char *m
     fputs(big ? big : line, out);
     fflush(out);
     free(big);
+}
+
+static void emit(const struct cli_log *log, ssync_log_level level, const char *msg)
+{
+    emit_event(log, level, msg, NULL);
+}
+
+int cli_log_use_journal(int opt_json, int cfg_journal)
+{
+    if (opt_json >= 0 || cfg_journal == 0)
+        return 0;
+    /* sd_journal_send drops entries silently when journald is not there: then stderr */
+    return cli_journal_available() && (cfg_journal == 1 || cli_journal_stderr_is_journal());
+}
+
+void cli_log_event(const struct cli_log *log, ssync_log_level level,
+                   const struct cli_event_fields *f, const char *fmt, ...)
+{
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    emit_event(log, level, msg, f);
 }
 
 void cli_log_msg(const struct cli_log *log, ssync_log_level level, const char *fmt, ...)

@@ -193,6 +193,7 @@ int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
     }
     r->log->verbosity = cli_log_level(r->cfg->log.level, o->verbose, o->quiet);
     r->log->json = o->log_json >= 0 ? o->log_json : r->cfg->log.json;
+    r->log->journal = cli_log_use_journal(o->log_json, r->cfg->log.journal);
     cli_progress_init(
         r->progress,
         cli_progress_wanted(o->progress, o->quiet, r->log->json, isatty(STDERR_FILENO)), stderr);

@@ -1,5 +1,6 @@
 /* smimesync check: validate a configuration end to end before the first sync, one line per check
  * ("ok", "WARN", "FAIL" or "SKIP", the reason and a hint). Nothing is written to Intune. */
+#include "check_findings.h"
 #include "check_list.h"
 #include "cli.h"
 #include "cli_check.h"
@@ -18,7 +19,9 @@ static const char *const CMD = "check";
 
 static const struct cli_option options[] = {
     CLI_USE(CLI_OPT_CONFIG, NULL),
-    CLI_USE(CLI_OPT_JSON, "print {\"checks\":[{\"name\",\"ok\",\"level\",\"message\",\"hint\"}]}"),
+    CLI_USE(CLI_OPT_JSON, "print "
+                          "{\"ok\",\"checks\":[{\"name\",\"ok\",\"level\",\"message\",\"hint\"}],"
+                          "\"findings\":{...}}"),
 };
 
 static const struct cli_spec spec = {
@@ -31,13 +34,16 @@ static const struct cli_spec spec = {
                "current; the journal is writable; a token can be had; the app may read users\n"
                "(User.Read.All) and read and delete userPfxCertificates\n"
                "(DeviceManagementConfiguration.ReadWrite.All). Nothing is written to Intune.",
-    .epilog = "Exit status 0 when every check passed (warnings included), 1 otherwise.",
+    .epilog = "Exit status 0 when every check passed (warnings included), 1 otherwise. The\n"
+              "findings (\"finding:\" lines; \"findings\" in JSON: KRA and Graph certificate\n"
+              "expiry, archived keys no held KRA opens, users whose newest certificate expires\n"
+              "within 30 days without a successor) never change the exit status.",
     .options = CLI_SPEC_OPTIONS(options),
     .max_args = 0,
     .flags = CLI_SPEC_OPERANDS_FIRST,
 };
 
-static int print_json(const struct check_list *l, int all_ok)
+static int print_json(const struct check_list *l, int all_ok, json_t *findings)
 {
     json_t *checks = json_array();
     for (size_t i = 0; i < l->n; i++) {
@@ -50,6 +56,8 @@ static int print_json(const struct check_list *l, int all_ok)
         json_array_append_new(checks, o);
     }
     json_t *root = json_pack("{s:b, s:o}", "ok", all_ok, "checks", checks);
+    if (root && findings) /* expiry and coverage: what to alert on (check_findings.h) */
+        json_object_set(root, "findings", findings);
     int ok = root && json_dumpf(root, stdout, JSON_COMPACT) == 0;
     json_decref(root);
     if (ok)
@@ -59,7 +67,7 @@ static int print_json(const struct check_list *l, int all_ok)
     return ok;
 }
 
-static void run_checks(struct check_list *l, const char *path)
+static void run_checks(struct check_list *l, const char *path, json_t **findings)
 {
     ssync_config cfg;
     ssync_error e = {0};
@@ -77,6 +85,7 @@ static void run_checks(struct check_list *l, const char *path)
     check_crls(l, &cfg, trust);
     check_source(l, &cfg, kras, trust);
     check_state(l, &cfg);
+    *findings = check_findings(&cfg, kras, trust, l->json ? NULL : stdout);
     ssync_kra_set_free(kras);
     ssync_trust_free(trust);
     check_intune(l, &cfg);
@@ -90,7 +99,8 @@ int cmd_check(int argc, char **argv)
     if (rc != CLI_EXIT_OK)
         return rc == -1 ? CLI_EXIT_OK : rc;
     struct check_list l = {.json = o.json};
-    run_checks(&l, o.config);
+    json_t *findings = NULL;
+    run_checks(&l, o.config, &findings);
     size_t ok = 0, warn = 0, fail = 0;
     for (size_t i = 0; i < l.n; i++) {
         ok += l.v[i].level == CHECK_OK;
@@ -99,10 +109,11 @@ int cmd_check(int argc, char **argv)
     }
     int printed = 1;
     if (l.json)
-        printed = print_json(&l, fail == 0);
+        printed = print_json(&l, fail == 0, findings);
     else
         printf("check: %zu ok, %zu warnings, %zu failed or not tested\n", ok, warn, fail);
     fflush(stdout);
+    json_decref(findings);
     cli_check_list_free(&l);
     return fail == 0 && printed ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 }

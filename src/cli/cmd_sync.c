@@ -7,6 +7,8 @@
 #include "cli_plan.h"
 #include "cli_progress.h"
 #include "cli_report.h"
+#include "cli_run_events.h"
+#include "cli_run_metrics.h"
 #include "cli_signal.h"
 
 #include "common/fileio.h"
@@ -120,7 +122,7 @@ static int exit_code(const ssync_sync_summary *sum, int fatal, size_t failed, si
     return failed < count ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
 }
 
-static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
+static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig, double started)
 {
     size_t count = r->plan->count;
     struct sync_run s = {.r = r, .sig = sig};
@@ -129,8 +131,10 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory");
         return CLI_EXIT_FAILURE;
     }
+    cli_run_events_started(r);
     /* a CRL ignored for its signature fails the run (its removals were not made) */
     int fatal = run_sync(&s) != CLI_EXIT_OK || r->crl_failed > 0;
+    cli_run_events_items(r, s.results);
     if (!s.sum.interrupted && cancelled(&s))
         s.sum.interrupted = 1;
     cli_run_report *doc =
@@ -148,6 +152,7 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
     ssync_error ce = {0};
     if (rc == CLI_EXIT_OK && r->journal && ssync_source_commit(r->source, r->plan, &ce) != SSYNC_OK)
         cli_log_error(r->log, "journal", &ce);
+    cli_run_metrics_write(r, s.results, started, rc);
     ssync_item_results_free(s.results, count);
     return rc;
 }
@@ -160,16 +165,22 @@ int cmd_sync_with(const struct cli_opts *o, struct cli_signal *outer)
     struct cli_signal own;
     struct cli_signal *sig = outer ? outer : cli_signal_start(&own) == 0 ? &own : NULL;
     struct cli_plan_run r = {.signals = sig, .writer = 1};
+    double started = cli_run_metrics_now();
+    int planned = 0;
     int rc = cli_plan_prepare(&r, o);
     if (rc == CLI_EXIT_OK && !r.cfg->state.path) {
         cli_log_msg(r.log, SSYNC_LOG_ERROR, "%s: [state] path is required for sync",
                     r.cfg->path ? r.cfg->path : "");
         rc = CLI_EXIT_FAILURE;
     } else if (rc == CLI_EXIT_OK) {
-        rc = sync_planned(&r, sig);
+        rc = sync_planned(&r, sig, started); /* writes the metrics with its results */
+        planned = 1;
     } else if (sig && cli_signal_received(sig)) {
         cli_log_msg(r.log, SSYNC_LOG_ERROR, "interrupted: no write done; run sync again to finish");
     }
+    if (!planned) /* stopped before its writes: still a run */
+        cli_run_metrics_write(&r, NULL, started, rc);
+    cli_run_events_finished(&r, rc);
     /* the thread stops before the client it may cancel is freed */
     if (sig == &own) {
         cli_signal_stop(&own);

@@ -3,6 +3,7 @@
  * (the same code path, cmd_sync_run). The Linux counterpart of the CA's event 52 trigger. */
 #include "cli.h"
 #include "cli_log.h"
+#include "cli_notify.h"
 #include "cli_options.h"
 #include "cli_signal.h"
 #include "cli_util.h"
@@ -163,9 +164,13 @@ static int sync_one(const struct watch_opts *o, long long id, struct cli_signal 
 }
 
 static void sync_batch(const struct watch_opts *o, struct watch_batch *b, struct cli_signal *sig,
-                       const struct cli_log *log)
+                       const struct cli_log *log, struct cli_notify *nt)
 {
+    char status[64];
+    snprintf(status, sizeof status, "syncing %zu arrived blob(s)", b->n);
+    cli_notify_status(status);
     for (size_t i = 0; i < b->n && !cli_signal_received(sig); i++) {
+        cli_notify_watchdog(nt);
         long long id = ssync_plan_request_id_from_name(b->names[i]);
         if (id <= 0) {
             cli_log_msg(log, SSYNC_LOG_WARN,
@@ -193,6 +198,7 @@ static void sync_batch(const struct watch_opts *o, struct watch_batch *b, struct
                     "full sync ended with exit status %d", rc);
     }
     batch_clear(b);
+    cli_notify_status("watching for recovery blobs");
 }
 
 /* The longest a batch waits for quiet: new names arriving without a pause do not postpone the
@@ -207,12 +213,13 @@ static double max_wait(const struct watch_opts *o)
  * name has waited max_wait (events that add no name, such as writes to a hidden file or to a
  * name already pending, never postpone it). Returns the exit code. */
 static int watch_loop(const struct watch_opts *o, int fd, struct cli_signal *sig,
-                      const struct cli_log *log)
+                      const struct cli_log *log, struct cli_notify *nt)
 {
     struct watch_batch b = {0};
     int rc = CLI_EXIT_OK;
     const int tick_ms = 100; /* how soon a signal is noticed while idle */
     while (!cli_signal_received(sig)) {
+        cli_notify_watchdog(nt); /* the loop turns: WatchdogSec= sees it alive */
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int n = poll(&pfd, 1, tick_ms);
         if (n < 0 && errno != EINTR) {
@@ -228,7 +235,7 @@ static int watch_loop(const struct watch_opts *o, int fd, struct cli_signal *sig
         double now = ssync_mono();
         if ((b.n || b.full_sync) &&
             (now - b.last_at >= o->settle_ms / 1000.0 || now - b.first_at >= max_wait(o)))
-            sync_batch(o, &b, sig, log);
+            sync_batch(o, &b, sig, log, nt);
     }
     batch_clear(&b);
     free(b.names);
@@ -248,6 +255,7 @@ static int source_dir(const struct watch_opts *o, struct cli_log *log, char *dir
     }
     log->verbosity = cli_log_level(cfg.log.level, o->opt.verbose, o->opt.quiet);
     log->json = o->opt.log_json >= 0 ? o->opt.log_json : cfg.log.json;
+    log->journal = cli_log_use_journal(o->opt.log_json, cfg.log.journal);
     int rc = CLI_EXIT_OK;
     if (cfg.source.type != SSYNC_SOURCE_BLOBS || !cfg.source.path) {
         cli_log_msg(log, SSYNC_LOG_ERROR,
@@ -294,7 +302,11 @@ int cmd_watch(int argc, char **argv)
     }
     if (rc == CLI_EXIT_OK) {
         cli_log_msg(&log, SSYNC_LOG_INFO, "watching %s for recovery blobs", dir);
-        rc = watch_loop(&o, fd, &sig, &log);
+        struct cli_notify nt;
+        cli_notify_init(&nt);
+        cli_notify_ready("watching for recovery blobs");
+        rc = watch_loop(&o, fd, &sig, &log, &nt);
+        cli_notify_stopping();
         if (rc == CLI_EXIT_OK)
             cli_log_msg(&log, SSYNC_LOG_INFO, "stopped by signal %d", cli_signal_received(&sig));
     }

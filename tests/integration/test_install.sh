@@ -18,7 +18,7 @@ for f in bin/smimesync bin/intune-emu share/man/man1/smimesync.1 share/man/man1/
     share/man/man5/smimesync.conf.5 share/bash-completion/completions/smimesync \
     share/doc/smimesync/smimesync.conf.example lib/systemd/system/smimesync.service \
     lib/systemd/system/smimesync.timer lib/systemd/system/smimesync-watch.service \
-    lib/sysusers.d/smimesync.conf; do
+    lib/sysusers.d/smimesync.conf share/smimesync/prometheus/smimesync.rules.yml; do
     check "installed: $f" test -s "$p/$f"
 done
 check "nothing is installed outside DESTDIR/PREFIX" \

@@ -29,7 +29,6 @@
 #define SSYNC_DEFAULT_GRAPH "https://graph.microsoft.com"
 #define SSYNC_GRAPH_BATCH_MAX 20 /* per request (Graph docs: JSON batching) */
 
-
 /* Zero means "default" for every number; NULL for every optional string. Strings are copied and
  * the certificate and key are referenced by ssync_graph_new, so the config may be discarded
  * afterwards. */
@@ -77,6 +76,7 @@ void ssync_graph_cancel(ssync_graph *g);
 /* The detail of the last failed call of this handle (zeroed by each successful call). */
 const ssync_graph_failure *ssync_graph_last_failure(const ssync_graph *g);
 
+#define SSYNC_GRAPH_STATUS_SLOTS 24
 typedef struct ssync_graph_stats {
     unsigned long requests;       /* HTTP requests sent to Graph ($batch counts once) */
     unsigned long writes;         /* POST / DELETE sent */
@@ -87,8 +87,19 @@ typedef struct ssync_graph_stats {
     unsigned long ambiguous;      /* writes whose outcome had to be read back */
     unsigned long bytes_received;
     double paused_s; /* time the pipe spent paused by throttling */
+    /* answers by method and HTTP status (0: no answer, a transport failure), for metrics; the
+     * first SSYNC_GRAPH_STATUS_SLOTS distinct pairs, the rest in `other_answers` */
+    struct ssync_graph_status_count {
+        char method[8];
+        long status;
+        unsigned long count;
+    } by_status[SSYNC_GRAPH_STATUS_SLOTS];
+    size_t n_by_status;
+    unsigned long other_answers;
 } ssync_graph_stats;
 void ssync_graph_get_stats(const ssync_graph *g, ssync_graph_stats *out);
+/* Counts one answer of method with status in st->by_status (the engine calls it per answer). */
+void ssync_graph_stats_count_answer(ssync_graph_stats *st, const char *method, long status);
 
 /* ---- listings (userPfxCertificates follow @odata.nextLink to the end) ---- */
 

@@ -11,6 +11,11 @@
 #include "recover/kra.h"
 #include "source/source.h"
 
+/* A path value "credential:NAME" names $CREDENTIALS_DIRECTORY/NAME: a secret systemd hands the
+ * service through LoadCredential= (any path key; meant for the KRA key and password, the client
+ * secret and key). */
+#define SSYNC_CREDENTIAL_PREFIX "credential:"
+
 /* The [intune] section: the app registration, its credentials and the limits of the Graph client
  * (sync/connect.h opens it). */
 typedef struct ssync_intune_cfg {
@@ -61,9 +66,14 @@ typedef struct ssync_config {
         int lock_wait; /* seconds a writing run waits for another's state lock; -1: until free */
     } state;
     struct {
-        int json;  /* log format: 0 text, 1 JSON lines */
-        int level; /* 0 error, 1 warn, 2 info, 3 debug */
+        int json;    /* log format: 0 text, 1 JSON lines */
+        int journal; /* 1: native journal entries ([log] format = journal), 0: never (text or
+                        json given), -1: when systemd connected stderr to the journal */
+        int level;   /* 0 error, 1 warn, 2 info, 3 debug */
     } log;
+    struct {
+        char *textfile; /* Prometheus textfile (node exporter's textfile collector); NULL: none */
+    } metrics;
 } ssync_config;
 
 /* Fills defaults, then reads path. On error, err->msg is "FILE:LINE: key 'K': reason". */

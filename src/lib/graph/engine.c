@@ -135,6 +135,7 @@ static void job_complete(ssync_graph *g, job *j, CURLcode cc)
     j->write_ticket = 0;
     ssync_http_finish(&j->x, cc);
     g->stats.bytes_received += j->x.resp_len;
+    ssync_graph_stats_count_answer(&g->stats, j->x.method, j->x.status);
     ssync_graph_failure_clear(&j->detail);
     ssync_answer a = ssync_http_answer(&j->x, &j->detail);
     j->ambiguous = 0;

@@ -90,6 +90,7 @@ static const key_def keys[] = {
     {"state", "lock_wait", K_INT, F(state.lock_wait), 0, -1, 86400},
     {"log", "format", K_LOGFORMAT, F(log.json), 0, 0, 0},
     {"log", "level", K_LOGLEVEL, F(log.level), 0, 0, 0},
+    {"metrics", "textfile", K_PATH, F(metrics.textfile), 0, 0, 0},
 };
 #undef F
 
@@ -119,6 +120,7 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->policy.drop_expired_after = -1;
     cfg->policy.both_purpose = SSYNC_PURPOSE_SMIME_ENCRYPTION;
     cfg->log.level = 2;
+    cfg->log.journal = -1; /* the journal when systemd connected stderr to it */
     cfg->state.user_cache_hours = 24;
     cfg->state.user_negative_cache_minutes = 60;
     cfg->state.lock_wait = -1;
@@ -161,8 +163,36 @@ static char *trimmed_dup(const char *s, size_t len)
     return out;
 }
 
-static char *resolve_path(const parse_ctx *ctx, const char *value)
+/* "credential:NAME": the file systemd's LoadCredential= (or LoadCredentialEncrypted=) put in
+ * $CREDENTIALS_DIRECTORY for this service (systemd.exec(5), "Credentials"). NAME is one path
+ * component, so a credential never reaches outside that directory. NULL with ctx->problem set. */
+static char *credential_path(parse_ctx *ctx, const char *name)
 {
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") ||
+        strlen(name) > 255) {
+        snprintf(ctx->problem, sizeof ctx->problem,
+                 "credential:NAME needs a credential name (one path component, no '/')");
+        return NULL;
+    }
+    if (!dir || dir[0] != '/') {
+        snprintf(ctx->problem, sizeof ctx->problem,
+                 "credential:%.64s: $CREDENTIALS_DIRECTORY is not set (run under systemd with "
+                 "LoadCredential=%.64s:FILE)",
+                 name, name);
+        return NULL;
+    }
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s/%s", dir, name);
+    return out;
+}
+
+static char *resolve_path(parse_ctx *ctx, const char *value)
+{
+    if (strncmp(value, SSYNC_CREDENTIAL_PREFIX, strlen(SSYNC_CREDENTIAL_PREFIX)) == 0)
+        return credential_path(ctx, value + strlen(SSYNC_CREDENTIAL_PREFIX));
     if (value[0] == '/' || !ctx->dir || strncmp(value, "pkcs11:", 7) == 0) /* token URI */
         return strdup(value);
     size_t len = strlen(ctx->dir) + strlen(value) + 2;
@@ -170,6 +200,14 @@ static char *resolve_path(const parse_ctx *ctx, const char *value)
     if (out)
         snprintf(out, len, "%s/%s", ctx->dir, value);
     return out;
+}
+
+/* 0, after a failed resolve_path: its own problem, else memory */
+static int path_problem(parse_ctx *ctx)
+{
+    if (!ctx->problem[0])
+        snprintf(ctx->problem, sizeof ctx->problem, "out of memory");
+    return 0;
 }
 
 static int parse_long(const char *v, long min, long max, long *out)
@@ -210,7 +248,7 @@ static int set_list(parse_ctx *ctx, ssync_cfg_list *list, const char *value, int
             char *resolved = resolve_path(ctx, item);
             free(item);
             if (!resolved)
-                return snprintf(ctx->problem, sizeof ctx->problem, "out of memory"), 0;
+                return path_problem(ctx);
             item = resolved;
         }
         list->v[list->n++] = item;
@@ -239,7 +277,7 @@ static int set_paths(parse_ctx *ctx, ssync_kra_paths *paths, const char *value, 
         if (!*value)
             return snprintf(ctx->problem, sizeof ctx->problem, "empty value"), 0;
         if (!(list.v[0] = resolve_path(ctx, value)))
-            return snprintf(ctx->problem, sizeof ctx->problem, "out of memory"), 0;
+            return path_problem(ctx);
         list.n = 1;
     } else if (!set_list(ctx, &list, value, 1)) {
         for (size_t i = 0; i < list.n; i++)
@@ -287,7 +325,7 @@ static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
                    0;
         char *copy = k->kind == K_PATH ? resolve_path(ctx, value) : strdup(value);
         if (!copy)
-            return snprintf(ctx->problem, sizeof ctx->problem, "out of memory"), 0;
+            return path_problem(ctx);
         if (k->kind == K_URL) {
             size_t len = strlen(copy);
             while (len > 8 && copy[len - 1] == '/')
@@ -382,13 +420,12 @@ static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
                    0;
         return 1;
     case K_LOGFORMAT:
-        if (!strcmp(value, "text"))
-            *(int *)field = 0;
-        else if (!strcmp(value, "json"))
-            *(int *)field = 1;
-        else
+        if (!strcmp(value, "text") || !strcmp(value, "json") || !strcmp(value, "journal")) {
+            *(int *)field = !strcmp(value, "json");
+            ctx->cfg->log.journal = !strcmp(value, "journal");
+        } else
             return snprintf(ctx->problem, sizeof ctx->problem,
-                            "'%s' is not a log format (text, json)", value),
+                            "'%s' is not a log format (text, json, journal)", value),
                    0;
         return 1;
     case K_LOGLEVEL: {

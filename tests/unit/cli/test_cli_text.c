@@ -3,6 +3,7 @@
  * Then every sink: a log line (text and JSON), the text table, the HTML report. */
 #include "testutil.h"
 #include "../../../src/cli/cli_text.c"
+#include "../../../src/cli/cli_journal.c"
 #include "../../../src/cli/cli_log.c"
 #include "../../../src/cli/cli_progress.c"
 

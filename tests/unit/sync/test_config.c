@@ -2,6 +2,7 @@
 
 #include "sync/config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const full = "; a complete configuration\n"
@@ -213,6 +214,68 @@ static void env_keys_never_repeat_their_value(void **state)
     ssync_config_free(&c);
 }
 
+/* credential:NAME is $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential=), in any path key */
+static void credential_paths_come_from_the_credentials_directory(void **state)
+{
+    (void)state;
+    static const char *const text = "[intune]\nclient_secret_file = credential:graph-secret\n"
+                                    "[kra]\nkey = credential:kra.p12\n"
+                                    "password_file = credential:kra-pass\n";
+    ssync_config c;
+    ssync_error e = {0};
+    setenv("CREDENTIALS_DIRECTORY", "/run/credentials/smimesync.service", 1);
+    assert_int_equal(ssync_config_parse_string(text, "t.conf", &c, &e), SSYNC_OK);
+    assert_string_equal(c.intune.client_secret_file,
+                        "/run/credentials/smimesync.service/graph-secret");
+    assert_string_equal(c.kra.key.v[0], "/run/credentials/smimesync.service/kra.p12");
+    assert_string_equal(c.kra.password_file.v[0], "/run/credentials/smimesync.service/kra-pass");
+    ssync_config_free(&c);
+    /* a name that would leave the directory, or none */
+    static const char *const bad[] = {"[kra]\npassword_file = credential:../etc/shadow\n",
+                                      "[kra]\npassword_file = credential:..\n",
+                                      "[kra]\npassword_file = credential:\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ssync_config_parse_string(bad[i], "bad.conf", &c, &e), SSYNC_ERR_CONFIG);
+        assert_non_null(strstr(e.msg, "bad.conf:2:"));
+        assert_non_null(strstr(e.msg, "credential name"));
+        ssync_config_free(&c);
+    }
+    /* outside systemd: says what is missing */
+    unsetenv("CREDENTIALS_DIRECTORY");
+    assert_int_equal(ssync_config_parse_string(text, "t.conf", &c, &e), SSYNC_ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "t.conf:2:"));
+    assert_non_null(strstr(e.msg, "$CREDENTIALS_DIRECTORY is not set"));
+    ssync_config_free(&c);
+}
+
+static void log_format_and_metrics_keys(void **state)
+{
+    (void)state;
+    ssync_config c;
+    ssync_error e = {0};
+    assert_int_equal(ssync_config_parse_string("[log]\nlevel = info\n", "t.conf", &c, &e),
+                     SSYNC_OK);
+    assert_int_equal(c.log.journal, -1); /* journal when systemd connected stderr to it */
+    assert_null(c.metrics.textfile);
+    ssync_config_free(&c);
+    assert_int_equal(ssync_config_parse_string("[log]\nformat = journal\n[metrics]\n"
+                                               "textfile = /var/lib/node/smimesync.prom\n",
+                                               "t.conf", &c, &e),
+                     SSYNC_OK);
+    assert_int_equal(c.log.journal, 1);
+    assert_int_equal(c.log.json, 0);
+    assert_string_equal(c.metrics.textfile, "/var/lib/node/smimesync.prom");
+    ssync_config_free(&c);
+    assert_int_equal(ssync_config_parse_string("[log]\nformat = text\n", "t.conf", &c, &e),
+                     SSYNC_OK);
+    assert_int_equal(c.log.journal, 0);
+    ssync_config_free(&c);
+    assert_int_equal(ssync_config_parse_string("[log]\nformat = syslog\n", "t.conf", &c, &e),
+                     SSYNC_ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "text, json, journal"));
+    ssync_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +285,8 @@ int main(void)
         cmocka_unit_test(relative_paths_follow_the_config_file),
         cmocka_unit_test(long_lines_are_refused_not_split),
         cmocka_unit_test(env_keys_never_repeat_their_value),
+        cmocka_unit_test(credential_paths_come_from_the_credentials_directory),
+        cmocka_unit_test(log_format_and_metrics_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
