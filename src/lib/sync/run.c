@@ -162,6 +162,15 @@ struct prep_job {
     size_t window;
 };
 
+/* The source that scanned it: only that source exports it. */
+static ssync_source *source_of(const ssync_sync_params *prm, const ssync_plan_item *it)
+{
+    for (size_t i = 0; i < prm->n_sources; i++)
+        if (ssync_source_owns(prm->sources[i], it))
+            return prm->sources[i];
+    return prm->source;
+}
+
 static void prepare_one(void *ctx, size_t k)
 {
     struct prep_job *pj = ctx;
@@ -174,7 +183,7 @@ static void prepare_one(void *ctx, size_t k)
         return;
     ssync_error e = {0};
     ssync_export_result res = {0};
-    if (ssync_source_export(pj->s->prm->source, pj->ex, it, it->upn, &res, &e) != SSYNC_OK) {
+    if (ssync_source_export(source_of(pj->s->prm, it), pj->ex, it, it->upn, &res, &e) != SSYNC_OK) {
         slot->error = strdup(e.msg[0] ? e.msg : "failed");
         slot->code = e.code != SSYNC_OK ? e.code : SSYNC_ERR_INTERNAL;
     } else if (strcmp(res.info.thumbprint, it->thumbprint) != 0) {
