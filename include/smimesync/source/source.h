@@ -22,8 +22,9 @@ typedef enum ssync_source_type {
     SSYNC_SOURCE_PFX
 } ssync_source_type;
 
-/* A source's name: [source] is "default", [source "NAME"] is NAME (1 to 64 of A-Z a-z 0-9 . _ -).
- */
+/* A source's name: [source] is "default", [source "NAME"] is NAME (1 to SSYNC_SOURCE_NAME_MAX
+ * of A-Z a-z 0-9 . _ -). */
+#define SSYNC_SOURCE_NAME_MAX 32
 #define SSYNC_SOURCE_DEFAULT_NAME "default"
 
 /* The [source] section, or one [source "NAME"] section; ssync_config holds them. */

@@ -54,7 +54,8 @@ ssync_code ssync_config_check_lines(const char *name, const char *text, size_t l
     return SSYNC_OK;
 }
 
-/* [source "NAME"]: 1 to 64 of these, so a name is safe in a report, a log line, a file name
+/* [source "NAME"]: 1 to SSYNC_SOURCE_NAME_MAX of these (inih keeps 49 bytes of a section
+ * header), so a name is safe in a report, a log line, a file name
  * and a journal key */
 static int source_name_char(char c)
 {
@@ -74,7 +75,8 @@ section_kind ssync_config_section_kind(const char *section, char *name, size_t s
     while (*p == ' ' || *p == '\t')
         p++;
     size_t len = strlen(p);
-    if (len < 3 || p[0] != '"' || p[len - 1] != '"' || len - 2 > 64 || len - 2 >= size)
+    if (len < 3 || p[0] != '"' || p[len - 1] != '"' || len - 2 > SSYNC_SOURCE_NAME_MAX ||
+        len - 2 >= size)
         return SEC_BAD_NAME;
     for (size_t i = 1; i + 1 < len; i++)
         if (!source_name_char(p[i]))
@@ -127,7 +129,7 @@ ssync_code ssync_config_check_sections(const char *name, const char *text, size_
         if (kind == SEC_BAD_NAME)
             return ssync_fail(err, SSYNC_ERR_CONFIG,
                               "%s:%zu: [%s]: not a source name: write [source \"NAME\"] with "
-                              "1 to 64 letters, digits, '.', '_' or '-'",
+                              "1 to 32 letters, digits, '.', '_' or '-'",
                               name, line + 1, section);
         if (kind != SEC_NAMED)
             continue;
