@@ -164,10 +164,16 @@ ssync_trust *check_ca(struct check_list *l, const ssync_config *cfg)
 
 void check_crls(struct check_list *l, const ssync_config *cfg, const ssync_trust *trust)
 {
-    for (size_t i = 0; i < cfg->source.crl.n; i++) {
-        const char *path = cfg->source.crl.v[i];
+    check_crl_list(l, "", &cfg->source, trust);
+}
+
+void check_crl_list(struct check_list *l, const char *prefix, const ssync_source_cfg *src,
+                    const ssync_trust *trust)
+{
+    for (size_t i = 0; i < src->crl.n; i++) {
+        const char *path = src->crl.v[i];
         char name[96];
-        snprintf(name, sizeof name, "crl %s", ssync_basename(path));
+        snprintf(name, sizeof name, "%scrl %s", prefix, ssync_basename(path));
         X509_CRL *crl = NULL;
         ssync_error e = {0};
         if (ssync_crl_load(path, &crl, &e) != SSYNC_OK) {
@@ -204,25 +210,33 @@ void check_crls(struct check_list *l, const ssync_config *cfg, const ssync_trust
 void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras,
                   const ssync_trust *trust)
 {
-    if (!cfg->source.path) {
-        cli_check_add(l, CHECK_FAIL, "source", NULL, "[source] path is not set");
+    check_one_source(l, "", &cfg->source, kras, trust);
+}
+
+void check_one_source(struct check_list *l, const char *prefix, const ssync_source_cfg *cfg,
+                      const ssync_kra_set *kras, const ssync_trust *trust)
+{
+    char source[96], name[96];
+    snprintf(source, sizeof source, "%ssource", prefix);
+    snprintf(name, sizeof name, "%ssample recovery", prefix);
+    if (!cfg->path) {
+        cli_check_add(l, CHECK_FAIL, source, NULL, "[source] path is not set");
         return;
     }
     ssync_error e = {0};
     ssync_source_env env = {.kras = kras, .trust = trust};
     ssync_source *src = NULL;
     ssync_source_check_result res;
-    if (ssync_source_open(&cfg->source, &env, &src, &e) != SSYNC_OK ||
+    if (ssync_source_open(cfg, &env, &src, &e) != SSYNC_OK ||
         ssync_source_check(src, &res, &e) != SSYNC_OK) {
-        cli_check_add(l, CHECK_FAIL, "source", ssync_source_hint(cfg->source.type), "%s", e.msg);
+        cli_check_add(l, CHECK_FAIL, source, ssync_source_hint(cfg->type), "%s", e.msg);
         ssync_source_close(src);
         return;
     }
     ssync_source_close(src);
-    cli_check_add(l, res.count ? CHECK_OK : CHECK_WARN, "source", res.count ? NULL : res.empty_hint,
+    cli_check_add(l, res.count ? CHECK_OK : CHECK_WARN, source, res.count ? NULL : res.empty_hint,
                   "%s", res.summary);
     /* the sample recovery: proof that the KRA keys are the ones the CA archived to */
-    static const char *const name = "sample recovery";
     if (res.sample == SSYNC_SAMPLE_SKIPPED)
         cli_check_add(l, CHECK_SKIP, name, NULL, "%s", res.sample_text);
     else if (res.sample == SSYNC_SAMPLE_OK)

@@ -21,6 +21,15 @@ void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra
 /* Each CRL loads, is current and is signed by its issuer in trust (else FAIL: it is ignored). */
 void check_crls(struct check_list *l, const ssync_config *cfg, const ssync_trust *trust);
 void check_state(struct check_list *l, const ssync_config *cfg);
+/* check_source and check_crls for one source section; prefix starts each check's name
+ * ("" or "source \"NAME\": "). */
+void check_one_source(struct check_list *l, const char *prefix, const ssync_source_cfg *src,
+                      const ssync_kra_set *kras, const ssync_trust *trust);
+void check_crl_list(struct check_list *l, const char *prefix, const ssync_source_cfg *src,
+                    const ssync_trust *trust);
+/* A configuration of [source "NAME"] sections: [kra] when set, then each source's ca, own KRA
+ * keys, CRLs, source and sample recovery, every line named after its source. */
+void check_named_sources(struct check_list *l, const ssync_config *cfg);
 /* Token and Graph permissions (the program has called curl_global_init). */
 void check_intune(struct check_list *l, const ssync_config *cfg);
 

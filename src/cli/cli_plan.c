@@ -219,8 +219,10 @@ cli_run_report *cli_plan_report(const struct cli_plan_run *r, const ssync_item_r
         .interrupted = interrupted,
         .resumed = resumed,
         .stats = r->graph ? &stats : NULL,
+        .sources = cli_sources_json(r),
     };
     cli_run_report *doc = cli_report_build(&m, r->plan, results);
+    json_decref(m.sources);
     if (!doc) {
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory building the report");
         return NULL;

@@ -147,6 +147,29 @@ int cli_sources_scan(struct cli_plan_run *r, const ssync_plan_target *target)
     return CLI_EXIT_OK;
 }
 
+static const char *type_name(ssync_source_type t)
+{
+    return t == SSYNC_SOURCE_EDB ? "edb" : t == SSYNC_SOURCE_PFX ? "pfx" : "blobs";
+}
+
+json_t *cli_sources_json(const struct cli_plan_run *r)
+{
+    if (!cli_sources_named(r))
+        return NULL;
+    json_t *v = json_array();
+    for (size_t i = 0; v && i < r->n_sources; i++) {
+        const struct cli_source *cs = &r->sources[i];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "name", ssync_source_name(cs->cfg), "type",
+                              type_name(cs->cfg->type), "path", cs->cfg->path ? cs->cfg->path : "",
+                              "items", (json_int_t)cs->items);
+        if (o && cs->error)
+            json_object_set_new(o, "error", json_string(cs->error));
+        if (o)
+            json_array_append_new(v, o);
+    }
+    return v;
+}
+
 struct ssync_source *cli_sources_find(const struct cli_plan_run *r, const char *name)
 {
     for (size_t i = 0; name && i < r->n_sources; i++)

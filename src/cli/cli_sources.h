@@ -5,6 +5,7 @@
 #ifndef SSYNC_CLI_SOURCES_H
 #define SSYNC_CLI_SOURCES_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct cli_plan_run;
@@ -26,10 +27,14 @@ struct cli_source {
 /* 1 when the configuration names its sources ([source "NAME"]): then a broken source is left out
  * instead of failing the run, and reports name the source of each item. */
 int cli_sources_named(const struct cli_plan_run *r);
-/* Opens and scans every source (for target: NULL, the whole source) into r->plan (r->sources, r->n_sources), merges the same
- * certificate from two sources into one item. CLI_EXIT_OK, or CLI_EXIT_FAILURE when a source of a
- * single-source configuration (or every source) fails (logged). */
+/* Opens and scans every source (for target: NULL, the whole source) into r->plan (r->sources,
+ * r->n_sources), merges the same certificate from two sources into one item. CLI_EXIT_OK, or
+ * CLI_EXIT_FAILURE when a source of a single-source configuration (or every source) fails (logged).
+ */
 int cli_sources_scan(struct cli_plan_run *r, const struct ssync_plan_target *target);
+/* The report's "sources" (name, type, path, items, error) of a configuration of named sources;
+ * NULL otherwise. A new reference. */
+json_t *cli_sources_json(const struct cli_plan_run *r);
 /* The open source that scanned items of this name, or NULL. */
 struct ssync_source *cli_sources_find(const struct cli_plan_run *r, const char *name);
 void cli_sources_free(struct cli_plan_run *r);

@@ -37,6 +37,7 @@ typedef struct lab_opts {
     const char *pfx_dir;  /* also write the pfx source there (--pfx-dir); NULL: no */
     const char *edb;      /* also write an AD CS database there (--edb, lab_edb.c); NULL: no */
     const char *edb_opts; /* --edb-opts: fixture variants, see lab_edb.c */
+    const char *ca_name;  /* --ca-name: the issuing CA's common name; NULL: "Lab Issuing CA" */
 } lab_opts;
 
 /* A small deterministic PRNG (splitmix64) for the structure of the lab: names, ids, serials,
