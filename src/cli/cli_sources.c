@@ -170,12 +170,45 @@ json_t *cli_sources_json(const struct cli_plan_run *r)
     return v;
 }
 
-struct ssync_source *cli_sources_find(const struct cli_plan_run *r, const char *name)
+/* One source's find: its CRLs once its ca vouches for them. */
+static int search_one(const ssync_source_cfg *s, int include_expired, const char *const *tps,
+                      size_t n, char **where)
 {
-    for (size_t i = 0; name && i < r->n_sources; i++)
-        if (r->sources[i].source && strcmp(ssync_source_name(r->sources[i].cfg), name) == 0)
-            return r->sources[i].source;
-    return NULL;
+    X509_CRL *crls[SSYNC_CFG_MAX_LIST] = {0};
+    ssync_trust *trust = NULL;
+    ssync_trust_load(s->ca.v, s->ca.n, &trust, NULL);
+    ssync_source_env env = {.crls = crls, .n_crls = s->crl.n, .trust = trust};
+    ssync_source *src = NULL;
+    int searched = s->path && ssync_crl_load_all(s->crl.v, s->crl.n, crls, NULL) == SSYNC_OK &&
+                   ssync_source_open(s, &env, &src, NULL) == SSYNC_OK &&
+                   ssync_source_find(src, tps, n, include_expired, where);
+    ssync_source_close(src);
+    ssync_trust_free(trust);
+    ssync_crl_free_all(crls, SSYNC_CFG_MAX_LIST);
+    return searched;
+}
+
+int cli_sources_search(const ssync_config *cfg, const char *const *tps, size_t n, char **where)
+{
+    for (size_t i = 0; i < n; i++)
+        where[i] = NULL;
+    char **found = calloc(n ? n : 1, sizeof *found);
+    if (!found)
+        return 0;
+    int all = 1;
+    for (size_t k = 0; k < ssync_config_source_count(cfg); k++) {
+        all &=
+            search_one(ssync_config_source_at(cfg, k), cfg->policy.include_expired, tps, n, found);
+        for (size_t i = 0; i < n; i++) {
+            if (!where[i])
+                where[i] = found[i];
+            else
+                free(found[i]);
+            found[i] = NULL;
+        }
+    }
+    free(found);
+    return all;
 }
 
 void cli_sources_free(struct cli_plan_run *r)

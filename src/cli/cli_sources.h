@@ -14,6 +14,7 @@ struct ssync_source_cfg;
 struct ssync_trust;
 struct ssync_kra_set;
 struct ssync_plan_target;
+struct ssync_config;
 
 struct cli_source {
     const struct ssync_source_cfg *cfg;
@@ -35,8 +36,11 @@ int cli_sources_scan(struct cli_plan_run *r, const struct ssync_plan_target *tar
 /* The report's "sources" (name, type, path, items, error) of a configuration of named sources;
  * NULL otherwise. A new reference. */
 json_t *cli_sources_json(const struct cli_plan_run *r);
-/* The open source that scanned items of this name, or NULL. */
-struct ssync_source *cli_sources_find(const struct cli_plan_run *r, const char *name);
+/* remove's search: where[i] becomes the file of the first source (in configuration order) that
+ * still holds tps[i] (ssync_source_find; malloc'd), else NULL. 1 when every source was
+ * searched. */
+int cli_sources_search(const struct ssync_config *cfg, const char *const *tps, size_t n,
+                       char **where);
 void cli_sources_free(struct cli_plan_run *r);
 
 #endif

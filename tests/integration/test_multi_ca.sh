@@ -116,6 +116,24 @@ check_eq "status: lab B's certificates carry its name" \
     "$(jq -r .thumbprint labB/manifest.jsonl | sort)" \
     "$(jq -r '.users[].sources | to_entries[] | select(.value == "issuing-ca-2") | .key' status.json | sort)"
 
+# ---- remove: the warning searches every source ----
+tpB=$(jq -r '[.items[] | select(.action == "upload" and .source == "issuing-ca-2")][0].thumbprint' sync.json)
+"$SSYNC_BIN" remove --config multi.conf --thumbprint "$tpB" --dry-run > rm.txt 2> rm.err
+check_eq "remove --dry-run: exit status" 0 "$?"
+check_contains "remove: a certificate still in CA 2's blobs is found there" "labB/blobs/" rm.err
+
+# ---- filters are per source: CA 2 denies one of its users, CA 1 is not affected ----
+denied=$(jq -r 'select(.revoked | not) | .userPrincipalName' labB/manifest.jsonl | head -n 1)
+echo "$denied" > denyB.txt
+multi_config deny.conf state-deny.db "${SRC_A[@]}" "${SRC_B[@]}" 'users_deny = denyB.txt'
+"$SSYNC_BIN" plan --config deny.conf --json > deny.json 2> deny.err
+check_eq "per-source users_deny: exit status" 0 "$?"
+check_eq "per-source users_deny: CA 2's certificates of the user are skipped by its filter" \
+    "user on users_deny" \
+    "$(jq -r --arg u "$denied" '[.items[] | select(.source == "issuing-ca-2" and .userPrincipalName == $u) | .reason] | unique | join(",")' deny.json)"
+check_eq "per-source users_deny: CA 1's items are not filtered by it" 0 \
+    "$(jq '[.items[] | select(.source == "issuing-ca-1" and .reason == "user on users_deny")] | length' deny.json)"
+
 # ---- a broken source: the dirty database of CA 2; CA 1 still syncs ----
 curl -s --cacert labA/tls/ca.pem -X DELETE "$EMU_URL/emu/records" > /dev/null
 SRC_B_DIRTY=('[source "issuing-ca-2"]' 'type = edb' 'path = labB/dirty.edb' 'ca = labB/ca.pem'
