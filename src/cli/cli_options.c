@@ -64,6 +64,9 @@ static const struct shared shared[] = {
     {CLI_OPT_KRA_CERT, "kra-cert", "FILE", 0, 0,
      "KRA certificate when a PEM --kra file holds only the key"},
     {CLI_OPT_PFX_PROFILE, "pfx-profile", "NAME", 0, 0, "compat (default) or modern"},
+    {CLI_OPT_SOURCE, "source", "NAME", 0, 0,
+     "only the source [source \"NAME\"] (\"default\" for [source]):\n"
+     "a targeted run on one CA of several"},
     {CLI_OPT_INCLUDE_CHAIN, "include-chain", NULL, 0, 0,
      "add the blob's CA certificates to the PKCS#12"},
 };
@@ -277,6 +280,13 @@ int cli_options_set(struct cli_opts *o, int id, const char *arg)
         }
         break;
     }
+    case CLI_OPT_SOURCE:
+        if (!*arg) {
+            cli_err(o->cmd, "--source: empty source name");
+            return CLI_EXIT_USAGE;
+        }
+        o->source = arg;
+        break;
     case CLI_OPT_INCLUDE_CHAIN:
         o->include_chain = 1;
         break;

@@ -26,7 +26,7 @@
 #define PLAN_OPTIONS                                                                               \
     CLI_USE(CLI_OPT_CONFIG, NULL), CLI_USE(CLI_OPT_REQUEST_ID, NULL),                              \
         CLI_USE(CLI_OPT_SERIAL, NULL), CLI_USE(CLI_OPT_TARGET_USER, NULL),                         \
-        CLI_USE(CLI_OPT_JSON, NULL), CLI_USE(CLI_OPT_REPORT, NULL),                                \
+        CLI_USE(CLI_OPT_SOURCE, NULL), CLI_USE(CLI_OPT_JSON, NULL), CLI_USE(CLI_OPT_REPORT, NULL), \
         CLI_USE(CLI_OPT_REFRESH_USERS, NULL), CLI_USE(CLI_OPT_LOG_FORMAT, NULL),                   \
         CLI_USE(CLI_OPT_VERBOSE, NULL),                                                            \
         CLI_USE(CLI_OPT_QUIET, "print only errors on stderr, no progress bar"),                    \
@@ -147,9 +147,9 @@ int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
     r->log->progress = r->progress;
     if ((rc = take_lock(r)) != CLI_EXIT_OK)
         return rc;
-    /* the library answers for source types it cannot read; named sources may hold their own
-     * keys (kra_key), then [kra] is optional */
-    if ((!cli_sources_named(r) || r->cfg->kra.key.n > 0) &&
+    /* the library answers for source types it cannot read; sources may hold their own keys
+     * (kra_key), then [kra] is optional */
+    if ((r->cfg->kra.key.n > 0 || (!cli_sources_named(r) && r->cfg->source.kra.key.n == 0)) &&
         ssync_kra_set_open(&r->cfg->kra, NULL, NULL, &r->kras, &e) != SSYNC_OK) {
         cli_log_error(r->log, NULL, &e);
         return CLI_EXIT_FAILURE;

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "cli_log.h"
 #include "cli_plan.h"
+#include "cli_text.h"
 
 #include "pki/crl.h"
 #include "pki/trust.h"
@@ -91,9 +92,28 @@ static ssync_code scan_one(struct cli_plan_run *r, const ssync_plan_target *targ
     return rc;
 }
 
+/* --source NAME: that source alone; CLI_EXIT_USAGE (said) when the configuration has none */
+static int pick(struct cli_plan_run *r, const char *name, const ssync_source_cfg **one)
+{
+    for (size_t i = 0; i < ssync_config_source_count(r->cfg); i++)
+        if (strcmp(ssync_source_name(ssync_config_source_at(r->cfg, i)), name) == 0)
+            return *one = ssync_config_source_at(r->cfg, i), CLI_EXIT_OK;
+    char names[600] = "";
+    for (size_t i = 0, len = 0; i < ssync_config_source_count(r->cfg) && len < sizeof names; i++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
+                                ssync_source_name(ssync_config_source_at(r->cfg, i)));
+    cli_log_msg(r->log, SSYNC_LOG_ERROR, "--source %s: %s has no such source (its sources: %s)",
+                cli_text_is_safe(name) ? name : "(not shown)",
+                r->cfg->path ? r->cfg->path : "the configuration", names);
+    return CLI_EXIT_USAGE;
+}
+
 int cli_sources_scan(struct cli_plan_run *r, const ssync_plan_target *target)
 {
-    size_t n = ssync_config_source_count(r->cfg);
+    const ssync_source_cfg *one = NULL;
+    if (r->opt && r->opt->source && pick(r, r->opt->source, &one) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
+    size_t n = one ? 1 : ssync_config_source_count(r->cfg);
     r->sources = calloc(n ? n : 1, sizeof *r->sources);
     if (!r->sources) {
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory");
@@ -104,7 +124,7 @@ int cli_sources_scan(struct cli_plan_run *r, const ssync_plan_target *target)
     size_t ok = 0;
     for (size_t i = 0; i < n; i++) {
         struct cli_source *cs = &r->sources[i];
-        cs->cfg = ssync_config_source_at(r->cfg, i);
+        cs->cfg = one ? one : ssync_config_source_at(r->cfg, i);
         ssync_error e = {0};
         int whole = 1;
         if (scan_one(r, target, cs, &whole, &e) == SSYNC_OK) {

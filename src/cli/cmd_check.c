@@ -70,7 +70,7 @@ static void run_checks(struct check_list *l, const char *path)
         return;
     }
     cli_check_add(l, CHECK_OK, "config", NULL, "%s loaded", path);
-    if (cfg.n_named > 0) { /* several sources: each on its own lines */
+    if (cfg.n_named > 0 || cfg.source.kra.key.n > 0) { /* sources with their own lines */
         check_connector(l, &cfg);
         check_named_sources(l, &cfg);
         check_state(l, &cfg);

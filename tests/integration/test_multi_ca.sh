@@ -116,6 +116,30 @@ check_eq "status: lab B's certificates carry its name" \
     "$(jq -r .thumbprint labB/manifest.jsonl | sort)" \
     "$(jq -r '.users[].sources | to_entries[] | select(.value == "issuing-ca-2") | .key' status.json | sort)"
 
+# ---- --source: one CA of several (its CA's event hook) ----
+"$SSYNC_BIN" plan --config multi.conf --source issuing-ca-2 --json > one.json 2> one.err
+check_eq "plan --source: exit status" 0 "$?"
+check_eq "plan --source: that source's certificates only" \
+    "$(jq -r .thumbprint labB/manifest.jsonl | sort)" "$(jq -r '.items[].thumbprint' one.json | sort)"
+check_eq "plan --source: that source only is read" "issuing-ca-2" "$(jq -r '[.sources[].name] | join(" ")' one.json)"
+ridA=$(jq -r '[.items[] | select(.source == "issuing-ca-1")][0].caRequestId' plan.json)
+"$SSYNC_BIN" plan --config multi.conf --source issuing-ca-1 --request-id "$ridA" --json > oner.json 2> oner.err
+check_eq "plan --source --request-id: the one request of that CA database" "issuing-ca-1 $ridA" \
+    "$(jq -r '.items[] | "\(.source) \(.caRequestId)"' oner.json)"
+"$SSYNC_BIN" plan --config multi.conf --source nope > /dev/null 2> nope.err
+check_eq "plan --source with an unknown name: exit status 2" 2 "$?"
+check_contains "plan --source with an unknown name: the sources it has" \
+    "its sources: issuing-ca-1, issuing-ca-2, ca1-blobs" nope.err
+
+# ---- the single [source] with its own KRA key needs no [kra] ----
+write_config labA single.conf
+sed -i 's|^path = labA/blobs|path = labB/blobs|; s|^ca = labA/ca.pem|ca = labB/ca.pem|; s|^crl = labA/ca.crl|crl = labB/ca.crl\nkra_key = labB/kra.p12\nkra_password_file = labB/kra.pass|; /^\[kra\]/,/^password_file/d' single.conf
+sed -i "s|^path = $T_TMP/state.db|path = $T_TMP/state-single.db|" single.conf
+"$SSYNC_BIN" plan --config single.conf --json > single.json 2> single.err
+check_eq "[source] with kra_key and no [kra]: exit status" 0 "$?"
+check_eq "[source] with kra_key: every key of CA 2 recovered" "$nB" \
+    "$(jq '[.items[] | select(.source == "default" and (.error | not))] | length' single.json)"
+
 # ---- remove: the warning searches every source ----
 tpB=$(jq -r '[.items[] | select(.action == "upload" and .source == "issuing-ca-2")][0].thumbprint' sync.json)
 "$SSYNC_BIN" remove --config multi.conf --thumbprint "$tpB" --dry-run > rm.txt 2> rm.err
