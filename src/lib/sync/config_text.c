@@ -110,14 +110,21 @@ ssync_code ssync_config_check_sections(const char *name, const char *text, size_
 {
     char seen[SSYNC_CFG_MAX_SOURCES + 1][80];
     size_t n = 0, line = 0;
-    int plain = 0;
+    int plain = 0, after_key = 0;
     for (size_t i = 0; i < len; line++) {
         const char *start = text + i, *nl = memchr(start, '\n', len - i);
         size_t l = nl ? (size_t)(nl - start) : len - i;
         i += l + 1;
+        int indented = l && (*start == ' ' || *start == '\t');
         while (l && (*start == ' ' || *start == '\t'))
             start++, l--;
-        const char *close = l && *start == '[' ? memchr(start, ']', l) : NULL;
+        while (l && start[l - 1] == '\r')
+            l--;
+        /* as inih reads it: comments, and an indented line after a key (a continuation) */
+        if (!l || *start == ';' || *start == '#' || (after_key && indented))
+            continue;
+        after_key = *start != '[';
+        const char *close = *start == '[' ? memchr(start, ']', l) : NULL;
         if (!close || close - start - 1 >= 200)
             continue;
         char section[200], src[80];
@@ -126,6 +133,9 @@ ssync_code ssync_config_check_sections(const char *name, const char *text, size_
         section_kind kind = ssync_config_section_kind(section, src, sizeof src);
         if (kind == SEC_SOURCE)
             plain = 1;
+        for (char *c = section; *c; c++) /* shown in a message: printable ASCII only */
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+                *c = '?';
         if (kind == SEC_BAD_NAME)
             return ssync_fail(err, SSYNC_ERR_CONFIG,
                               "%s:%zu: [%s]: not a source name: write [source \"NAME\"] with "

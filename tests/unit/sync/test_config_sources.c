@@ -124,6 +124,17 @@ static void bad_names_are_refused_with_their_line(void **state)
         expect_error(text, "bad.conf:3:");
         expect_error(text, "not a source name");
     }
+    /* the header is shown in printable ASCII only */
+    expect_error("[source \"a\x1b[2Jb\"]\npath = /p\n", "[source \"a?[2Jb\"]: not a source name");
+    /* comments are not headers; CRLF line ends are */
+    ssync_config c0;
+    ssync_error e0 = {0};
+    assert_int_equal(
+        ssync_config_parse_string("; [source \"a b\"]\r\n[source \"a\"]\r\npath = /p\r\n",
+                                  "ok.conf", &c0, &e0),
+        SSYNC_OK);
+    assert_string_equal(ssync_config_source_at(&c0, 0)->name, "a");
+    ssync_config_free(&c0);
     char longname[120];
     snprintf(longname, sizeof longname, "[source \"%033d\"]\npath = /p\n", 0);
     expect_error(longname, "not a source name");
