@@ -67,6 +67,17 @@ static ssync_code source_kras(struct cli_plan_run *r, struct cli_source *cs,
     return SSYNC_OK;
 }
 
+struct before {
+    const ssync_plan *p;
+    size_t count;
+};
+
+static int added_before(void *ctx, const ssync_plan_item *it)
+{
+    const struct before *b = ctx;
+    return (size_t)(it - b->p->items) < b->count;
+}
+
 /* *whole: the error is about the configuration (a single source's is shown after its path) */
 static ssync_code scan_one(struct cli_plan_run *r, const ssync_plan_target *target,
                            struct cli_source *cs, int *whole, ssync_error *e)
@@ -86,6 +97,10 @@ static ssync_code scan_one(struct cli_plan_run *r, const ssync_plan_target *targ
         rc = ssync_source_open(cs->cfg, &env, &cs->source, e);
     if (rc == SSYNC_OK)
         rc = ssync_plan_scan(cs->source, target, r->plan, e);
+    if (rc != SSYNC_OK) { /* a scan that stopped midway leaves none of its items */
+        struct before b = {r->plan, before};
+        ssync_plan_keep_if(r->plan, added_before, &b);
+    }
     cs->items = r->plan->count - before;
     for (size_t i = 0; i < n_crls; i++)
         X509_CRL_free(crls[i]);
