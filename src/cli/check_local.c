@@ -148,16 +148,16 @@ void check_connector(struct check_list *l, const ssync_config *cfg)
 /* Without [source] ca: the CA certificates the first blob carries, each with its SHA-256
  * fingerprint, for the administrator to compare with the CA's own (certutil -dump ca.cer) once,
  * and the command that writes them out. Nothing is trusted on this account. */
-static void hint_blob_chain(struct check_list *l, const ssync_config *cfg)
+void check_blob_ca_hint(struct check_list *l, const ssync_source_cfg *src)
 {
-    if (!cfg->source.path || cfg->source.type != SSYNC_SOURCE_BLOBS)
+    if (!src->path || src->type != SSYNC_SOURCE_BLOBS)
         return;
     struct dirent **names = NULL;
-    int n = scandir(cfg->source.path, &names, NULL, alphasort);
+    int n = scandir(src->path, &names, NULL, alphasort);
     int shown = 0;
     for (int k = 0; k < n; k++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", cfg->source.path, names[k]->d_name);
+        snprintf(path, sizeof path, "%s/%s", src->path, names[k]->d_name);
         ssync_buf b = {0};
         ssync_blob blob = {0};
         if (!shown && names[k]->d_name[0] != '.' &&
@@ -204,7 +204,7 @@ ssync_trust *check_ca(struct check_list *l, const ssync_config *cfg)
                       "on the CA: certutil -ca.cert ca.cer (and its chain: certutil -ca.chain); "
                       "then [source] ca = ca.cer",
                       "[source] ca is not set: no certificate or CRL can be trusted");
-        hint_blob_chain(l, cfg);
+        check_blob_ca_hint(l, &cfg->source);
         return NULL;
     }
     if (ssync_trust_load(ca->v, ca->n, &t, &e) != SSYNC_OK) {
@@ -218,10 +218,16 @@ ssync_trust *check_ca(struct check_list *l, const ssync_config *cfg)
 
 void check_crls(struct check_list *l, const ssync_config *cfg, const ssync_trust *trust)
 {
-    for (size_t i = 0; i < cfg->source.crl.n; i++) {
-        const char *path = cfg->source.crl.v[i];
+    check_crl_list(l, "", &cfg->source, trust);
+}
+
+void check_crl_list(struct check_list *l, const char *prefix, const ssync_source_cfg *src,
+                    const ssync_trust *trust)
+{
+    for (size_t i = 0; i < src->crl.n; i++) {
+        const char *path = src->crl.v[i];
         char name[96];
-        snprintf(name, sizeof name, "crl %s", ssync_basename(path));
+        snprintf(name, sizeof name, "%scrl %s", prefix, ssync_basename(path));
         X509_CRL *crl = NULL;
         ssync_error e = {0};
         if (ssync_crl_load(path, &crl, &e) != SSYNC_OK) {
@@ -258,25 +264,33 @@ void check_crls(struct check_list *l, const ssync_config *cfg, const ssync_trust
 void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra_set *kras,
                   const ssync_trust *trust)
 {
-    if (!cfg->source.path) {
-        cli_check_add(l, CHECK_FAIL, "source", NULL, "[source] path is not set");
+    check_one_source(l, "", &cfg->source, kras, trust);
+}
+
+void check_one_source(struct check_list *l, const char *prefix, const ssync_source_cfg *cfg,
+                      const ssync_kra_set *kras, const ssync_trust *trust)
+{
+    char source[96], name[96];
+    snprintf(source, sizeof source, "%ssource", prefix);
+    snprintf(name, sizeof name, "%ssample recovery", prefix);
+    if (!cfg->path) {
+        cli_check_add(l, CHECK_FAIL, source, NULL, "[source] path is not set");
         return;
     }
     ssync_error e = {0};
     ssync_source_env env = {.kras = kras, .trust = trust};
     ssync_source *src = NULL;
     ssync_source_check_result res;
-    if (ssync_source_open(&cfg->source, &env, &src, &e) != SSYNC_OK ||
+    if (ssync_source_open(cfg, &env, &src, &e) != SSYNC_OK ||
         ssync_source_check(src, &res, &e) != SSYNC_OK) {
-        cli_check_add(l, CHECK_FAIL, "source", ssync_source_hint(cfg->source.type), "%s", e.msg);
+        cli_check_add(l, CHECK_FAIL, source, ssync_source_hint(cfg->type), "%s", e.msg);
         ssync_source_close(src);
         return;
     }
     ssync_source_close(src);
-    cli_check_add(l, res.count ? CHECK_OK : CHECK_WARN, "source", res.count ? NULL : res.empty_hint,
+    cli_check_add(l, res.count ? CHECK_OK : CHECK_WARN, source, res.count ? NULL : res.empty_hint,
                   "%s", res.summary);
     /* the sample recovery: proof that the KRA keys are the ones the CA archived to */
-    static const char *const name = "sample recovery";
     if (res.sample == SSYNC_SAMPLE_SKIPPED)
         cli_check_add(l, CHECK_SKIP, name, NULL, "%s", res.sample_text);
     else if (res.sample == SSYNC_SAMPLE_OK)

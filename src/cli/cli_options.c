@@ -64,6 +64,9 @@ static const struct shared shared[] = {
     {CLI_OPT_KRA_CERT, "kra-cert", "FILE", 0, 0,
      "KRA certificate when a PEM --kra file holds only the key"},
     {CLI_OPT_PFX_PROFILE, "pfx-profile", "NAME", 0, 0, "compat (default) or modern"},
+    {CLI_OPT_SOURCE, "source", "NAME", 0, 0,
+     "only the source [source \"NAME\"] (\"default\" for [source]):\n"
+     "a targeted run on one CA of several"},
     {CLI_OPT_INCLUDE_CHAIN, "include-chain", NULL, 0, 0,
      "add the blob's CA certificates to the PKCS#12"},
 };
@@ -118,7 +121,8 @@ void cli_options_exit_codes(FILE *out)
             "  0  every item succeeded\n"
             "  1  no item succeeded, or a fatal error (unreadable KRA or connector key, ...)\n"
             "  2  bad command line\n"
-            "  3  some items succeeded and some failed (each failure is one line on stderr)\n"
+            "  3  some items succeeded and some failed (each failure is one line on stderr),\n"
+            "     or a source of several could not be read while the others ran\n"
             "  4  status: differences found (Intune is not in step with the CA)\n"
             "  5  another run holds the state lock (--no-wait, or [state] lock_wait ran out)\n");
 }
@@ -277,6 +281,13 @@ int cli_options_set(struct cli_opts *o, int id, const char *arg)
         }
         break;
     }
+    case CLI_OPT_SOURCE:
+        if (!*arg) {
+            cli_err(o->cmd, "--source: empty source name");
+            return CLI_EXIT_USAGE;
+        }
+        o->source = arg;
+        break;
     case CLI_OPT_INCLUDE_CHAIN:
         o->include_chain = 1;
         break;

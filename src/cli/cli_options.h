@@ -48,7 +48,9 @@ enum cli_opt_id {
     /* PKCS#12 */
     CLI_OPT_PFX_PROFILE,   /* --pfx-profile compat|modern */
     CLI_OPT_INCLUDE_CHAIN, /* --include-chain */
-    CLI_OPT_OWN = 100      /* a command's own options are numbered from here */
+    /* sources */
+    CLI_OPT_SOURCE,   /* --source NAME: one [source "NAME"] of the configuration */
+    CLI_OPT_OWN = 100 /* a command's own options are numbered from here */
 };
 
 /* One option as a command takes it, in the order of its --help. */
@@ -80,7 +82,8 @@ struct cli_opts {
     int no_wait;       /* do not wait for another run's state lock */
     unsigned workers;  /* 0: one per CPU */
     ssync_plan_target target;
-    const char *user; /* CLI_OPT_USER */
+    const char *user;   /* CLI_OPT_USER */
+    const char *source; /* CLI_OPT_SOURCE: NULL for every source */
     struct cli_list kra, kra_pass, kra_cert;
     ssync_pfx_profile pfx_profile; /* SSYNC_PFX_COMPAT unless given */
     int include_chain;

@@ -7,6 +7,7 @@
 #include "cli_progress.h"
 #include "cli_report.h"
 #include "cli_signal.h"
+#include "cli_sources.h"
 #include "cli_util.h"
 
 #include "sync/config.h"
@@ -25,7 +26,7 @@
 #define PLAN_OPTIONS                                                                               \
     CLI_USE(CLI_OPT_CONFIG, NULL), CLI_USE(CLI_OPT_REQUEST_ID, NULL),                              \
         CLI_USE(CLI_OPT_SERIAL, NULL), CLI_USE(CLI_OPT_TARGET_USER, NULL),                         \
-        CLI_USE(CLI_OPT_JSON, NULL), CLI_USE(CLI_OPT_REPORT, NULL),                                \
+        CLI_USE(CLI_OPT_SOURCE, NULL), CLI_USE(CLI_OPT_JSON, NULL), CLI_USE(CLI_OPT_REPORT, NULL), \
         CLI_USE(CLI_OPT_REFRESH_USERS, NULL), CLI_USE(CLI_OPT_LOG_FORMAT, NULL),                   \
         CLI_USE(CLI_OPT_VERBOSE, NULL),                                                            \
         CLI_USE(CLI_OPT_QUIET, "print only errors on stderr, no progress bar"),                    \
@@ -84,48 +85,6 @@ void cli_plan_problem(struct cli_plan_run *r, const char *what, const char *path
                           "code", ssync_code_name(e->code), "error", e->msg, "effect", effect);
     if (o)
         json_array_append_new(r->problems, o);
-}
-
-static int scan(struct cli_plan_run *r)
-{
-    ssync_error e = {0};
-    X509_CRL *crls[SSYNC_CFG_MAX_LIST] = {0};
-    size_t n_crls = 0;
-    int rc = CLI_EXIT_OK;
-    const ssync_cfg_list *ca = &r->cfg->source.ca;
-    if (ssync_trust_load(ca->v, ca->n, &r->trust, &e) != SSYNC_OK) {
-        cli_log_error(r->log, r->cfg->path, &e);
-        return CLI_EXIT_FAILURE;
-    }
-    for (size_t i = 0; i < r->cfg->source.crl.n; i++) {
-        if (ssync_crl_load(r->cfg->source.crl.v[i], &crls[n_crls], &e) != SSYNC_OK) {
-            cli_log_error(r->log, NULL, &e);
-            rc = CLI_EXIT_FAILURE;
-            break;
-        }
-        /* a CRL the CA did not sign is ignored: no removal is made on it (the run fails) */
-        if (ssync_trust_verify_crl(r->trust, crls[n_crls], &e) != SSYNC_OK) {
-            cli_plan_problem(r, "crl", r->cfg->source.crl.v[i], &e,
-                             "ignored: no removal is made on it");
-            ssync_error_prefix(&e, "%s: ", r->cfg->source.crl.v[i]);
-            cli_log_msg(r->log, SSYNC_LOG_ERROR, "%s (ignored)", e.msg);
-            X509_CRL_free(crls[n_crls]);
-            crls[n_crls] = NULL;
-            r->crl_failed++;
-            continue;
-        }
-        n_crls++;
-    }
-    ssync_source_env env = {r->kras, crls, n_crls, r->journal, r->trust};
-    if (rc == CLI_EXIT_OK &&
-        (ssync_source_open(&r->cfg->source, &env, &r->source, &e) != SSYNC_OK ||
-         ssync_plan_scan(r->source, cli_plan_target(r), r->plan, &e) != SSYNC_OK)) {
-        cli_log_error(r->log, r->cfg->path, &e);
-        rc = CLI_EXIT_FAILURE;
-    }
-    for (size_t i = 0; i < n_crls; i++)
-        X509_CRL_free(crls[i]);
-    return rc;
 }
 
 static void lock_waiting(void *ctx, pid_t holder)
@@ -200,13 +159,15 @@ int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
     r->log->progress = r->progress;
     if ((rc = take_lock(r)) != CLI_EXIT_OK)
         return rc;
-    /* the library answers for source types it cannot read */
-    if (ssync_kra_set_open(&r->cfg->kra, NULL, NULL, &r->kras, &e) != SSYNC_OK) {
+    /* the library answers for source types it cannot read; sources may hold their own keys
+     * (kra_key), then [kra] is optional */
+    if ((r->cfg->kra.key.n > 0 || (!cli_sources_named(r) && r->cfg->source.kra.key.n == 0)) &&
+        ssync_kra_set_open(&r->cfg->kra, NULL, NULL, &r->kras, &e) != SSYNC_OK) {
         cli_log_error(r->log, NULL, &e);
         return CLI_EXIT_FAILURE;
     }
     open_journal(r); /* before the scan: it keeps the scan cache */
-    if ((rc = scan(r)) != CLI_EXIT_OK)
+    if ((rc = cli_sources_scan(r, cli_plan_target(r))) != CLI_EXIT_OK)
         return rc;
     if (r->journal && o->refresh_users &&
         ssync_journal_user_prune(r->journal, 1e300, &e) != SSYNC_OK)
@@ -235,10 +196,7 @@ void cli_plan_release(struct cli_plan_run *r)
         cli_signal_attach(r->signals, NULL);
     if (r->progress)
         cli_progress_end(r->progress);
-    ssync_source_close(r->source);
-    r->source = NULL;
-    ssync_trust_free(r->trust);
-    r->trust = NULL;
+    cli_sources_free(r);
     json_decref(r->problems);
     r->problems = NULL;
     ssync_graph_free(r->graph);
@@ -276,8 +234,10 @@ cli_run_report *cli_plan_report(const struct cli_plan_run *r, const ssync_item_r
         .resumed = resumed,
         .stats = r->graph ? &stats : NULL,
         .problems = r->problems,
+        .sources = cli_sources_json(r),
     };
     cli_run_report *doc = cli_report_build(&m, r->plan, results);
+    json_decref(m.sources);
     if (!doc) {
         cli_log_msg(r->log, SSYNC_LOG_ERROR, "out of memory building the report");
         return NULL;

@@ -18,6 +18,7 @@ struct ssync_journal;
 struct ssync_source;
 struct ssync_lock;
 struct ssync_trust;
+struct cli_source;
 struct cli_log;
 struct cli_progress;
 struct cli_signal;
@@ -42,12 +43,14 @@ struct cli_plan_run {
     struct cli_log *log;
     struct cli_progress *progress;
     struct ssync_journal *journal; /* NULL without [state] path or when it cannot be opened */
-    struct ssync_source *source;   /* open from the scan to the release */
-    struct ssync_lock *lock;       /* the one-writer lock of a writer run */
-    struct ssync_trust *trust;     /* [source] ca: outlives the source */
-    size_t crl_failed;             /* CRLs ignored: not signed by their issuer in [source] ca */
-    json_t *problems;   /* run-level failures for the report ({what, path, error, effect}) */
-    int journal_failed; /* [state] path set but the journal cannot be opened */
+    struct ssync_source *source;   /* the first source open (cli_sources.h), or NULL */
+    struct cli_source *sources;    /* every source of the configuration (cli_sources.h) */
+    size_t n_sources;
+    size_t sources_failed;   /* sources left out of the run (broken) */
+    struct ssync_lock *lock; /* the one-writer lock of a writer run */
+    size_t crl_failed;       /* CRLs ignored: not signed by their issuer in [source] ca */
+    json_t *problems; /* run-level failures for the report ({what, path, error, effect}) */
+    int journal_failed;      /* [state] path set but the journal cannot be opened */
 };
 
 /* Builds the plan from the parsed options (o outlives r). Returns CLI_EXIT_OK or an exit code

@@ -41,6 +41,7 @@ static json_t *build_item(const ssync_plan_item *it, const ssync_item_result *re
     set_str(o, "action", ssync_plan_action_name(it->action));
     set_str(o, "reason", it->reason);
     set_str(o, "file", it->path ? it->path : "");
+    set_str(o, "source", it->source ? it->source : SSYNC_SOURCE_DEFAULT_NAME);
     if (it->serial[0])
         set_str(o, "serial", it->serial);
     char t[24];
@@ -139,6 +140,8 @@ cli_run_report *cli_report_build(const struct cli_report_meta *m, const ssync_pl
             doc, "writes",
             json_pack("{s:I, s:I}", "planned", (json_int_t)writes, "done", (json_int_t)done));
     }
+    if (m->sources)
+        json_object_set(doc, "sources", m->sources);
     if (m->stats)
         json_object_set_new(
             doc, "graph",

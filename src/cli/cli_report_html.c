@@ -123,6 +123,30 @@ static const char *html_outcome(const json_t *it)
     return hstr(it, "outcome");
 }
 
+/* The run's sources: one line each, a source left out with why. */
+static void html_sources(const json_t *doc, FILE *out)
+{
+    const json_t *v = json_object_get(doc, "sources");
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        const json_t *o = json_array_get(v, i);
+        int failed = json_object_get(o, "error") != NULL;
+        fprintf(out, "<p class=\"%s\">source ", failed ? "warn" : "source");
+        html_esc(out, hstr(o, "name"));
+        fputs(" (", out);
+        html_esc(out, hstr(o, "type"));
+        fputs(" ", out);
+        html_esc(out, hstr(o, "path"));
+        fputs("): ", out);
+        if (failed) {
+            fputs("not read: ", out);
+            html_esc(out, hstr(o, "error"));
+        } else {
+            fprintf(out, "%lld items", (long long)json_integer_value(json_object_get(o, "items")));
+        }
+        fputs("</p>\n", out);
+    }
+}
+
 /* One certificate row; the user cell is written by the caller on the user's first row. */
 static void html_cert_row(const json_t *it, FILE *out)
 {
@@ -139,6 +163,8 @@ static void html_cert_row(const json_t *it, FILE *out)
     }
     fputs("<br>file ", out);
     html_esc(out, hstr(it, "file"));
+    fputs("<br>source ", out);
+    html_esc(out, hstr(it, "source"));
     fputs("</td><td class=\"action\">", out);
     html_esc(out, hstr(it, "action"));
     fputs("</td><td>", out);
@@ -238,6 +264,7 @@ void cli_report_render_html(const cli_run_report *r, FILE *out)
     fputs(" report</h1>\n", out);
     html_meta(doc, out);
     html_totals(doc, out);
+    html_sources(doc, out);
     size_t k;
     const json_t *p;
     json_array_foreach(json_object_get(doc, "problems"), k, p)

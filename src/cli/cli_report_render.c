@@ -5,6 +5,7 @@
 #include "cli_text.h"
 
 #include "common/fileio.h"
+#include "source/source.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,9 @@ static void item_line(const json_t *it, void *ctx)
     const char *tp = str(it, "thumbprint");
     fprintf(out, "%-6s %-40s %-36s %s", str(it, "action"), tp[0] ? tp : "-",
             str(it, "userPrincipalName"), str(it, "reason"));
+    /* a run of several sources names each item's ([source] alone is "default": not shown) */
+    if (strcmp(str(it, "source"), SSYNC_SOURCE_DEFAULT_NAME) != 0)
+        fprintf(out, " (source %s)", str(it, "source"));
     if (outcome)
         fprintf(out, " [%s]", outcome);
     if (error && str(it, "file")[0]) /* which file to look at */
@@ -91,6 +95,20 @@ static void warning_line(const json_t *w, void *ctx)
             str(w, "warning"));
 }
 
+/* "source NAME (TYPE PATH): N items" per source; a source left out says why. */
+static void sources_lines(const json_t *doc, FILE *out)
+{
+    const json_t *v = json_object_get(doc, "sources");
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        const json_t *o = json_array_get(v, i);
+        fprintf(out, "source:      %s (%s %s): ", str(o, "name"), str(o, "type"), str(o, "path"));
+        if (json_object_get(o, "error"))
+            fprintf(out, "not read: %s\n", str(o, "error"));
+        else
+            fprintf(out, "%lld items\n", (long long)num(o, "items", NULL));
+    }
+}
+
 static void render_text(const cli_run_report *r, FILE *out)
 {
     const json_t *doc = r->head;
@@ -122,6 +140,7 @@ static void render_text(const cli_run_report *r, FILE *out)
         fprintf(out, "graph:       %lld requests, %lld writes, %lld retries, %lld throttled\n",
                 (long long)num(doc, "graph", "requests"), (long long)num(doc, "graph", "writes"),
                 (long long)num(doc, "graph", "retries"), (long long)num(doc, "graph", "throttled"));
+    sources_lines(doc, out);
     const json_t *problems = json_object_get(doc, "problems");
     if (json_array_size(problems)) {
         fprintf(out, "\nproblems:\n");

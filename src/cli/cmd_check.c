@@ -78,16 +78,22 @@ static void run_checks(struct check_list *l, const char *path, json_t **findings
         return;
     }
     cli_check_add(l, CHECK_OK, "config", NULL, "%s loaded", path);
-    ssync_kra_set *kras = NULL;
-    ssync_trust *trust = check_ca(l, &cfg);
-    check_kras(l, &cfg, &kras);
-    check_connector(l, &cfg);
-    check_crls(l, &cfg, trust);
-    check_source(l, &cfg, kras, trust);
-    check_state(l, &cfg);
-    *findings = check_findings(&cfg, kras, trust, l->json ? NULL : stdout);
-    ssync_kra_set_free(kras);
-    ssync_trust_free(trust);
+    if (cfg.n_named > 0 || cfg.source.kra.key.n > 0) { /* sources with their own lines */
+        check_connector(l, &cfg);
+        check_named_sources(l, &cfg);
+        check_state(l, &cfg);
+    } else {
+        ssync_kra_set *kras = NULL;
+        ssync_trust *trust = check_ca(l, &cfg);
+        check_kras(l, &cfg, &kras);
+        check_connector(l, &cfg);
+        check_crls(l, &cfg, trust);
+        check_source(l, &cfg, kras, trust);
+        check_state(l, &cfg);
+        *findings = check_findings(&cfg, kras, trust, l->json ? NULL : stdout);
+        ssync_kra_set_free(kras);
+        ssync_trust_free(trust);
+    }
     check_intune(l, &cfg);
     ssync_config_free(&cfg);
 }

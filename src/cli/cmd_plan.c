@@ -17,11 +17,13 @@ int cmd_plan(int argc, char **argv)
         cli_run_report *doc = cli_plan_report(&r, NULL, 0, 0, 0);
         size_t failed = doc ? cli_report_failed(doc) : r.plan->count;
         cli_report_free(doc);
-        rc = !doc                           ? CLI_EXIT_FAILURE
-             : failed == 0 && !r.crl_failed ? CLI_EXIT_OK
-             : failed == 0                  ? CLI_EXIT_PARTIAL
-             : failed < r.plan->count       ? CLI_EXIT_PARTIAL
-                                            : CLI_EXIT_FAILURE;
+        /* a CRL ignored or a source left out: the plan is partial */
+        int partial = r.crl_failed || r.sources_failed;
+        rc = !doc                      ? CLI_EXIT_FAILURE
+             : failed == 0 && !partial ? CLI_EXIT_OK
+             : failed == 0             ? CLI_EXIT_PARTIAL
+             : failed < r.plan->count  ? CLI_EXIT_PARTIAL
+                                       : CLI_EXIT_FAILURE;
     }
     cli_plan_release(&r);
     return rc;

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "cli_log.h"
 #include "cli_options.h"
+#include "cli_sources.h"
 #include "cli_util.h"
 
 #include "sync/config.h"
@@ -321,20 +322,8 @@ static int remove_selected(const struct remove_opts *o, const ssync_config *cfg,
         tps[n] = t[n].e->thumbprint ? t[n].e->thumbprint : "";
         n++;
     }
-    /* whether the source still holds them (remove's warning): blobs are searched cheaply */
-    X509_CRL *crls[SSYNC_CFG_MAX_LIST] = {0};
-    ssync_trust *trust = NULL; /* CRLs count once [source] ca vouches for them */
-    ssync_trust_load(cfg->source.ca.v, cfg->source.ca.n, &trust, NULL);
-    ssync_source_env env = {.crls = crls, .n_crls = cfg->source.crl.n, .trust = trust};
-    ssync_source *src = NULL;
-    int searched =
-        cfg->source.path && trust && /* without [source] ca nothing in the source counts */
-        ssync_crl_load_all(cfg->source.crl.v, cfg->source.crl.n, crls, NULL) == SSYNC_OK &&
-        ssync_source_open(&cfg->source, &env, &src, NULL) == SSYNC_OK &&
-        ssync_source_find(src, tps, n, cfg->policy.include_expired, files);
-    ssync_source_close(src);
-    ssync_trust_free(trust);
-    ssync_crl_free_all(crls, SSYNC_CFG_MAX_LIST);
+    /* whether a source still holds them (remove's warning): blobs are searched cheaply */
+    int searched = cli_sources_search(cfg, tps, n, files);
     for (size_t i = 0; i < n; i++)
         t[i].in_source = files[i];
     int rc = CLI_EXIT_OK;

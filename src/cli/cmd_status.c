@@ -4,9 +4,11 @@
 #include "cli_log.h"
 #include "cli_options.h"
 #include "cli_plan.h"
+#include "cli_sources.h"
 #include "cli_text.h"
 #include "cli_util.h"
 
+#include "source/source.h"
 #include "sync/plan.h"
 
 #include <jansson.h>
@@ -44,6 +46,7 @@ struct row {
     enum cat cat;
     const char *thumbprint; /* "" when unknown */
     const char *file;       /* source file, NULL for extras */
+    const char *source;     /* the source's name, NULL for extras */
     const char *error;      /* CAT_FAILED only */
 };
 
@@ -130,15 +133,20 @@ static struct row *build_rows(const struct cli_plan_run *r, const char *user, si
         const char *upn = it->upn ? it->upn : it->cert_upn ? it->cert_upn : "";
         if (user && strcasecmp(upn, user) != 0)
             continue;
-        rows[n++] =
-            (struct row){upn, classify(it), it->thumbprint, it->path, ssync_plan_item_error(it)};
+        rows[n++] = (struct row){upn,
+                                 classify(it),
+                                 it->thumbprint,
+                                 it->path,
+                                 it->source ? it->source : SSYNC_SOURCE_DEFAULT_NAME,
+                                 ssync_plan_item_error(it)};
     }
     for (size_t k = 0; k < l->count; k++) {
         const ssync_pfx_entry *e = &l->items[k];
         const char *upn = e->user_principal_name ? e->user_principal_name : "";
         if (used[k] || (user && strcasecmp(upn, user) != 0))
             continue;
-        rows[n++] = (struct row){upn, CAT_EXTRA, e->thumbprint ? e->thumbprint : "", NULL, NULL};
+        rows[n++] =
+            (struct row){upn, CAT_EXTRA, e->thumbprint ? e->thumbprint : "", NULL, NULL, NULL};
     }
     free(used);
     qsort(rows, n, sizeof *rows, row_cmp);
@@ -171,15 +179,17 @@ static json_t *counts_json(const size_t *cat)
     return o;
 }
 
-static int print_json(const struct row *rows, size_t n, const struct totals *t)
+static int print_json(const struct row *rows, size_t n, const struct totals *t, json_t *sources)
 {
     json_t *users = json_array(), *failed = json_array();
     for (size_t i = 0; i < n;) {
         if (rows[i].cat == CAT_FAILED) {
-            json_array_append_new(failed, json_pack("{s:s, s:s, s:s, s:s}", "userPrincipalName",
-                                                    rows[i].upn, "thumbprint", rows[i].thumbprint,
-                                                    "file", rows[i].file ? rows[i].file : "",
-                                                    "error", rows[i].error ? rows[i].error : ""));
+            json_array_append_new(failed,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "userPrincipalName",
+                                            rows[i].upn, "thumbprint", rows[i].thumbprint, "file",
+                                            rows[i].file ? rows[i].file : "", "source",
+                                            rows[i].source ? rows[i].source : "", "error",
+                                            rows[i].error ? rows[i].error : ""));
             i++;
             continue;
         }
@@ -187,12 +197,16 @@ static int print_json(const struct row *rows, size_t n, const struct totals *t)
         json_t *u = json_pack("{s:s}", "userPrincipalName", rows[i].upn);
         for (int c = 0; c <= CAT_DROPPED_PRESENT; c++)
             json_object_set_new(u, cat_json[c], json_array());
+        json_t *by_source = json_object(); /* thumbprint -> the source that holds it */
+        json_object_set_new(u, "sources", by_source);
         for (; end < n && rows[end].cat != CAT_FAILED && !strcasecmp(rows[end].upn, rows[i].upn);
              end++) {
             cat[rows[end].cat]++;
             if (CAT_DIFFERS(rows[end].cat))
                 json_array_append_new(json_object_get(u, cat_json[rows[end].cat]),
                                       json_string(rows[end].thumbprint));
+            if (rows[end].source && rows[end].thumbprint[0])
+                json_object_set_new(by_source, rows[end].thumbprint, json_string(rows[end].source));
         }
         json_object_set_new(u, "counts", counts_json(cat));
         json_array_append_new(users, u);
@@ -203,6 +217,8 @@ static int print_json(const struct row *rows, size_t n, const struct totals *t)
     json_object_set_new(counts, "differences", json_integer((json_int_t)t->differences));
     json_t *root = json_pack("{s:o, s:b, s:o, s:o}", "counts", counts, "inStep",
                              t->differences == 0, "users", users, "failed", failed);
+    if (root && sources) /* named sources: each with its items, or why it was not read */
+        json_object_set(root, "sources", sources);
     int ok = root && json_dumpf(root, stdout, JSON_COMPACT) == 0;
     json_decref(root);
     if (!ok) {
@@ -211,6 +227,12 @@ static int print_json(const struct row *rows, size_t n, const struct totals *t)
     }
     putchar('\n');
     return 1;
+}
+
+/* A run of several sources names each item's; [source] alone ("default") is not shown. */
+static int shown_source(const char *name)
+{
+    return name && strcmp(name, SSYNC_SOURCE_DEFAULT_NAME) != 0;
 }
 
 static void print_table(const struct row *rows, size_t n, const struct totals *t)
@@ -227,7 +249,11 @@ static void print_table(const struct row *rows, size_t n, const struct totals *t
             cli_text_safe(upn, sizeof upn, rows[i].upn[0] ? rows[i].upn : "(unknown)");
             cli_text_safe(file, sizeof file, rows[i].file ? rows[i].file : "-");
             cli_text_safe(error, sizeof error, rows[i].error ? rows[i].error : "");
-            fprintf(stdout, "%s: failed: %s: %s\n", upn, file, error);
+            if (shown_source(rows[i].source))
+                fprintf(stdout, "%s: failed: source %s: %s: %s\n", upn, rows[i].source, file,
+                        error);
+            else
+                fprintf(stdout, "%s: failed: %s: %s\n", upn, file, error);
             i++;
             continue;
         }
@@ -238,9 +264,14 @@ static void print_table(const struct row *rows, size_t n, const struct totals *t
                    "present\n",
                    upn, cat[CAT_IN_STEP], cat[CAT_MISSING], cat[CAT_EXTRA],
                    cat[CAT_REVOKED_PRESENT], cat[CAT_DROPPED_PRESENT]);
-            for (size_t k = i; k < end; k++)
-                if (CAT_DIFFERS(rows[k].cat))
-                    printf("  %-16s %s\n", cat_text[rows[k].cat], rows[k].thumbprint);
+            for (size_t k = i; k < end; k++) {
+                if (!CAT_DIFFERS(rows[k].cat))
+                    continue;
+                printf("  %-16s %s", cat_text[rows[k].cat], rows[k].thumbprint);
+                if (shown_source(rows[k].source))
+                    printf(" (source %s)", rows[k].source);
+                putchar('\n');
+            }
         }
         i = end;
     }
@@ -296,10 +327,12 @@ int cmd_status(int argc, char **argv)
     struct totals t = {0};
     count(rows, n, &t);
     int printed = 1;
+    json_t *sources = cli_sources_json(&r);
     if (o.json)
-        printed = print_json(rows, n, &t);
+        printed = print_json(rows, n, &t, sources);
     else
         print_table(rows, n, &t);
+    json_decref(sources);
     fflush(stdout);
     /* differences are definite; failed items make the comparison partial */
     if (!printed)
@@ -308,6 +341,8 @@ int cmd_status(int argc, char **argv)
         rc = CLI_EXIT_DIFFERENT;
     else if (t.cat[CAT_FAILED])
         rc = t.cat[CAT_FAILED] == n ? CLI_EXIT_FAILURE : CLI_EXIT_PARTIAL;
+    else if (r.sources_failed) /* a source not read: its certificates were not compared */
+        rc = CLI_EXIT_PARTIAL;
     else
         rc = CLI_EXIT_OK;
     free(rows);

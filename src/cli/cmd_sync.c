@@ -10,6 +10,7 @@
 #include "cli_run_events.h"
 #include "cli_run_metrics.h"
 #include "cli_signal.h"
+#include "cli_sources.h"
 
 #include "common/fileio.h"
 #include "record/export.h"
@@ -60,6 +61,12 @@ static int run_sync(struct sync_run *s)
     struct cli_plan_run *r = s->r;
     ssync_exporter ex; /* the run loads the connector key */
     ssync_exporter_from_config(&ex, r->cfg, r->kras, NULL);
+    /* each item is exported by the source that scanned it (with that source's KRA keys) */
+    ssync_source *srcs[SSYNC_CFG_MAX_SOURCES + 1];
+    size_t n_srcs = 0;
+    for (size_t i = 0; i < r->n_sources; i++)
+        if (r->sources[i].source)
+            srcs[n_srcs++] = r->sources[i].source;
     const ssync_run_hooks hooks = {.log = cli_log_graph_fn,
                                    .log_ctx = r->log,
                                    .progress_begin = progress_begin,
@@ -71,6 +78,8 @@ static int run_sync(struct sync_run *s)
         .graph = r->graph,
         .journal = r->lock ? r->journal : NULL, /* no write without the one-writer lock */
         .source = r->source,
+        .sources = srcs,
+        .n_sources = n_srcs,
         .exporter = &ex,
         .connector_key = r->cfg->connector.public_key,
         .listing = cli_plan_target(r) ? NULL : r->listing,
@@ -122,6 +131,17 @@ static int exit_code(const ssync_sync_summary *sum, int fatal, size_t failed, si
     return failed < count ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
 }
 
+/* 1 when every item of src was recovered and its write (if any) went through */
+static int source_clean(const struct cli_plan_run *r, const struct sync_run *s,
+                        const ssync_source *src)
+{
+    for (size_t i = 0; i < r->plan->count; i++)
+        if (ssync_source_owns(src, &r->plan->items[i]) &&
+            (r->plan->items[i].code != SSYNC_OK || s->results[i].error))
+            return 0;
+    return 1;
+}
+
 static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig, double started)
 {
     size_t count = r->plan->count;
@@ -132,8 +152,10 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig, double s
         return CLI_EXIT_FAILURE;
     }
     cli_run_events_started(r);
-    /* a CRL ignored for its signature fails the run (its removals were not made) */
-    int fatal = run_sync(&s) != CLI_EXIT_OK || r->crl_failed > 0;
+    /* a CRL ignored for its signature fails the run (its removals were not made), and so does
+     * a source left out */
+    int ran = run_sync(&s) == CLI_EXIT_OK;
+    int fatal = !ran || r->crl_failed > 0 || r->sources_failed > 0;
     cli_run_events_items(r, s.results);
     if (!s.sum.interrupted && cancelled(&s))
         s.sum.interrupted = 1;
@@ -148,10 +170,15 @@ static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig, double s
                     "interrupted: %zu of %zu writes done; run sync again to finish", s.sum.done,
                     s.sum.planned);
     int rc = exit_code(&s.sum, fatal, failed, count);
-    /* an incremental edb source starts after this run's requests next time */
-    ssync_error ce = {0};
-    if (rc == CLI_EXIT_OK && r->journal && ssync_source_commit(r->source, r->plan, &ce) != SSYNC_OK)
-        cli_log_error(r->log, "journal", &ce);
+    /* an incremental edb source starts after this run's requests next time: each source that
+     * was read and whose items all went through (a broken source beside it does not hold it) */
+    for (size_t i = 0;
+         ran && !s.sum.interrupted && !r->crl_failed && r->journal && i < r->n_sources; i++) {
+        ssync_error ce = {0};
+        if (r->sources[i].source && source_clean(r, &s, r->sources[i].source) &&
+            ssync_source_commit(r->sources[i].source, r->plan, &ce) != SSYNC_OK)
+            cli_log_error(r->log, "journal", &ce);
+    }
     cli_run_metrics_write(r, s.results, started, rc);
     ssync_item_results_free(s.results, count);
     return rc;

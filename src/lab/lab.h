@@ -38,6 +38,7 @@ typedef struct lab_opts {
     const char *edb;      /* also write an AD CS database there (--edb, lab_edb.c); NULL: no */
     const char *edb_opts; /* --edb-opts: fixture variants, see lab_edb.c */
     int from_blobs;       /* --edb-opts from=DIR: only the database of DIR's blobs */
+    const char *ca_name;  /* --ca-name: the issuing CA's common name; NULL: "Lab Issuing CA" */
 } lab_opts;
 
 /* A small deterministic PRNG (splitmix64) for the structure of the lab: names, ids, serials,

@@ -142,7 +142,7 @@ int lab_cert_sign(X509 *x, EVP_PKEY *key)
 
 int lab_make_ca(lab *l)
 {
-    X509_NAME *n = name_cn(NULL, LAB_CA_NAME, NULL);
+    X509_NAME *n = name_cn(NULL, l->opt.ca_name ? l->opt.ca_name : LAB_CA_NAME, NULL);
     /* a CA that has been running for a while: older archived keys predate this run */
     time_t nb = l->now - 8 * 365 * LAB_DAY, na = l->now + 12 * 365 * LAB_DAY;
     X509 *x =

@@ -46,6 +46,8 @@ static const char usage[] =
     "  --edb FILE           also write the CA database (Requests, Certificates with the\n"
     "                       archived keys) as an ESE file; --edb-opts LIST: fixture variants\n"
     "                       (from=DIR: no --out, the database of DIR's getkey blobs alone)\n"
+    "  --ca-name NAME       the issuing CA's common name (default \"Lab Issuing CA\"): a second\n"
+    "                       lab with another name is a second CA of the same estate\n"
     "  --help               this text\n"
     "\n"
     "Exit status: 0 done, 1 failure while generating, 2 bad command line.\n";
@@ -107,7 +109,7 @@ static int parse_args(int argc, char **argv, lab_opts *o)
         static const char *const known[] = {
             "--out",     "--users",   "--kras",          "--cipher",   "--renewals",
             "--revoked", "--expired", "--unknown-users", "--key-pool", "--seed",
-            "--threads", "--pfx-dir", "--edb",           "--edb-opts"};
+            "--threads", "--pfx-dir", "--edb",           "--edb-opts", "--ca-name"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -136,6 +138,18 @@ static int parse_args(int argc, char **argv, lab_opts *o)
                 return -1;
             }
             o->pfx_dir = val;
+        } else if (strcmp(flag, "--ca-name") == 0) {
+            /* 1 to 64 printable ASCII characters: a common name that a file, a report and a
+             * terminal show as it is */
+            size_t n = strlen(val);
+            for (size_t k = 0; k < n; k++)
+                if (val[k] < 0x20 || val[k] > 0x7e)
+                    n = 0;
+            if (n == 0 || n > 64) {
+                lab_err("--ca-name: expected 1 to 64 printable ASCII characters");
+                return -1;
+            }
+            o->ca_name = val;
         } else if (strcmp(flag, "--edb") == 0 || strcmp(flag, "--edb-opts") == 0) {
             if (flag[5] == '\0' ? !*val : lab_edb_check_opts(val) != 0) {
                 lab_err("%s: bad value '%s'", flag, val);
@@ -483,8 +497,8 @@ static void summary(const lab *l, double secs)
         renewed += l->user[i].ncerts > 1;
     printf("%s: wrote %s in %.1f s (seed %llu, %u threads)\n", LAB_PROG, o->out, secs,
            (unsigned long long)o->seed, o->threads);
-    printf("  CA            ca.pem, ca.key (Lab Issuing CA); CRL ca.crl, ca.crl.der (%u revoked)\n",
-           l->revoked);
+    printf("  CA            ca.pem, ca.key (%s); CRL ca.crl, ca.crl.der (%u revoked)\n",
+           o->ca_name ? o->ca_name : "Lab Issuing CA", l->revoked);
     if (o->kras > 1)
         printf("  KRAs          %u: kra1.pem/.key .. kra%u.pem/.key; kra.p12 (KRA 1) .. kra%u.p12; "
                "password in kra.pass\n",

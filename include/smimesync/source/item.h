@@ -23,6 +23,8 @@ typedef enum ssync_plan_action {
  * belongs to the source that scanned it: only that source exports it. */
 typedef struct ssync_plan_item {
     /* from the source */
+    const char *source;   /* the name of the source that scanned it ([source "NAME"], "default"
+                             for [source]): borrowed from the source's configuration */
     char *path;           /* the blob file (or PKCS#12 file) */
     long long request_id; /* CA request id when the source knows it (blob file name "<id>.*",
                              edb), else 0 */

@@ -22,8 +22,14 @@ typedef enum ssync_source_type {
     SSYNC_SOURCE_PFX
 } ssync_source_type;
 
-/* The [source] section; ssync_config embeds it. */
+/* A source's name: [source] is "default", [source "NAME"] is NAME (1 to SSYNC_SOURCE_NAME_MAX
+ * of A-Z a-z 0-9 . _ -). */
+#define SSYNC_SOURCE_NAME_MAX 32
+#define SSYNC_SOURCE_DEFAULT_NAME "default"
+
+/* The [source] section, or one [source "NAME"] section; ssync_config holds them. */
 typedef struct ssync_source_cfg {
+    char *name; /* SSYNC_SOURCE_DEFAULT_NAME or NAME: reports and markers name the source by it */
     ssync_source_type type;
     char *path;
     ssync_cfg_list ca;        /* trust anchors: the issuing CA certificates and their chain */
@@ -37,9 +43,18 @@ typedef struct ssync_source_cfg {
     char *manifest;           /* pfx source: the manifest (default: manifest.csv in path) */
     char *requester; /* edb source: only requests of this $RequesterName ("DOMAIN\\user") */
     int incremental; /* edb source: only requests after the last one a sync completed */
+    /* kra_key, kra_cert, kra_password_file, kra_password_env: this source's own KRA keys
+     * (key.n == 0: the [kra] section's); the strings are owned by the configuration */
+    ssync_kra_cfg kra;
 } ssync_source_cfg;
 
 typedef struct ssync_source ssync_source;
+
+/* cfg's name, SSYNC_SOURCE_DEFAULT_NAME when it has none (a section filled by defaults alone). */
+static inline const char *ssync_source_name(const ssync_source_cfg *cfg)
+{
+    return cfg && cfg->name ? cfg->name : SSYNC_SOURCE_DEFAULT_NAME;
+}
 
 /* What a run lends its source; every pointer must outlive the source (the CRLs excepted: the
  * source keeps its own references). */
@@ -89,6 +104,8 @@ const ssync_source_cfg *ssync_source_config(const ssync_source *s);
  * caller's (ssync_plan_scan). */
 ssync_code ssync_source_scan(ssync_source *s, const ssync_plan_target *t, ssync_plan *out,
                              ssync_error *err);
+/* 1 when it was scanned by s (its source name is s's; an item without one belongs to any). */
+int ssync_source_owns(const ssync_source *s, const ssync_plan_item *it);
 /* Builds the Graph record of an item this source scanned: the key is read again (blob file,
  * PKCS#12, or the .edb row by request id). upn: the user to name. pfx and edb refuse an item
  * whose certificate changed since the plan; the caller compares out->info.thumbprint with the
@@ -107,7 +124,8 @@ ssync_code ssync_source_check(ssync_source *s, ssync_source_check_result *out, s
 int ssync_source_find(ssync_source *s, const char *const *thumbprints, size_t n,
                       int include_expired, char **where);
 /* After a sync without failures: remembers what the next run may skip (edb incremental: the
- * highest request id of p, in env.journal). Does nothing for the other sources. */
+ * highest request id of p's items of this source, in env.journal, under a key of the source's
+ * name). Does nothing for the other sources. */
 ssync_code ssync_source_commit(ssync_source *s, const ssync_plan *p, ssync_error *err);
 void ssync_source_close(ssync_source *s);
 

@@ -37,9 +37,17 @@ typedef struct ssync_intune_cfg {
     int timeout; /* seconds per request */
 } ssync_intune_cfg;
 
+/* At most this many [source "NAME"] sections. */
+#define SSYNC_CFG_MAX_SOURCES 16
+
 typedef struct ssync_config {
-    char *path; /* the file this came from */
-    ssync_source_cfg source;
+    char *path;              /* the file this came from */
+    ssync_source_cfg source; /* [source], named "default" */
+    int source_given;        /* [source] has a key */
+    /* the [source "NAME"] sections in file order (an array of SSYNC_CFG_MAX_SOURCES, NULL when
+     * there is none); the run's sources are ssync_config_source_at */
+    ssync_source_cfg *named;
+    size_t n_named;
     ssync_kra_cfg kra; /* its lists and strings are owned here (password_file: at most one) */
     struct {
         char *public_key;
@@ -82,6 +90,11 @@ ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *e
 ssync_code ssync_config_parse_string(const char *text, const char *name, ssync_config *cfg,
                                      ssync_error *err);
 void ssync_config_defaults(ssync_config *cfg);
+/* The sources of a run, in file order: [source] (when it has a key, or when there is no named
+ * section: the single-source configuration of old) and every [source "NAME"]. Never 0. */
+size_t ssync_config_source_count(const ssync_config *cfg);
+/* The i-th source of the run (i < ssync_config_source_count), else NULL. */
+const ssync_source_cfg *ssync_config_source_at(const ssync_config *cfg, size_t i);
 /* For messages about client_secret_env and password_env: the name when it looks like a
  * conventional variable name (capitals, digits, _), else a placeholder, since an administrator may
  * have put the secret itself there. Never NULL. */

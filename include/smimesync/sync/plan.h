@@ -36,6 +36,10 @@ void ssync_plan_policy_from_config(const ssync_config *cfg, ssync_plan_policy *o
  * reason. */
 ssync_code ssync_plan_scan(ssync_source *src, const ssync_plan_target *target, ssync_plan *out,
                            ssync_error *err);
+/* A run of several sources: the same certificate (thumbprint) scanned from two sources is kept
+ * once (a recovered copy before one that failed, one in scope before a filtered one, then the
+ * first source), revoked when any copy is. *dropped: how many copies left the plan. */
+ssync_code ssync_plan_merge_duplicates(ssync_plan *p, size_t *dropped, ssync_error *err);
 /* Finds the user of every item still in scope: the SAN UPN (by userPrincipalName); else the
  * [source] user_map's UPN for one of the certificate's identities; else the SAN e-mails (by
  * mail, then proxyAddresses). Lookups are batched, one call per kind, distinct keys only, and

@@ -41,8 +41,12 @@ typedef struct ssync_run_hooks {
 
 typedef struct ssync_sync_params {
     ssync_graph *graph;
-    ssync_journal *journal;         /* required */
-    ssync_source *source;           /* the source the plan was scanned from */
+    ssync_journal *journal; /* required */
+    ssync_source *source;   /* the source the plan was scanned from */
+    /* a plan scanned from several sources: each item is exported by the source it names
+     * (ssync_source_owns); n_sources == 0: every item by source */
+    ssync_source *const *sources;
+    size_t n_sources;
     const ssync_exporter *exporter; /* the record options; its connector key is loaded here */
     const char *connector_key;      /* [connector] public_key */
     const ssync_pfx_list *listing;  /* the run's full listing, or NULL in a targeted run */

@@ -100,15 +100,28 @@ static void query_from_config(const ssync_source_cfg *cfg, ssync_edb_query *q)
 }
 
 /* The last request id an incremental run took in, from the run's journal. */
-static ssync_code last_id(ssync_journal *j, long long *id, ssync_error *err)
+/* The journal key of a source's marker: "default" ([source]) keeps the key of the
+ * single-source versions, a named source has its own. */
+static const char *marker_key(const ssync_source_cfg *cfg, char *buf, size_t size)
 {
+    const char *name = ssync_source_name(cfg);
+    if (strcmp(name, SSYNC_SOURCE_DEFAULT_NAME) == 0)
+        return EDB_META_LAST_ID;
+    snprintf(buf, size, "%s.%s", EDB_META_LAST_ID, name);
+    return buf;
+}
+
+static ssync_code last_id(const ssync_source_cfg *cfg, ssync_journal *j, long long *id,
+                          ssync_error *err)
+{
+    char key[128];
     *id = 0;
     if (!j)
         return ssync_fail(err, SSYNC_ERR_CONFIG,
                           "[source] incremental needs [state] path (the journal keeps the last "
                           "request id)");
     char *v = NULL;
-    ssync_code rc = ssync_journal_meta_get(j, EDB_META_LAST_ID, &v, err);
+    ssync_code rc = ssync_journal_meta_get(j, marker_key(cfg, key, sizeof key), &v, err);
     if (rc == SSYNC_OK && v)
         *id = strtoll(v, NULL, 10);
     free(v);
@@ -189,7 +202,7 @@ static ssync_code edb_scan(ssync_source *src, const ssync_plan_target *target, s
     if (target && target->request_id)
         q.request_id = strtoll(target->request_id, NULL, 10);
     else if (cfg->incremental)
-        rc = last_id(src->env.journal, &q.after_id, err);
+        rc = last_id(cfg, src->env.journal, &q.after_id, err);
     ssync_edb_db *db = NULL;
     if (rc == SSYNC_OK)
         rc = open_db(cfg, &db, err);
@@ -338,15 +351,16 @@ static ssync_code edb_commit(ssync_source *src, const ssync_plan *p, ssync_error
     for (size_t i = 0; i < p->count; i++)
         if (p->items[i].request_id > max)
             max = p->items[i].request_id;
-    char *old = NULL;
-    ssync_code rc = ssync_journal_meta_get(j, EDB_META_LAST_ID, &old, err);
+    char *old = NULL, key[128];
+    const char *k = marker_key(src->cfg, key, sizeof key);
+    ssync_code rc = ssync_journal_meta_get(j, k, &old, err);
     long long prev = old ? strtoll(old, NULL, 10) : 0;
     free(old);
     if (rc != SSYNC_OK || max <= prev)
         return rc;
     char buf[32];
     snprintf(buf, sizeof buf, "%lld", max);
-    return ssync_journal_meta_set(j, EDB_META_LAST_ID, buf, err);
+    return ssync_journal_meta_set(j, k, buf, err);
 }
 
 const ssync_source_ops ssync_source_edb = {

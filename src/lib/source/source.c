@@ -76,7 +76,16 @@ ssync_code ssync_source_scan(ssync_source *s, const ssync_plan_target *t, ssync_
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_scan");
     if (ssync_trust_count(s->env.trust) == 0)
         return ssync_fail(err, SSYNC_ERR_CONFIG, "%s", SSYNC_SOURCE_NO_CA);
-    return s->ops->scan(s, t, out, err);
+    size_t first = out->count;
+    ssync_code rc = s->ops->scan(s, t, out, err);
+    for (size_t i = first; i < out->count; i++)
+        out->items[i].source = ssync_source_name(s->cfg);
+    return rc;
+}
+
+int ssync_source_owns(const ssync_source *s, const ssync_plan_item *it)
+{
+    return s && it && (!it->source || strcmp(it->source, ssync_source_name(s->cfg)) == 0);
 }
 
 ssync_code ssync_source_export(ssync_source *s, const ssync_exporter *ex, const ssync_plan_item *it,
@@ -84,7 +93,11 @@ ssync_code ssync_source_export(ssync_source *s, const ssync_exporter *ex, const 
 {
     if (!s || !ex || !it || !out)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_export");
-    return s->ops->export(s, ex, it, upn, out, err);
+    /* the source's own KRA keys (a source of a run of several may have its own) */
+    ssync_exporter own = *ex;
+    if (s->env.kras)
+        own.kras = s->env.kras;
+    return s->ops->export(s, &own, it, upn, out, err);
 }
 
 ssync_code ssync_source_check(ssync_source *s, ssync_source_check_result *out, ssync_error *err)
@@ -109,7 +122,19 @@ ssync_code ssync_source_commit(ssync_source *s, const ssync_plan *p, ssync_error
 {
     if (!s || !p)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_source_commit");
-    return s->ops->commit ? s->ops->commit(s, p, err) : SSYNC_OK;
+    if (!s->ops->commit)
+        return SSYNC_OK;
+    /* the source sees its own items only (a run of several sources has one plan): a shallow
+     * view, the items stay the plan's */
+    ssync_plan own = {calloc(p->count ? p->count : 1, sizeof *own.items), 0, p->count};
+    if (!own.items)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    for (size_t i = 0; i < p->count; i++)
+        if (ssync_source_owns(s, &p->items[i]))
+            own.items[own.count++] = p->items[i];
+    ssync_code rc = s->ops->commit(s, &own, err);
+    free(own.items);
+    return rc;
 }
 
 void ssync_source_close(ssync_source *s)

@@ -1,6 +1,7 @@
 #include "sync/config.h"
 
 #include "common/fileio.h"
+#include "sync/config_text.h"
 
 #include <ini.h>
 #include <limits.h>
@@ -54,6 +55,10 @@ static const key_def keys[] = {
     {"source", "manifest", K_PATH, F(source.manifest), 0, 0, 0},
     {"source", "requester", K_STR, F(source.requester), 0, 0, 0},
     {"source", "incremental", K_BOOL, F(source.incremental), 0, 0, 0},
+    {"source", "kra_key", K_PATHS, F(source.kra.key), 0, 0, 0},
+    {"source", "kra_cert", K_PATHS, F(source.kra.cert), 0, 0, 0},
+    {"source", "kra_password_file", K_PATH1, F(source.kra.password_file), 0, 0, 0},
+    {"source", "kra_password_env", K_ENV, F(source.kra.password_env), 0, 0, 0},
     {"kra", "key", K_PATHS, F(kra.key), 0, 0, 0},
     {"kra", "cert", K_PATHS, F(kra.cert), 0, 0, 0},
     {"kra", "password_file", K_PATH1, F(kra.password_file), 0, 0, 0},
@@ -94,12 +99,15 @@ static const key_def keys[] = {
 };
 #undef F
 
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
 typedef struct {
     ssync_config *cfg;
     const char *name; /* for messages */
     char *dir;        /* directory of the config file, for relative paths */
     char problem[300];
-    int seen[sizeof keys / sizeof keys[0]];
+    int seen[N_KEYS];
+    int seen_named[SSYNC_CFG_MAX_SOURCES][N_KEYS]; /* per [source "NAME"] */
 } parse_ctx;
 
 void ssync_config_defaults(ssync_config *cfg)
@@ -124,27 +132,6 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->state.user_cache_hours = 24;
     cfg->state.user_negative_cache_minutes = 60;
     cfg->state.lock_wait = -1;
-}
-
-/* [A-Za-z_][A-Za-z0-9_]*, 1 to 64 characters */
-static int env_name_ok(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (!(s[n] == '_' || (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
-              (n > 0 && s[n] >= '0' && s[n] <= '9')))
-            return 0;
-    return n > 0 && n <= 64;
-}
-
-const char *ssync_env_name_shown(const char *name)
-{
-    if (!name || !env_name_ok(name))
-        return "(name not shown)";
-    for (const char *p = name; *p; p++)
-        if (*p >= 'a' && *p <= 'z')
-            return "(name not shown: not in capitals, it might be the secret itself)";
-    return name;
 }
 
 static char *trimmed_dup(const char *s, size_t len)
@@ -298,16 +285,16 @@ static int set_paths(parse_ctx *ctx, ssync_kra_paths *paths, const char *value, 
     return 1;
 }
 
-static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
+/* field: where the key's value goes (a [source "NAME"] key goes to that section's struct) */
+static int set_value(parse_ctx *ctx, const key_def *k, void *field, const char *value)
 {
     char *base = (char *)ctx->cfg;
-    void *field = base + k->off;
     ssync_error e = {0};
     long n;
     switch (k->kind) {
     case K_ENV:
         /* the value is never repeated: it may be the secret itself, given by mistake */
-        if (!env_name_ok(value))
+        if (!ssync_config_env_name_ok(value))
             return snprintf(ctx->problem, sizeof ctx->problem,
                             "not the name of an environment variable (letters, digits and _, "
                             "at most 64): name the variable that holds the secret, not the "
@@ -441,22 +428,59 @@ static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
     return 0;
 }
 
+/* The [source "NAME"] section's struct (added at its first key; the headers were checked by
+ * check_sections), or NULL. */
+static ssync_source_cfg *named_source(parse_ctx *ctx, const char *name, size_t *index)
+{
+    ssync_config *cfg = ctx->cfg;
+    for (size_t i = 0; i < cfg->n_named; i++)
+        if (strcmp(cfg->named[i].name, name) == 0)
+            return *index = i, &cfg->named[i];
+    if (cfg->n_named == SSYNC_CFG_MAX_SOURCES)
+        return NULL;
+    if (!cfg->named && !(cfg->named = calloc(SSYNC_CFG_MAX_SOURCES, sizeof *cfg->named)))
+        return NULL;
+    ssync_source_cfg *s = &cfg->named[cfg->n_named];
+    if (!(s->name = strdup(name)))
+        return NULL;
+    s->type = SSYNC_SOURCE_BLOBS;
+    *index = cfg->n_named++;
+    return s;
+}
+
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
     parse_ctx *ctx = user;
     if (ctx->problem[0])
         return 1; /* keep the first problem; inih reports the first failing line */
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (strcmp(keys[i].section, section) || strcmp(keys[i].name, name))
+    char source_name[80];
+    section_kind kind = ssync_config_section_kind(section, source_name, sizeof source_name);
+    char *base = (char *)ctx->cfg;
+    int *seen = ctx->seen;
+    const char *keys_section = section;
+    if (kind == SEC_SOURCE)
+        ctx->cfg->source_given = 1;
+    if (kind == SEC_NAMED) {
+        size_t j = 0;
+        ssync_source_cfg *s = named_source(ctx, source_name, &j);
+        if (!s)
+            return snprintf(ctx->problem, sizeof ctx->problem, "[%s]: out of memory", section), 0;
+        /* the section's keys are those of [source], at the same place in its own struct */
+        base = (char *)s - offsetof(ssync_config, source);
+        seen = ctx->seen_named[j];
+        keys_section = "source";
+    }
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].section, keys_section) || strcmp(keys[i].name, name))
             continue;
-        if (ctx->seen[i]) {
+        if (seen[i]) {
             snprintf(ctx->problem, sizeof ctx->problem, "key '%s' in [%s]: given twice", name,
                      section);
             return 0;
         }
-        ctx->seen[i] = 1;
+        seen[i] = 1;
         char local[300];
-        if (!set_value(ctx, &keys[i], value)) {
+        if (!set_value(ctx, &keys[i], base + keys[i].off, value)) {
             snprintf(local, sizeof local, "%s", ctx->problem);
             snprintf(ctx->problem, sizeof ctx->problem, "key '%s' in [%s]: %.200s", name, section,
                      local);
@@ -465,8 +489,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         return 1;
     }
     int known_section = 0;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        known_section |= !strcmp(keys[i].section, section);
+    for (size_t i = 0; i < N_KEYS; i++)
+        known_section |= !strcmp(keys[i].section, keys_section);
     if (!known_section)
         snprintf(ctx->problem, sizeof ctx->problem, "unknown section [%s] (key '%s')", section,
                  name);
@@ -478,6 +502,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 static ssync_code finish(parse_ctx *ctx, int rc, ssync_error *err)
 {
     free(ctx->dir);
+    if (!ctx->cfg->source.name && !(ctx->cfg->source.name = strdup(SSYNC_SOURCE_DEFAULT_NAME)))
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     if (rc == -1)
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: cannot read the configuration file",
                           ctx->name);
@@ -488,35 +514,17 @@ static ssync_code finish(parse_ctx *ctx, int rc, ssync_error *err)
                           ctx->problem[0] ? ctx->problem : "not a key = value line");
     if (ctx->cfg->kra.cert.n > ctx->cfg->kra.key.n)
         return ssync_fail(err, SSYNC_ERR_CONFIG, "%s: [kra] lists more certs than keys", ctx->name);
-    return SSYNC_OK;
-}
-
-/* inih reads a line into a buffer of INI_MAX_LINE bytes and parses what does not fit as one
- * more line: the tail of a long comment became a live setting, a long pkcs11: URI was cut. Every
- * line (comments too) must fit, and a NUL byte (which would end a value early) is refused. */
-#define MAX_LINE (INI_MAX_LINE - 2) /* bytes before the '\n' */
-#define MAX_CONFIG_FILE (1024u * 1024u)
-
-static ssync_code check_lines(const char *name, const char *text, size_t len, ssync_error *err)
-{
-    size_t line = 1, start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && text[i] == '\0')
+    for (size_t i = 0; i < ssync_config_source_count(ctx->cfg); i++) {
+        const ssync_source_cfg *s = ssync_config_source_at(ctx->cfg, i);
+        if (s->kra.cert.n > s->kra.key.n)
             return ssync_fail(err, SSYNC_ERR_CONFIG,
-                              "%s:%zu: a NUL byte in the line: refused (a value would end early)",
-                              name, line);
-        if (i < len && text[i] != '\n')
-            continue;
-        if (i - start > MAX_LINE)
-            return ssync_fail(err, SSYNC_ERR_CONFIG,
-                              "%s:%zu: the line is longer than %d bytes: refused (shorten it; a "
-                              "longer line would be split)",
-                              name, line, MAX_LINE);
-        line++;
-        start = i + 1;
+                              "%s: source \"%s\": kra_cert lists more certs than kra_key keys",
+                              ctx->name, s->name);
     }
     return SSYNC_OK;
 }
+
+#define MAX_CONFIG_FILE (1024u * 1024u)
 
 ssync_code ssync_config_parse_string(const char *text, const char *name, ssync_config *cfg,
                                      ssync_error *err)
@@ -524,10 +532,18 @@ ssync_code ssync_config_parse_string(const char *text, const char *name, ssync_c
     if (!text || !cfg)
         return ssync_fail(err, SSYNC_ERR_ARG, "no configuration");
     ssync_config_defaults(cfg);
-    parse_ctx ctx = {.cfg = cfg, .name = name ? name : "config"};
-    if (check_lines(ctx.name, text, strlen(text), err) != SSYNC_OK)
-        return SSYNC_ERR_CONFIG;
-    return finish(&ctx, ini_parse_string(text, on_entry, &ctx), err);
+    parse_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    ctx->cfg = cfg;
+    ctx->name = name ? name : "config";
+    ssync_code rc = ssync_config_check_lines(ctx->name, text, strlen(text), err);
+    if (rc == SSYNC_OK)
+        rc = ssync_config_check_sections(ctx->name, text, strlen(text), err);
+    if (rc == SSYNC_OK)
+        rc = finish(ctx, ini_parse_string(text, on_entry, ctx), err);
+    free(ctx);
+    return rc;
 }
 
 ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *err)
@@ -551,29 +567,36 @@ ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *e
         return ssync_fail(err, re.code == SSYNC_ERR_NOMEM ? SSYNC_ERR_NOMEM : SSYNC_ERR_FILE_OPEN,
                           "%s: cannot read the configuration file (%s)", path, why);
     }
-    ssync_code rc = check_lines(path, (const char *)text.data, text.len, err);
+    ssync_code rc = ssync_config_check_lines(path, (const char *)text.data, text.len, err);
+    if (rc == SSYNC_OK)
+        rc = ssync_config_check_sections(path, (const char *)text.data, text.len, err);
+    parse_ctx *ctx = rc == SSYNC_OK ? calloc(1, sizeof *ctx) : NULL;
+    if (rc == SSYNC_OK && !ctx)
+        rc = ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     if (rc != SSYNC_OK) {
         ssync_buf_free(&text);
         return rc;
     }
-    parse_ctx ctx = {.cfg = cfg, .name = path};
+    ctx->cfg = cfg;
+    ctx->name = path;
     const char *slash = strrchr(path, '/');
-    ctx.dir = slash ? trimmed_dup(path, (size_t)(slash - path)) : strdup(".");
-    if (ctx.dir && !ctx.dir[0]) {
-        free(ctx.dir);
-        ctx.dir = strdup("/");
+    ctx->dir = slash ? trimmed_dup(path, (size_t)(slash - path)) : strdup(".");
+    if (ctx->dir && !ctx->dir[0]) {
+        free(ctx->dir);
+        ctx->dir = strdup("/");
     }
-    rc = finish(&ctx, ini_parse_string((const char *)text.data, on_entry, &ctx), err);
+    rc = finish(ctx, ini_parse_string((const char *)text.data, on_entry, ctx), err);
+    free(ctx);
     ssync_buf_free(&text);
     return rc;
 }
 
-void ssync_config_free(ssync_config *cfg)
+/* The values of the keys of one section (base: where its keys' offsets start). */
+static void free_fields(char *base, const char *section)
 {
-    if (!cfg)
-        return;
-    char *base = (char *)cfg;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (section && strcmp(keys[i].section, section) != 0)
+            continue;
         void *field = base + keys[i].off;
         if (keys[i].kind == K_STR || keys[i].kind == K_ENV || keys[i].kind == K_PATH ||
             keys[i].kind == K_URL) {
@@ -586,6 +609,19 @@ void ssync_config_free(ssync_config *cfg)
             free_paths(field);
         }
     }
+}
+
+void ssync_config_free(ssync_config *cfg)
+{
+    if (!cfg)
+        return;
+    free_fields((char *)cfg, NULL);
+    for (size_t i = 0; cfg->named && i < cfg->n_named; i++) {
+        free_fields((char *)&cfg->named[i] - offsetof(ssync_config, source), "source");
+        free(cfg->named[i].name);
+    }
+    free(cfg->named);
+    free(cfg->source.name);
     free(cfg->path);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -81,6 +81,74 @@ ssync_code ssync_plan_scan(ssync_source *src, const ssync_plan_target *target, s
     return SSYNC_OK;
 }
 
+/* The same certificate from two sources: sorted by thumbprint, the one to keep first. */
+typedef struct dup_ref {
+    const ssync_plan_item *it;
+    size_t idx;
+} dup_ref;
+
+static int by_thumbprint_keeper_first(const void *pa, const void *pb)
+{
+    const dup_ref *a = pa, *b = pb;
+    int c = strcmp(a->it->thumbprint, b->it->thumbprint);
+    if (c)
+        return c;
+    if ((a->it->code == SSYNC_OK) != (b->it->code == SSYNC_OK)) /* recovered first */
+        return a->it->code == SSYNC_OK ? -1 : 1;
+    if (a->it->filtered != b->it->filtered) /* in scope first */
+        return a->it->filtered ? 1 : -1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx; /* then the first source */
+}
+
+typedef struct drop_ctx {
+    const ssync_plan *p;
+    const unsigned char *drop;
+} drop_ctx;
+
+static int not_dropped(void *ctx, const ssync_plan_item *it)
+{
+    const drop_ctx *d = ctx;
+    return !d->drop[(size_t)(it - d->p->items)];
+}
+
+ssync_code ssync_plan_merge_duplicates(ssync_plan *p, size_t *dropped, ssync_error *err)
+{
+    if (dropped)
+        *dropped = 0;
+    if (!p)
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_plan_merge_duplicates");
+    dup_ref *refs = calloc(p->count ? p->count : 1, sizeof *refs);
+    unsigned char *drop = calloc(p->count ? p->count : 1, 1);
+    if (!refs || !drop) {
+        free(refs);
+        free(drop);
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    }
+    size_t n = 0, count = 0;
+    for (size_t i = 0; i < p->count; i++)
+        if (p->items[i].thumbprint[0])
+            refs[n++] = (dup_ref){&p->items[i], i};
+    qsort(refs, n, sizeof *refs, by_thumbprint_keeper_first);
+    for (size_t r = 1, keep = 0; r < n; r++) {
+        if (strcmp(refs[r].it->thumbprint, refs[keep].it->thumbprint) != 0) {
+            keep = r;
+            continue;
+        }
+        /* revoked on any source's CRL: revoked */
+        p->items[refs[keep].idx].revoked |= refs[r].it->revoked;
+        drop[refs[r].idx] = 1;
+        count++;
+    }
+    drop_ctx d = {p, drop};
+    if (count)
+        ssync_plan_keep_if(p, not_dropped, &d);
+    free(refs);
+    free(drop);
+    if (dropped)
+        *dropped = count;
+    return SSYNC_OK;
+}
+
 /* a is newer than b: later notAfter, then (a total order) the larger thumbprint */
 static int newer(const ssync_plan_item *a, const ssync_plan_item *b)
 {

@@ -3,6 +3,7 @@
 #include "sync/plan.h"
 
 #include "sync/filter.h"
+#include "sync/user_rules.h"
 #include "sync/usermap.h"
 #include "common/uuid.h"
 
@@ -201,8 +202,9 @@ static ssync_code lookup_cached(ssync_graph *g, ssync_journal *j, int hours, ssy
 }
 
 /* The user_map's UPN for the first identity of the certificate that has one. */
-static const char *mapped_upn(const ssync_usermap *map, const ssync_plan_item *it)
+static const char *mapped_upn(const ssync_user_rules *rules, const ssync_plan_item *it)
 {
+    const ssync_usermap *map = ssync_user_rules_map(rules, it);
     const char *u = ssync_usermap_find(map, it->san_upn);
     for (size_t i = 0; !u && i < it->n_emails; i++)
         u = ssync_usermap_find(map, it->emails[i]);
@@ -265,7 +267,7 @@ static const char *cert_via(const char *s)
  * [state] user_negative_cache_minutes only: long enough that an immediate second run does not
  * ask the directory again, short enough that a user created meanwhile is soon seen (and
  * `--refresh-users` forgets the cache at once). The user_map must not name a user for it. */
-static int negative_hit(const ssync_cached_user *c, double stored_ok, const ssync_usermap *map,
+static int negative_hit(const ssync_cached_user *c, double stored_ok, const ssync_user_rules *map,
                         const ssync_plan_item *it)
 {
     return strcmp(c->via, "none") == 0 && stored_ok && !mapped_upn(map, it);
@@ -282,7 +284,7 @@ static int names_san_mail(const ssync_plan_item *it, const ssync_cached_user *c)
 }
 
 static ssync_code from_cert_cache(ssync_journal *j, int hours, int negative_minutes,
-                                  const ssync_usermap *map, ssync_plan *p, char *from_cache,
+                                  const ssync_user_rules *map, ssync_plan *p, char *from_cache,
                                   ssync_error *err)
 {
     if (!j || hours <= 0)
@@ -361,7 +363,7 @@ static ssync_code to_cert_cache(ssync_journal *j, int hours, int negative, const
 /* Phase 1: SAN UPNs and user_map UPNs, in one batched call. Items left for the mail phase get
  * pending[i] = 1. */
 static ssync_code by_upn(ssync_graph *g, const ssync_config *cfg, ssync_journal *j,
-                         const ssync_usermap *map, ssync_plan *p, const char *known_absent,
+                         const ssync_user_rules *map, ssync_plan *p, const char *known_absent,
                          char *pending, ssync_error *err)
 {
     const char **keys = calloc(2 * p->count + 1, sizeof *keys);
@@ -461,41 +463,17 @@ static ssync_code by_mail(ssync_graph *g, const ssync_config *cfg, ssync_journal
     return rc;
 }
 
-/* The group's members become the user filter's group set, fetched only when some item needs
- * them. */
-static ssync_code load_group(ssync_graph *g, const ssync_config *cfg, const ssync_plan *p,
-                             ssync_user_filter *uf, ssync_error *err)
-{
-    int needed = 0;
-    for (size_t i = 0; !needed && i < p->count; i++)
-        needed = p->items[i].user_found && !p->items[i].filtered;
-    if (!cfg->source.group || !needed)
-        return SSYNC_OK;
-    ssync_group_members m = {0};
-    ssync_code rc = ssync_graph_group_members(g, cfg->source.group, &m, err);
-    if (rc != SSYNC_OK) {
-        ssync_group_members_free(&m);
-        return ssync_error_prefix(err, "[source] group %.80s: ", cfg->source.group);
-    }
-    for (size_t i = 0; rc == SSYNC_OK && i < m.count; i++)
-        if (m.upns[i])
-            rc = ssync_upn_set_add(&uf->group, m.upns[i], err);
-    ssync_group_members_free(&m);
-    ssync_upn_set_seal(&uf->group);
-    uf->has_group = 1;
-    return rc;
-}
-
 typedef struct keep_ctx {
     const ssync_plan_target *t;
-    const ssync_usermap *map;
+    const ssync_user_rules *map;
 } keep_ctx;
 
 /* Before the lookups: the items whose certificate names the target user. */
 static int names_target(void *ctx, const ssync_plan_item *it)
 {
     const keep_ctx *k = ctx;
-    return it->code == SSYNC_OK && ssync_target_names_user(k->t, it, k->map);
+    return it->code == SSYNC_OK &&
+           ssync_target_names_user(k->t, it, ssync_user_rules_map(k->map, it));
 }
 
 /* After them: not those that turned out to belong to someone else. */
@@ -531,14 +509,13 @@ ssync_code ssync_plan_resolve(ssync_graph *g, const ssync_config *cfg,
 {
     if (!g || !cfg || !p || !listing)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_plan_resolve");
-    ssync_usermap map = {0};
-    ssync_user_filter uf = {0};
+    ssync_user_rules map; /* each source's user_map and user filters */
     char *pending = NULL, *from_cache = NULL;
     ssync_code rc = ssync_target_check(target, err);
-    if (rc == SSYNC_OK && cfg->source.user_map)
-        rc = ssync_usermap_load(cfg->source.user_map, &map, err);
     if (rc == SSYNC_OK)
-        rc = ssync_user_filter_load(&cfg->source, &uf, err);
+        rc = ssync_user_rules_load(cfg, &map, err);
+    else
+        memset(&map, 0, sizeof map);
     keep_ctx kc = {target, &map};
     if (rc == SSYNC_OK && target && target->user)
         ssync_plan_keep_if(p, names_target, &kc);
@@ -562,14 +539,15 @@ ssync_code ssync_plan_resolve(ssync_graph *g, const ssync_config *cfg,
     if (rc == SSYNC_OK && target && target->user)
         ssync_plan_keep_if(p, resolved_to_target, &kc);
     if (rc == SSYNC_OK)
-        rc = load_group(g, cfg, p, &uf, err);
+        rc = ssync_user_rules_load_groups(&map, g, p, err);
     for (size_t i = 0; rc == SSYNC_OK && i < p->count; i++) {
         ssync_plan_item *it = &p->items[i];
         if (it->code != SSYNC_OK || !it->user_found || it->filtered)
             continue;
         char text[256];
         text[0] = '\0';
-        if (!ssync_user_filter_check(&uf, it->upn, text, sizeof text)) {
+        if (!ssync_user_filter_check(ssync_user_rules_filter(&map, it), it->upn, text,
+                                     sizeof text)) {
             it->filtered = 1;
             ssync_plan_note(&it->reason, "%s", text);
         } else {
@@ -580,8 +558,7 @@ ssync_code ssync_plan_resolve(ssync_graph *g, const ssync_config *cfg,
     }
     free(pending);
     free(from_cache);
-    ssync_usermap_free(&map);
-    ssync_user_filter_free(&uf);
+    ssync_user_rules_free(&map);
     if (rc != SSYNC_OK)
         return rc;
     if (ssync_plan_target_empty(target))

@@ -32,6 +32,15 @@ struct sync_run {
     ssync_logf((s)->prm->hooks ? (s)->prm->hooks->log : NULL,                                      \
                (s)->prm->hooks ? (s)->prm->hooks->log_ctx : NULL, __VA_ARGS__)
 
+/* " (source NAME)" for an item of a named source, "" for [source]'s: a failure line names it */
+static const char *source_note(const ssync_plan_item *it, char *buf, size_t n)
+{
+    if (!it->source || strcmp(it->source, SSYNC_SOURCE_DEFAULT_NAME) == 0)
+        return "";
+    snprintf(buf, n, " (source %s)", it->source);
+    return buf;
+}
+
 static void progress(const struct sync_run *s)
 {
     const ssync_run_hooks *h = s->prm->hooks;
@@ -104,9 +113,10 @@ static void on_done(void *ctx, ssync_graph_op *op)
         res->error = msg ? msg : strdup("failed");
         res->code = op->result;
         const ssync_plan_item *it = &s->plan->items[so->item];
-        say(s, SSYNC_LOG_ERROR, "%s %s for %s: %s",
+        char note[64];
+        say(s, SSYNC_LOG_ERROR, "%s %s for %s%s: %s",
             op->kind == SSYNC_OP_CREATE ? "upload" : "remove", it->thumbprint,
-            it->upn ? it->upn : "-", res->error);
+            it->upn ? it->upn : "-", source_note(it, note, sizeof note), res->error);
     }
     progress(s);
 }
@@ -162,6 +172,15 @@ struct prep_job {
     size_t window;
 };
 
+/* The source that scanned it: only that source exports it. */
+static ssync_source *source_of(const ssync_sync_params *prm, const ssync_plan_item *it)
+{
+    for (size_t i = 0; i < prm->n_sources; i++)
+        if (ssync_source_owns(prm->sources[i], it))
+            return prm->sources[i];
+    return prm->source;
+}
+
 static void prepare_one(void *ctx, size_t k)
 {
     struct prep_job *pj = ctx;
@@ -174,7 +193,7 @@ static void prepare_one(void *ctx, size_t k)
         return;
     ssync_error e = {0};
     ssync_export_result res = {0};
-    if (ssync_source_export(pj->s->prm->source, pj->ex, it, it->upn, &res, &e) != SSYNC_OK) {
+    if (ssync_source_export(source_of(pj->s->prm, it), pj->ex, it, it->upn, &res, &e) != SSYNC_OK) {
         slot->error = strdup(e.msg[0] ? e.msg : "failed");
         slot->code = e.code != SSYNC_OK ? e.code : SSYNC_ERR_INTERNAL;
     } else if (strcmp(res.info.thumbprint, it->thumbprint) != 0) {
@@ -216,8 +235,10 @@ static int take_chunk(struct sync_run *s, ssync_journal *j, ssync_pool *pool, st
             if (slot->error) {
                 s->results[i].error = slot->error;
                 s->results[i].code = slot->code;
-                say(s, SSYNC_LOG_ERROR, "%s: %s",
-                    it->path ? ssync_basename(it->path) : it->thumbprint, slot->error);
+                char note[64];
+                say(s, SSYNC_LOG_ERROR, "%s%s: %s",
+                    it->path ? ssync_basename(it->path) : it->thumbprint,
+                    source_note(it, note, sizeof note), slot->error);
                 s->finished++;
             }
             json_decref(slot->record);
