@@ -76,17 +76,6 @@ static void open_journal(struct cli_plan_run *r)
                 fatal ? "" : " (going on without the journal)");
 }
 
-void cli_plan_problem(struct cli_plan_run *r, const char *what, const char *path,
-                      const ssync_error *e, const char *effect)
-{
-    if (!r->problems && !(r->problems = json_array()))
-        return;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "what", what, "path", path ? path : "",
-                          "code", ssync_code_name(e->code), "error", e->msg, "effect", effect);
-    if (o)
-        json_array_append_new(r->problems, o);
-}
-
 static void lock_waiting(void *ctx, pid_t holder)
 {
     struct cli_plan_run *r = ctx;

@@ -58,9 +58,6 @@ struct cli_plan_run {
 int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o);
 /* The target of a targeted run, NULL for the whole source. */
 const ssync_plan_target *cli_plan_target(const struct cli_plan_run *r);
-/* Records a run-level failure (what: "crl", ...; path: the file) for the report's "problems". */
-void cli_plan_problem(struct cli_plan_run *r, const char *what, const char *path,
-                      const ssync_error *e, const char *effect);
 /* Builds the report document (results: NULL for a plan; see cli_report.h), prints it on
  * stdout (table, or JSON with --json), logs each item warning, and writes --report FILE.
  * Returns the report (the caller frees it with cli_report_free), NULL on memory. */

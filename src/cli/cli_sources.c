@@ -22,6 +22,17 @@ int cli_sources_named(const struct cli_plan_run *r)
     return r->cfg && r->cfg->n_named > 0;
 }
 
+void cli_plan_problem(struct cli_plan_run *r, const char *what, const char *path,
+                      const ssync_error *e, const char *effect)
+{
+    if (!r->problems && !(r->problems = json_array()))
+        return;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "what", what, "path", path ? path : "",
+                          "code", ssync_code_name(e->code), "error", e->msg, "effect", effect);
+    if (o)
+        json_array_append_new(r->problems, o);
+}
+
 /* The source's CRLs: one that does not load fails the source; one its ca did not sign is
  * ignored (no removal is made on it) and fails the run (crl_failed). */
 static ssync_code load_crls(struct cli_plan_run *r, struct cli_source *cs, X509_CRL **crls,

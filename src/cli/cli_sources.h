@@ -5,6 +5,8 @@
 #ifndef SSYNC_CLI_SOURCES_H
 #define SSYNC_CLI_SOURCES_H
 
+#include "common/errors.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -41,6 +43,10 @@ json_t *cli_sources_json(const struct cli_plan_run *r);
  * searched. */
 int cli_sources_search(const struct ssync_config *cfg, const char *const *tps, size_t n,
                        char **where);
+/* Records a run-level failure in r->problems (what: "crl", ...; path: the file) for the report's
+ * "problems". */
+void cli_plan_problem(struct cli_plan_run *r, const char *what, const char *path,
+                      const ssync_error *e, const char *effect);
 void cli_sources_free(struct cli_plan_run *r);
 
 #endif
