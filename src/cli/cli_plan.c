@@ -3,6 +3,7 @@
 #include "cli_plan.h"
 
 #include "cli.h"
+#include "cli_lock.h"
 #include "cli_log.h"
 #include "cli_progress.h"
 #include "cli_report.h"
@@ -115,43 +116,16 @@ static int scan(struct cli_plan_run *r)
     return rc;
 }
 
-static void lock_waiting(void *ctx, pid_t holder)
-{
-    struct cli_plan_run *r = ctx;
-    cli_log_msg(r->log, SSYNC_LOG_WARN,
-                "another run (pid %ld) holds the state lock: waiting for it to end%s", (long)holder,
-                r->cfg->state.lock_wait > 0 ? " ([state] lock_wait)" : "");
-}
-
-static int lock_cancelled(void *ctx)
-{
-    struct cli_plan_run *r = ctx;
-    return r->signals && cli_signal_received(r->signals);
-}
-
 /* One writer: a writing run holds the lock beside the journal from before its plan to its end,
  * so two runs never plan and send the same writes. */
 static int take_lock(struct cli_plan_run *r)
 {
-    if (!r->writer || !r->cfg->state.path)
+    if (!r->writer)
         return CLI_EXIT_OK;
-    ssync_error e = {0};
-    ssync_lock_wait w = {.seconds = r->opt->no_wait ? 0 : r->cfg->state.lock_wait,
-                         .waiting = lock_waiting,
-                         .cancelled = lock_cancelled,
-                         .ctx = r};
-    ssync_code rc = ssync_lock_take(r->cfg->state.path, &w, &r->lock, &e);
-    if (rc == SSYNC_OK)
-        return CLI_EXIT_OK;
+    ssync_code rc = cli_lock_take(r->log, r->cfg, r->opt->no_wait, r->signals, &r->lock);
     /* a state directory that cannot hold the lock cannot hold the journal either: the run goes
      * on to report its plan, and makes no write (cmd_sync gives the run no journal) */
-    if (rc == SSYNC_ERR_BUSY)
-        cli_log_error(r->log, NULL, &e);
-    else
-        cli_log_msg(r->log, SSYNC_LOG_ERROR, "[state] path: %s", e.msg);
-    return rc == SSYNC_ERR_BUSY        ? CLI_EXIT_BUSY
-           : rc == SSYNC_ERR_CANCELLED ? CLI_EXIT_FAILURE
-                                       : CLI_EXIT_OK;
+    return rc == SSYNC_ERR_BUSY || rc == SSYNC_ERR_CANCELLED ? cli_lock_exit(rc) : CLI_EXIT_OK;
 }
 
 int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)

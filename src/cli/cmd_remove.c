@@ -2,6 +2,7 @@
  * thumbprints), each verified gone, with an intent in the journal before the deletes and the
  * outcomes after, as sync does. */
 #include "cli.h"
+#include "cli_lock.h"
 #include "cli_log.h"
 #include "cli_options.h"
 #include "cli_util.h"
@@ -10,6 +11,7 @@
 #include "sync/connect.h"
 #include "graph/graph.h"
 #include "journal/journal.h"
+#include "journal/lock.h"
 #include "pki/crl.h"
 #include "pki/trust.h"
 #include "source/source.h"
@@ -65,6 +67,7 @@ static const struct cli_option options[] = {
     CLI_OWN(OPT_DRY_RUN, "dry-run", NULL, 'n', "show what would be removed, remove nothing"),
     CLI_USE(CLI_OPT_JSON, NULL),
     CLI_USE(CLI_OPT_VERBOSE, "also print the Graph client's info messages"),
+    CLI_USE(CLI_OPT_NO_WAIT, NULL),
 };
 
 static int on_option(void *ctx, struct cli_opts *opt, int id, const char *arg)
@@ -99,12 +102,13 @@ static int check(void *ctx, struct cli_opts *opt)
 static const struct cli_spec spec = {
     .name = "remove",
     .synopsis = "--config FILE (--user UPN | --thumbprint T [--user UPN])\n"
-                "                        [--dry-run] [--json] [--verbose]",
+                "                        [--dry-run] [--json] [--verbose] [--no-wait]",
     .summary =
         "Delete userPfxCertificates from Intune and verify that they are gone: every record\n"
         "of a user, or the records of a certificate (SHA-1 thumbprint; repeatable). Each\n"
         "delete is recorded in the [state] journal before and after. A certificate that is\n"
-        "still in the source is uploaded again by the next sync unless it is excluded.",
+        "still in the source is uploaded again by the next sync unless it is excluded.\n"
+        "It holds the one-writer state lock as sync does (--dry-run does not wait for it).",
     .options = CLI_SPEC_OPTIONS(options),
     .max_args = 0,
     .flags = CLI_SPEC_OPERANDS_FIRST,
@@ -390,6 +394,13 @@ int cmd_remove(int argc, char **argv)
     }
     o.log = (struct cli_log){
         .cmd = CMD, .verbosity = cli_log_level(cfg.log.level, o.verbose, 0), .json = cfg.log.json};
+    /* one writer: before the listing it decides on, as sync takes it before its plan */
+    ssync_lock *lock = NULL;
+    if (!o.dry_run && (rc = cli_lock_exit(cli_lock_take(&o.log, &cfg, opt.no_wait, NULL, &lock))) !=
+                          CLI_EXIT_OK) {
+        ssync_config_free(&cfg);
+        return rc;
+    }
     ssync_graph *g = NULL;
     if (ssync_graph_open(&cfg.intune, cfg.path, cli_log_graph_fn, &o.log, &g, &e) != SSYNC_OK)
         cli_log_error(&o.log, NULL, &e);
@@ -405,6 +416,7 @@ int cmd_remove(int argc, char **argv)
     }
     ssync_pfx_list_free(&l);
     ssync_graph_free(g);
+    ssync_lock_release(lock); /* after the journal's last write */
     ssync_config_free(&cfg);
     return rc;
 }

@@ -1,11 +1,13 @@
 /* smimesync upload: POST records made by `export` to Intune. Together they split the work
  * between a host that holds the KRA key and no network, and one that talks to Graph. */
 #include "cli.h"
+#include "cli_lock.h"
 #include "cli_log.h"
 #include "cli_options.h"
 #include "cli_util.h"
 
 #include "common/fileio.h"
+#include "journal/lock.h"
 #include "sync/config.h"
 #include "sync/connect.h"
 #include "record/record.h"
@@ -23,15 +25,17 @@ static const struct cli_option options[] = {
     CLI_USE(CLI_OPT_CONFIG, "the configuration file ([intune] section: tenant, client id,\n"
                             "credentials, URLs, CA bundle, rate limits)"),
     CLI_USE(CLI_OPT_VERBOSE, "also print the client's info messages"),
+    CLI_USE(CLI_OPT_NO_WAIT, NULL),
 };
 
 static const struct cli_spec spec = {
     .name = "upload",
-    .synopsis = "--config FILE [--verbose] RECORD.json|DIR...",
+    .synopsis = "--config FILE [--verbose] [--no-wait] RECORD.json|DIR...",
     .summary = "Create the userPfxCertificate records that 'smimesync export' wrote, in Intune.\n"
                "A directory argument means every *.json file in it. A record already in Intune\n"
                "counts as done and is not created twice, also after a timeout or a server error\n"
-               "(the record is read back before any second attempt).",
+               "(the record is read back before any second attempt). With a [state] path it\n"
+               "holds the one-writer state lock as sync does.",
     .options = CLI_SPEC_OPTIONS(options),
     .min_args = 1,
     .max_args = -1,
@@ -179,8 +183,13 @@ int cmd_upload(int argc, char **argv)
     struct run_ctx run = {.items = items};
     struct cli_log log = {.cmd = CMD, .verbosity = o.verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN};
     ssync_graph *g = NULL;
+    ssync_lock *lock = NULL;
+    int lrc = CLI_EXIT_OK;
     if (!ops) {
         cli_err(CMD, "out of memory");
+    } else if (nops > 0 && (lrc = cli_lock_exit(cli_lock_take(&log, &cfg, o.no_wait, NULL,
+                                                              &lock))) != CLI_EXIT_OK) {
+        /* nothing sent: the records count as failed below */
     } else if (nops > 0 && ssync_graph_open(&cfg.intune, cfg.path, cli_log_graph_fn, &log, &g,
                                             &e) != SSYNC_OK) {
         cli_log_error(&log, NULL, &e);
@@ -190,10 +199,12 @@ int cmd_upload(int argc, char **argv)
     }
     size_t failed = run.failed + bad + (nops - run.done - run.failed);
     fprintf(stderr, "smimesync upload: %zu record(s) in Intune, %zu failed\n", run.done, failed);
-    rc = failed == 0 && run.done > 0 ? CLI_EXIT_OK
-         : run.done > 0              ? CLI_EXIT_PARTIAL
-                                     : CLI_EXIT_FAILURE;
+    rc = lrc != CLI_EXIT_OK            ? lrc
+         : failed == 0 && run.done > 0 ? CLI_EXIT_OK
+         : run.done > 0                ? CLI_EXIT_PARTIAL
+                                       : CLI_EXIT_FAILURE;
     ssync_graph_free(g);
+    ssync_lock_release(lock);
     for (size_t i = 0; i < n; i++) {
         free(items[i].path);
         json_decref(items[i].record);
