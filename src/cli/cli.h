@@ -13,6 +13,7 @@ enum cli_exit {
     CLI_EXIT_PARTIAL = 3,   /* some items succeeded, some failed */
     CLI_EXIT_DIFFERENT = 4, /* status: Intune is not in step with the CA (like diff(1)'s 1) */
     CLI_EXIT_BUSY = 5,      /* another run holds the state lock (--no-wait, or [state] lock_wait) */
+    CLI_EXIT_CAP = 6,       /* the plan exceeds a change cap ([policy] max_removals, max_uploads) */
 };
 
 struct cli_command {

@@ -66,6 +66,9 @@ static const struct shared shared[] = {
     {CLI_OPT_PFX_PROFILE, "pfx-profile", "NAME", 0, 0, "compat (default) or modern"},
     {CLI_OPT_INCLUDE_CHAIN, "include-chain", NULL, 0, 0,
      "add the blob's CA certificates to the PKCS#12"},
+    {CLI_OPT_ALLOW_LARGE_CHANGE, "allow-large-change", NULL, 0, 0,
+     "let this run exceed [policy] max_removals and\n"
+     "max_uploads (the change caps)"},
 };
 
 /* An option of a spec with the shared definition filled in. */
@@ -120,7 +123,9 @@ void cli_options_exit_codes(FILE *out)
             "  2  bad command line\n"
             "  3  some items succeeded and some failed (each failure is one line on stderr)\n"
             "  4  status: differences found (Intune is not in step with the CA)\n"
-            "  5  another run holds the state lock (--no-wait, or [state] lock_wait ran out)\n");
+            "  5  another run holds the state lock (--no-wait, or [state] lock_wait ran out)\n"
+            "  6  the plan exceeds a change cap ([policy] max_removals or max_uploads): nothing\n"
+            "     written (--allow-large-change lets one run through)\n");
 }
 
 /* "-v, --verbose" or "--config FILE" into buf; returns its length. */
@@ -252,6 +257,9 @@ int cli_options_set(struct cli_opts *o, int id, const char *arg)
         break;
     case CLI_OPT_NO_WAIT:
         o->no_wait = 1;
+        break;
+    case CLI_OPT_ALLOW_LARGE_CHANGE:
+        o->allow_large_change = 1;
         break;
     case CLI_OPT_WORKERS: {
         char *end = NULL;

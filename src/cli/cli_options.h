@@ -48,7 +48,9 @@ enum cli_opt_id {
     /* PKCS#12 */
     CLI_OPT_PFX_PROFILE,   /* --pfx-profile compat|modern */
     CLI_OPT_INCLUDE_CHAIN, /* --include-chain */
-    CLI_OPT_OWN = 100      /* a command's own options are numbered from here */
+    /* change caps */
+    CLI_OPT_ALLOW_LARGE_CHANGE, /* --allow-large-change */
+    CLI_OPT_OWN = 100           /* a command's own options are numbered from here */
 };
 
 /* One option as a command takes it, in the order of its --help. */
@@ -84,6 +86,8 @@ struct cli_opts {
     struct cli_list kra, kra_pass, kra_cert;
     ssync_pfx_profile pfx_profile; /* SSYNC_PFX_COMPAT unless given */
     int include_chain;
+    /* this run may exceed [policy] max_removals / max_uploads (--allow-large-change) */
+    int allow_large_change;
     int argc; /* the operands */
     char **argv;
 };

@@ -34,7 +34,8 @@
         CLI_USE(CLI_OPT_WORKERS, "sync: recovery threads, 1-256 (default: one per CPU)")
 
 static const struct cli_option plan_options[] = {PLAN_OPTIONS};
-static const struct cli_option sync_options[] = {PLAN_OPTIONS, CLI_USE(CLI_OPT_NO_WAIT, NULL)};
+static const struct cli_option sync_options[] = {PLAN_OPTIONS, CLI_USE(CLI_OPT_NO_WAIT, NULL),
+                                                 CLI_USE(CLI_OPT_ALLOW_LARGE_CHANGE, NULL)};
 
 const struct cli_spec cli_plan_spec = {
     .name = "plan",

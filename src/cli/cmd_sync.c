@@ -12,6 +12,7 @@
 #include "common/fileio.h"
 #include "record/export.h"
 #include "source/source.h"
+#include "sync/caps.h"
 #include "sync/config.h"
 #include "sync/connect.h"
 #include "sync/plan.h"
@@ -120,8 +121,30 @@ static int exit_code(const ssync_sync_summary *sum, int fatal, size_t failed, si
     return failed < count ? CLI_EXIT_PARTIAL : CLI_EXIT_FAILURE;
 }
 
+/* The circuit breaker: a plan beyond a change cap writes nothing (the plan is shown). */
+static int caps_hold(struct cli_plan_run *r)
+{
+    ssync_error e = {0};
+    const ssync_cap *rm = &r->cfg->policy.max_removals, *up = &r->cfg->policy.max_uploads;
+    if (ssync_caps_check(r->plan, rm, up, NULL, NULL, &e) == SSYNC_OK)
+        return 1;
+    if (r->opt->allow_large_change) {
+        cli_log_msg(r->log, SSYNC_LOG_WARN, "%s: let through (--allow-large-change)", e.msg);
+        return 1;
+    }
+    cli_run_report *doc = cli_plan_report(r, NULL, 0, 0, 0);
+    cli_report_free(doc);
+    cli_log_msg(r->log, SSYNC_LOG_ERROR,
+                "%s: nothing written (check the CRLs and the filters; --allow-large-change lets "
+                "one run through)",
+                e.msg);
+    return 0;
+}
+
 static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig)
 {
+    if (!caps_hold(r))
+        return CLI_EXIT_CAP;
     size_t count = r->plan->count;
     struct sync_run s = {.r = r, .sig = sig};
     s.results = calloc(count ? count : 1, sizeof *s.results);

@@ -32,6 +32,14 @@ typedef struct ssync_intune_cfg {
     int timeout; /* seconds per request */
 } ssync_intune_cfg;
 
+/* A change cap ([policy] max_removals, max_uploads): at most `value` writes of its kind in one
+ * run, or `value` percent of the records smimesync manages in Intune, never fewer than `floor`. */
+typedef struct ssync_cap {
+    int value;   /* -1: no cap */
+    int percent; /* value is a percentage (0-100) */
+    int floor;   /* the least a percentage allows (the default's 10; 0 for a configured one) */
+} ssync_cap;
+
 typedef struct ssync_config {
     char *path; /* the file this came from */
     ssync_source_cfg source;
@@ -52,7 +60,9 @@ typedef struct ssync_config {
         int keep_newest;        /* per user; 0 = keep all (default) */
         int drop_expired_after; /* days; -1 = never (default) */
         ssync_purpose both_purpose;
-        int include_expired; /* default 1: old mail stays readable */
+        int include_expired;    /* default 1: old mail stays readable */
+        ssync_cap max_removals; /* default 10 % of the managed records, at least 10 */
+        ssync_cap max_uploads;  /* default none */
     } policy;
     struct {
         char *path;

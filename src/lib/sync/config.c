@@ -29,6 +29,7 @@ typedef enum {
     K_LOGFORMAT,
     K_LOGLEVEL,
     K_URL,
+    K_CAP, /* "N", "N%" or "off" into an ssync_cap */
 } key_kind;
 
 typedef struct {
@@ -83,6 +84,8 @@ static const key_def keys[] = {
     {"policy", "keep_newest", K_INT, F(policy.keep_newest), 0, 0, 1000},
     {"policy", "drop_expired_after_days", K_INT, F(policy.drop_expired_after), 0, -1, 100000},
     {"policy", "both_purpose", K_PURPOSE, F(policy.both_purpose), 0, 0, 0},
+    {"policy", "max_removals", K_CAP, F(policy.max_removals), 0, 0, 1000000},
+    {"policy", "max_uploads", K_CAP, F(policy.max_uploads), 0, 0, 1000000},
     {"state", "path", K_PATH, F(state.path), 0, 0, 0},
     {"state", "user_cache_hours", K_INT, F(state.user_cache_hours), 0, 0, 8760},
     {"state", "user_negative_cache_minutes", K_INT, F(state.user_negative_cache_minutes), 0, 0,
@@ -118,6 +121,10 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->policy.keep_newest = 0;
     cfg->policy.drop_expired_after = -1;
     cfg->policy.both_purpose = SSYNC_PURPOSE_SMIME_ENCRYPTION;
+    /* a bad CRL or a wrong filter must not empty the tenant; the first sync into an empty one
+     * uploads everything (and an upload is undone by a removal): uploads are not capped */
+    cfg->policy.max_removals = (ssync_cap){.value = 10, .percent = 1, .floor = 10};
+    cfg->policy.max_uploads = (ssync_cap){.value = -1};
     cfg->log.level = 2;
     cfg->state.user_cache_hours = 24;
     cfg->state.user_negative_cache_minutes = 60;
@@ -391,6 +398,24 @@ static int set_value(parse_ctx *ctx, const key_def *k, const char *value)
                             "'%s' is not a log format (text, json)", value),
                    0;
         return 1;
+    case K_CAP: {
+        ssync_cap *cap = field;
+        size_t len = strlen(value);
+        int pct = len > 1 && value[len - 1] == '%';
+        char num[24] = "";
+        if (!strcasecmp(value, "off"))
+            return *cap = (ssync_cap){.value = -1}, 1;
+        if (len - pct < sizeof num)
+            memcpy(num, value, len - pct);
+        if (!parse_long(num, k->min, pct ? 100 : k->max, &n))
+            return snprintf(ctx->problem, sizeof ctx->problem,
+                            "'%s' is not a number of writes (0-%ld), a percentage (0%%-100%%) "
+                            "or off",
+                            value, k->max),
+                   0;
+        *cap = (ssync_cap){.value = (int)n, .percent = pct};
+        return 1;
+    }
     case K_LOGLEVEL: {
         static const char *const levels[] = {"error", "warn", "info", "debug"};
         for (int i = 0; i < 4; i++)
