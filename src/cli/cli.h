@@ -31,6 +31,7 @@ int cmd_status(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* sync from parsed options, with the caller's signal thread (NULL: its own); watch runs it per
  * arriving blob */

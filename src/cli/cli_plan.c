@@ -10,6 +10,7 @@
 #include "cli_signal.h"
 #include "cli_util.h"
 
+#include "audit/audit.h"
 #include "sync/config.h"
 #include "journal/lock.h"
 #include "sync/connect.h"
@@ -161,6 +162,13 @@ int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
     r->log->progress = r->progress;
     if ((rc = take_lock(r)) != CLI_EXIT_OK)
         return rc;
+    /* no write without its record: a trail that cannot take lines stops the run here */
+    if (r->writer && r->lock && r->cfg->audit.path &&
+        ssync_audit_open(r->cfg->audit.path, r->cfg->intune.client_id, &r->audit, &e) != SSYNC_OK) {
+        cli_log_msg(r->log, SSYNC_LOG_ERROR, "[audit] path: %s: nothing is written to Intune",
+                    e.msg);
+        return CLI_EXIT_FAILURE;
+    }
     /* the library answers for source types it cannot read */
     if (ssync_kra_set_open(&r->cfg->kra, NULL, NULL, &r->kras, &e) != SSYNC_OK) {
         cli_log_error(r->log, NULL, &e);
@@ -203,6 +211,8 @@ void cli_plan_release(struct cli_plan_run *r)
     ssync_graph_free(r->graph);
     r->graph = NULL;
     ssync_journal_close(r->journal);
+    ssync_audit_close(r->audit);
+    r->audit = NULL;
     ssync_lock_release(r->lock); /* after the journal's last write */
     r->lock = NULL;
     ssync_kra_set_free(r->kras);

@@ -17,6 +17,7 @@ struct ssync_pfx_list;
 struct ssync_journal;
 struct ssync_source;
 struct ssync_lock;
+struct ssync_audit;
 struct ssync_trust;
 struct cli_log;
 struct cli_progress;
@@ -44,6 +45,7 @@ struct cli_plan_run {
     struct ssync_journal *journal; /* NULL without [state] path or when it cannot be opened */
     struct ssync_source *source;   /* open from the scan to the release */
     struct ssync_lock *lock;       /* the one-writer lock of a writer run */
+    struct ssync_audit *audit;     /* [audit] path of a writer run, open; NULL: none */
     struct ssync_trust *trust;     /* [source] ca: outlives the source */
     size_t crl_failed;             /* CRLs ignored: not signed by their issuer in [source] ca */
     int journal_failed;            /* [state] path set but the journal cannot be opened */

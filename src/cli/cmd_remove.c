@@ -9,6 +9,7 @@
 
 #include "sync/config.h"
 #include "sync/connect.h"
+#include "sync/trail.h"
 #include "graph/graph.h"
 #include "journal/journal.h"
 #include "journal/lock.h"
@@ -31,6 +32,7 @@ struct remove_opts {
     char tp[CLI_MAX_LIST][41];
     int dry_run, json, verbose;
     struct cli_log log; /* set once the configuration is loaded */
+    ssync_audit *audit; /* [audit] path, open; NULL: none */
 };
 
 /* One record to delete. */
@@ -178,8 +180,22 @@ static void warn_source(const struct cli_log *log, const struct target *t, size_
 }
 
 /* Journal intents, the deletes, the outcomes. Returns 0 when nothing could be started. */
-static int run_deletes(const struct cli_log *log, const ssync_config *cfg, ssync_graph *g,
-                       struct target *t, ssync_graph_op *ops, size_t n)
+/* The trail's line of each delete sent, made durable before the report. */
+static void audit_deletes(const struct cli_log *log, ssync_audit *a, const struct target *t,
+                          const ssync_graph_op *ops, size_t n)
+{
+    ssync_error e = {0};
+    for (size_t i = 0; a && i < n && e.code == SSYNC_OK; i++) {
+        const ssync_trail_item ti = {.user = t[i].e->user_principal_name,
+                                     .thumbprint = t[i].e->thumbprint};
+        ssync_trail_write(a, &ti, &ops[i], &e);
+    }
+    if (a && (e.code != SSYNC_OK || ssync_audit_sync(a, &e) != SSYNC_OK))
+        cli_log_msg(log, SSYNC_LOG_ERROR, "[audit] path: %s", e.msg);
+}
+
+static int run_deletes(const struct cli_log *log, ssync_audit *audit, const ssync_config *cfg,
+                       ssync_graph *g, struct target *t, ssync_graph_op *ops, size_t n)
 {
     ssync_error e = {0};
     ssync_journal *j = NULL;
@@ -205,6 +221,7 @@ static int run_deletes(const struct cli_log *log, const ssync_config *cfg, ssync
     }
     if (ssync_graph_run(g, ops, n, NULL, NULL, &e) != SSYNC_OK)
         cli_log_graph(log, NULL, &e, ssync_graph_last_failure(g));
+    audit_deletes(log, audit, t, ops, n);
     size_t done = 0;
     int tx = ssync_journal_tx_begin(j, &e) == SSYNC_OK;
     for (size_t i = 0; i < n; i++) {
@@ -344,7 +361,7 @@ static int remove_selected(const struct remove_opts *o, const ssync_config *cfg,
     int rc = CLI_EXIT_OK;
     size_t removed = 0, failed = 0;
     if (!o->dry_run) {
-        if (!run_deletes(&o->log, cfg, g, t, ops, n)) {
+        if (!run_deletes(&o->log, o->audit, cfg, g, t, ops, n)) {
             rc = CLI_EXIT_FAILURE;
             goto out;
         }
@@ -401,6 +418,14 @@ int cmd_remove(int argc, char **argv)
         ssync_config_free(&cfg);
         return rc;
     }
+    /* no delete without its record: a trail that cannot take lines stops the run here */
+    if (!o.dry_run && cfg.audit.path &&
+        ssync_audit_open(cfg.audit.path, cfg.intune.client_id, &o.audit, &e) != SSYNC_OK) {
+        cli_log_msg(&o.log, SSYNC_LOG_ERROR, "[audit] path: %s: nothing is removed", e.msg);
+        ssync_lock_release(lock);
+        ssync_config_free(&cfg);
+        return CLI_EXIT_FAILURE;
+    }
     ssync_graph *g = NULL;
     if (ssync_graph_open(&cfg.intune, cfg.path, cli_log_graph_fn, &o.log, &g, &e) != SSYNC_OK)
         cli_log_error(&o.log, NULL, &e);
@@ -416,6 +441,7 @@ int cmd_remove(int argc, char **argv)
     }
     ssync_pfx_list_free(&l);
     ssync_graph_free(g);
+    ssync_audit_close(o.audit);
     ssync_lock_release(lock); /* after the journal's last write */
     ssync_config_free(&cfg);
     return rc;

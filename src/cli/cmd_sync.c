@@ -76,7 +76,8 @@ static int run_sync(struct sync_run *s)
         .workers = r->opt->workers,
         .max_in_flight =
             r->cfg->intune.max_in_flight > 0 ? (size_t)r->cfg->intune.max_in_flight : 0,
-        .hooks = &hooks};
+        .hooks = &hooks,
+        .audit = r->audit};
     return ssync_sync_run(&prm, r->plan, s->results, &s->sum) == SSYNC_OK ? CLI_EXIT_OK
                                                                           : CLI_EXIT_FAILURE;
 }

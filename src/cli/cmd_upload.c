@@ -10,6 +10,7 @@
 #include "journal/lock.h"
 #include "sync/config.h"
 #include "sync/connect.h"
+#include "sync/trail.h"
 #include "record/record.h"
 
 #include <dirent.h>
@@ -116,6 +117,8 @@ static int check_record(const json_t *r, char *why, size_t n)
 struct run_ctx {
     struct item *items;
     size_t done, failed;
+    ssync_audit *audit;    /* [audit] path, open; NULL: none */
+    ssync_error audit_err; /* the first line it could not take */
 };
 
 static void on_done(void *ctx, ssync_graph_op *op)
@@ -123,6 +126,12 @@ static void on_done(void *ctx, ssync_graph_op *op)
     struct run_ctx *rc = ctx;
     struct item *it = op->user_data;
     const char *upn = json_string_value(json_object_get(it->record, "userPrincipalName"));
+    const ssync_trail_item ti = {.user = upn,
+                                 .thumbprint =
+                                     json_string_value(json_object_get(it->record, "thumbprint")),
+                                 .source = it->path};
+    if (rc->audit && rc->audit_err.code == SSYNC_OK)
+        ssync_trail_write(rc->audit, &ti, op, &rc->audit_err);
     if (op->result == SSYNC_OK) {
         printf("%s %s %s %s\n", op->already ? "present" : "created", op->id, upn, it->path);
         rc->done++;
@@ -190,12 +199,19 @@ int cmd_upload(int argc, char **argv)
     } else if (nops > 0 && (lrc = cli_lock_exit(cli_lock_take(&log, &cfg, o.no_wait, NULL,
                                                               &lock))) != CLI_EXIT_OK) {
         /* nothing sent: the records count as failed below */
+    } else if (nops > 0 && cfg.audit.path &&
+               ssync_audit_open(cfg.audit.path, cfg.intune.client_id, &run.audit, &e) != SSYNC_OK) {
+        /* no create without its record */
+        cli_log_msg(&log, SSYNC_LOG_ERROR, "[audit] path: %s: nothing is uploaded", e.msg);
     } else if (nops > 0 && ssync_graph_open(&cfg.intune, cfg.path, cli_log_graph_fn, &log, &g,
                                             &e) != SSYNC_OK) {
         cli_log_error(&log, NULL, &e);
     } else if (nops > 0) {
         if (ssync_graph_run(g, ops, nops, on_done, &run, &e) != SSYNC_OK)
             cli_report_graph(CMD, NULL, &e, ssync_graph_last_failure(g));
+        if (run.audit && (run.audit_err.code != SSYNC_OK ||
+                          ssync_audit_sync(run.audit, &run.audit_err) != SSYNC_OK))
+            cli_log_msg(&log, SSYNC_LOG_ERROR, "[audit] path: %s", run.audit_err.msg);
     }
     size_t failed = run.failed + bad + (nops - run.done - run.failed);
     fprintf(stderr, "smimesync upload: %zu record(s) in Intune, %zu failed\n", run.done, failed);
@@ -204,6 +220,7 @@ int cmd_upload(int argc, char **argv)
          : run.done > 0                ? CLI_EXIT_PARTIAL
                                        : CLI_EXIT_FAILURE;
     ssync_graph_free(g);
+    ssync_audit_close(run.audit);
     ssync_lock_release(lock);
     for (size_t i = 0; i < n; i++) {
         free(items[i].path);

@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
     {"remove", "delete a user's or a certificate's records from Intune", cmd_remove},
     {"check", "validate the configuration, keys, source and Intune access", cmd_check},
     {"watch", "sync each recovery blob as it arrives in the source directory", cmd_watch},
+    {"audit", "start, verify or show the audit trail of the changes made in Intune", cmd_audit},
 };
 
 static void usage(FILE *out)

@@ -71,6 +71,9 @@ typedef struct ssync_config {
         int lock_wait; /* seconds a writing run waits for another's state lock; -1: until free */
     } state;
     struct {
+        char *path; /* the audit trail (audit/audit.h); NULL: none */
+    } audit;
+    struct {
         int json;  /* log format: 0 text, 1 JSON lines */
         int level; /* 0 error, 1 warn, 2 info, 3 debug */
     } log;

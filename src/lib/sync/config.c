@@ -91,6 +91,7 @@ static const key_def keys[] = {
     {"state", "user_negative_cache_minutes", K_INT, F(state.user_negative_cache_minutes), 0, 0,
      10080},
     {"state", "lock_wait", K_INT, F(state.lock_wait), 0, -1, 86400},
+    {"audit", "path", K_PATH, F(audit.path), 0, 0, 0},
     {"log", "format", K_LOGFORMAT, F(log.json), 0, 0, 0},
     {"log", "level", K_LOGLEVEL, F(log.level), 0, 0, 0},
 };
