@@ -69,6 +69,10 @@ static const struct shared shared[] = {
     {CLI_OPT_ALLOW_LARGE_CHANGE, "allow-large-change", NULL, 0, 0,
      "let this run exceed [policy] max_removals and\n"
      "max_uploads (the change caps)"},
+    {CLI_OPT_AUDIT, "audit", "TRAIL", 0, 0,
+     "log each key recovery in this audit trail (made by\n"
+     "'smimesync audit init'); refused, nothing recovered,\n"
+     "when it is missing, truncated or not 0600"},
 };
 
 /* An option of a spec with the shared definition filled in. */
@@ -260,6 +264,9 @@ int cli_options_set(struct cli_opts *o, int id, const char *arg)
         break;
     case CLI_OPT_ALLOW_LARGE_CHANGE:
         o->allow_large_change = 1;
+        break;
+    case CLI_OPT_AUDIT:
+        o->audit = arg;
         break;
     case CLI_OPT_WORKERS: {
         char *end = NULL;

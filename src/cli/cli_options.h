@@ -50,7 +50,9 @@ enum cli_opt_id {
     CLI_OPT_INCLUDE_CHAIN, /* --include-chain */
     /* change caps */
     CLI_OPT_ALLOW_LARGE_CHANGE, /* --allow-large-change */
-    CLI_OPT_OWN = 100           /* a command's own options are numbered from here */
+    /* audit trail */
+    CLI_OPT_AUDIT,    /* --audit TRAIL */
+    CLI_OPT_OWN = 100 /* a command's own options are numbered from here */
 };
 
 /* One option as a command takes it, in the order of its --help. */
@@ -88,7 +90,8 @@ struct cli_opts {
     int include_chain;
     /* this run may exceed [policy] max_removals / max_uploads (--allow-large-change) */
     int allow_large_change;
-    int argc; /* the operands */
+    const char *audit; /* --audit TRAIL: recover and export log each recovery there */
+    int argc;          /* the operands */
     char **argv;
 };
 

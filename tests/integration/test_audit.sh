@@ -4,7 +4,8 @@
 # change (with its Graph request-id and verification) and per KRA recovery, never a secret; the
 # HTML report shows the request-id of done writes; `audit verify` passes, then finds an edit, a
 # deleted line and a swapped pair, each at its line; a sync killed with SIGKILL mid-run leaves a
-# valid chain; a rotated trail continues the chain; `audit show` filters by user and time.
+# valid chain; a rotated trail continues the chain; `audit show` filters by user and time;
+# recover and export --audit log their recoveries and recover nothing without a usable trail.
 source "$(dirname "$0")/lib.sh"
 cd "$T_TMP"
 "$LAB_BIN" --out lab --users 14 --kras 1 --unknown-users 0 --revoked 0 --expired 0 \
@@ -68,10 +69,22 @@ check_eq "remove: exit 0" 0 "$?"
 check_eq "remove: one delete line, verified" 1 \
     "$(trail "select(.action == \"delete\" and .thumbprint == \"$tp\" and .result == \"removed\" and .verified == true and (.requestId | type) == \"string\")" | wc -l)"
 mkdir -m 700 rec
-"$SSYNC_BIN" export --kra lab/kra.p12 --kra-pass-file lab/kra.pass \
-    --connector-key lab/connector-public.rsa1blob --out-dir rec \
-    "$(jq -r --arg t "$tp" 'select(.thumbprint == $t) | .file' lab/manifest.jsonl | sed 's|^|lab/|')" \
-    > /dev/null 2>&1
+blob=lab/$(jq -r --arg t "$tp" 'select(.thumbprint == $t) | .file' lab/manifest.jsonl)
+"$SSYNC_BIN" export --kra lab/kra.p12 --kra-pass-file lab/kra.pass --audit audit.jsonl \
+    --connector-key lab/connector-public.rsa1blob --out-dir rec "$blob" > /dev/null 2> exp.err
+check_eq "export --audit: exit 0" 0 "$?"
+check_eq "export --audit: a recovery line naming the blob and the KRA" 1 \
+    "$(trail "select(.action == \"recover\" and .source == \"$blob\" and .thumbprint == \"$tp\" and (.kra | length) > 0)" | wc -l)"
+"$SSYNC_BIN" recover --kra lab/kra.p12 --kra-pass-file lab/kra.pass --audit audit.jsonl \
+    --out k.p12 --out-pass-file k.pass "$blob" > rec.out 2> rec.err
+check_eq "recover --audit: exit 0" 0 "$?"
+check_eq "recover --audit: a recovery line" 2 \
+    "$(trail "select(.action == \"recover\" and .source == \"$blob\")" | wc -l)"
+"$SSYNC_BIN" recover --kra lab/kra.p12 --kra-pass-file lab/kra.pass --audit nothere.jsonl \
+    --out k2.p12 --out-pass-file k2.pass "$blob" > rec2.out 2> rec2.err
+check_eq "recover --audit with a missing trail: exit 1" 1 "$?"
+check "recover: nothing recovered without the trail" test ! -e k2.p12 -a ! -e k2.pass
+check "recover: it says why" grep -q "audit: .*nothere.jsonl: missing.*: nothing recovered" rec2.err
 "$SSYNC_BIN" upload --config sync.conf rec > u.out 2> u.err
 check_eq "upload: exit 0" 0 "$?"
 check_eq "upload: one create line" 2 "$(trail "select(.action == \"create\" and .thumbprint == \"$tp\")" | wc -l)"
@@ -81,7 +94,7 @@ check_eq "the chain is intact after remove and upload" 0 "$?"
 # audit show
 user=$(jq -r --arg t "$tp" 'select(.thumbprint == $t) | .userPrincipalName' lab/manifest.jsonl)
 "$SSYNC_BIN" audit show --config sync.conf --user "${user^^}" > show.out
-check_eq "audit show --user: the user's lines (recover, create, delete, create)" 4 "$(wc -l < show.out)"
+check_eq "audit show --user: the user's lines (recover, create, delete, 2 recover, create)" 6 "$(wc -l < show.out)"
 check "audit show: the request-id is shown" grep -q "request-id " show.out
 "$SSYNC_BIN" audit show audit.jsonl --since 2099-01-01 --json > show2.out
 check_eq "audit show --since the future: nothing" 0 "$(wc -l < show2.out)"
