@@ -375,7 +375,8 @@ int cmd_export(int argc, char **argv)
                 .thumbprint = s->rc == SSYNC_OK ? r->info.thumbprint : NULL,
                 .serial = s->rc == SSYNC_OK ? r->info.serial : NULL,
                 .source = item};
-            ssync_trail_recover(trail, &ti, kras, s->rc == SSYNC_OK ? NULL : s->e.msg, &te);
+            ssync_trail_recover(trail, &ti, s->rc == SSYNC_OK ? r->kra_serial : kras,
+                                s->rc == SSYNC_OK ? NULL : s->e.msg, &te);
         }
         if (trail && te.code != SSYNC_OK) {
             /* no record written without its recovery's line */

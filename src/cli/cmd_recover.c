@@ -182,14 +182,17 @@ static const struct cli_spec spec = {
 };
 
 /* The recovery's line in the --audit trail, durable; 0 (reported) when the trail cannot take
- * it. info NULL: the recovery failed (error). */
+ * it. rec NULL: the recovery failed (error), the line names the KRAs held. */
 static int audit_recovery(ssync_audit *trail, const ssync_kra_set *set, const char *blob,
-                          const ssync_certinfo *info, const char *error)
+                          const ssync_recovered *rec, const ssync_certinfo *info, const char *error)
 {
     if (!trail)
         return 1;
     char kras[1024];
-    ssync_trail_kras(set, kras, sizeof kras);
+    if (rec)
+        ssync_recovered_kra_serial(rec, kras);
+    else
+        ssync_trail_kras(set, kras, sizeof kras);
     const ssync_trail_item ti = {.user = info ? ssync_certinfo_user(info) : NULL,
                                  .thumbprint = info ? info->thumbprint : NULL,
                                  .serial = info ? info->serial : NULL,
@@ -242,11 +245,11 @@ int cmd_recover(int argc, char **argv)
         ssync_certinfo_get(rec.cert, &info, &e) != SSYNC_OK ||
         ssync_password_generate(password, SSYNC_PASSWORD_LEN, &e) != SSYNC_OK) {
         cli_report(CMD, ssync_basename(blob_path), &e);
-        audit_recovery(trail, set, blob_path, NULL, e.msg);
+        audit_recovery(trail, set, blob_path, NULL, NULL, e.msg);
         goto done;
     }
     const char *user = ssync_certinfo_user(&info);
-    if (!audit_recovery(trail, set, blob_path, &info, NULL))
+    if (!audit_recovery(trail, set, blob_path, &rec, &info, NULL))
         goto done; /* the key is not handed out without its line in the trail */
     ssync_pfx_opts po = {
         .profile = profile, .friendly_name = user, .chain = chain ? rec.chain : NULL};

@@ -8,7 +8,7 @@
 # recover and export --audit log their recoveries and recover nothing without a usable trail.
 source "$(dirname "$0")/lib.sh"
 cd "$T_TMP"
-"$LAB_BIN" --out lab --users 14 --kras 1 --unknown-users 0 --revoked 0 --expired 0 \
+"$LAB_BIN" --out lab --users 14 --kras 2 --unknown-users 0 --revoked 0 --expired 0 \
     --renewals 0 --seed 53 > /dev/null
 check "lab generated" test -f lab/manifest.jsonl
 emu_start lab --quiet --fault 'POST:userPfxCertificates:9:1=delay:400' ||
@@ -49,8 +49,11 @@ check_eq "one create line per upload" "$n_up" \
     "$(trail 'select(.action == "create" and .result == "created")' | wc -l)"
 check_eq "every create line carries Graph's request-id" "$n_up" \
     "$(trail 'select(.action == "create" and (.requestId | type) == "string")' | wc -l)"
-check_eq "one recovery line per upload, naming the KRA" "$n_up" \
-    "$(trail 'select(.action == "recover" and .result == "recovered" and (.kra | length) > 0)' | wc -l)"
+# every key is archived to both KRAs; the run holds kra.p12 (KRA 1): each line names that one
+kra1=$(openssl x509 -in lab/kra1.pem -noout -serial | sed 's/^serial=//; s/^0*//')
+kra2=$(openssl x509 -in lab/kra2.pem -noout -serial | sed 's/^serial=//; s/^0*//')
+check_eq "one recovery line per upload, naming the KRA that opened the key" "$n_up" \
+    "$(trail "select(.action == \"recover\" and .result == \"recovered\" and .kra == \"$kra1\")" | wc -l)"
 check_eq "every line names the app and the run" 0 \
     "$(trail 'select(.seq > 1 and (.appId != "'"$(cat lab/client-id)"'" or (.run | length) != 36))' | wc -l)"
 check "no secret in the trail" bash -c "! grep -qF -e \"\$(cat lab/kra.pass)\" -e \"\$(cat lab/client-secret)\" -e encryptedPfx audit.jsonl"
@@ -75,11 +78,11 @@ blob=lab/$(jq -r --arg t "$tp" 'select(.thumbprint == $t) | .file' lab/manifest.
 check_eq "export --audit: exit 0" 0 "$?"
 check_eq "export --audit: a recovery line naming the blob and the KRA" 1 \
     "$(trail "select(.action == \"recover\" and .source == \"$blob\" and .thumbprint == \"$tp\" and (.kra | length) > 0)" | wc -l)"
-"$SSYNC_BIN" recover --kra lab/kra.p12 --kra-pass-file lab/kra.pass --audit audit.jsonl \
+"$SSYNC_BIN" recover --kra lab/kra2.p12 --kra-pass-file lab/kra.pass --audit audit.jsonl \
     --out k.p12 --out-pass-file k.pass "$blob" > rec.out 2> rec.err
-check_eq "recover --audit: exit 0" 0 "$?"
-check_eq "recover --audit: a recovery line" 2 \
-    "$(trail "select(.action == \"recover\" and .source == \"$blob\")" | wc -l)"
+check_eq "recover --audit (with KRA 2): exit 0" 0 "$?"
+check_eq "recover --audit: a recovery line naming KRA 2" 1 \
+    "$(trail "select(.action == \"recover\" and .source == \"$blob\" and .kra == \"$kra2\")" | wc -l)"
 "$SSYNC_BIN" recover --kra lab/kra.p12 --kra-pass-file lab/kra.pass --audit nothere.jsonl \
     --out k2.p12 --out-pass-file k2.pass "$blob" > rec2.out 2> rec2.err
 check_eq "recover --audit with a missing trail: exit 1" 1 "$?"

@@ -28,7 +28,7 @@ typedef struct ssync_audit_event {
     const char *thumbprint; /* lowercase SHA-1 of the certificate */
     const char *serial;     /* the certificate's serial (hex) */
     const char *source;     /* where the certificate came from (source type and item) */
-    const char *kra;        /* serial(s) of the KRA certificate(s) held for the recovery */
+    const char *kra;        /* serial of the KRA that opened the key (a failed one: those held) */
     const char *request_id; /* Graph's request-id of the deciding request */
     const char *record_id;  /* the userPfxCertificate id */
     const char *error;      /* why it failed (one line, no secret) */

@@ -24,8 +24,8 @@ typedef struct ssync_trail_item {
  * An operation never sent (cancelled before it) is no change and writes no line. */
 ssync_code ssync_trail_write(ssync_audit *a, const ssync_trail_item *it, const ssync_graph_op *op,
                              ssync_error *err);
-/* One line for a key recovered with the KRA set (error NULL) or not (the reason). kras: the
- * serials of the held KRA certificates (ssync_trail_kras). */
+/* One line for a key recovered (error NULL) or not (the reason). kras: the serial of the KRA
+ * that opened it (ssync_recovered_kra_serial), or for a failure those held (ssync_trail_kras). */
 ssync_code ssync_trail_recover(ssync_audit *a, const ssync_trail_item *it, const char *kras,
                                const char *error, ssync_error *err);
 /* The serials (hex) of the KRA certificates of set, comma-separated, into out. */

@@ -26,7 +26,7 @@ struct sync_run {
     ssync_item_result *results; /* one per plan item */
     ssync_sync_summary *sum;
     size_t finished;
-    char kras[1024];       /* the KRA serials, for the trail's recovery lines */
+    char kras[1024];       /* the held KRAs' serials, for a recovery line without its KRA */
     ssync_error audit_err; /* the first line the trail could not take */
 };
 
@@ -166,6 +166,7 @@ struct prep_slot {
     json_t *record;  /* CREATE body, or NULL */
     char *error;     /* why the record could not be built */
     ssync_code code; /* and its code */
+    char kra[80];    /* the KRA that opened the key (for the audit trail); "" when none */
 };
 
 struct prep_job {
@@ -184,6 +185,7 @@ static void prepare_one(void *ctx, size_t k)
     slot->record = NULL;
     slot->error = NULL;
     slot->code = SSYNC_OK;
+    slot->kra[0] = '\0';
     if (it->action != SSYNC_ACT_UPLOAD)
         return;
     ssync_error e = {0};
@@ -201,6 +203,7 @@ static void prepare_one(void *ctx, size_t k)
     } else {
         slot->record = res.record;
         res.record = NULL;
+        memcpy(slot->kra, res.kra_serial, sizeof slot->kra);
     }
     ssync_export_result_clear(&res);
 }
@@ -228,7 +231,8 @@ static int take_chunk(struct sync_run *s, ssync_journal *j, ssync_pool *pool, st
         ssync_plan_item *it = &p->items[i];
         const ssync_trail_item ti = trail_item(it);
         if (s->prm->audit && s->audit_err.code == SSYNC_OK && it->action == SSYNC_ACT_UPLOAD)
-            ssync_trail_recover(s->prm->audit, &ti, s->kras, slot->error, &s->audit_err);
+            ssync_trail_recover(s->prm->audit, &ti, slot->kra[0] ? slot->kra : s->kras, slot->error,
+                                &s->audit_err);
         if (slot->error || failed) {
             if (slot->error) {
                 s->results[i].error = slot->error;
