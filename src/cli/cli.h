@@ -13,6 +13,7 @@ enum cli_exit {
     CLI_EXIT_PARTIAL = 3,   /* some items succeeded, some failed */
     CLI_EXIT_DIFFERENT = 4, /* status: Intune is not in step with the CA (like diff(1)'s 1) */
     CLI_EXIT_BUSY = 5,      /* another run holds the state lock (--no-wait, or [state] lock_wait) */
+    CLI_EXIT_CAP = 6,       /* the plan exceeds a change cap ([policy] max_removals, max_uploads) */
 };
 
 struct cli_command {
@@ -32,6 +33,7 @@ int cmd_check(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_edb(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* sync from parsed options, with the caller's signal thread (NULL: its own); watch runs it per
  * arriving blob */

@@ -69,6 +69,13 @@ static const struct shared shared[] = {
      "a targeted run on one CA of several"},
     {CLI_OPT_INCLUDE_CHAIN, "include-chain", NULL, 0, 0,
      "add the blob's CA certificates to the PKCS#12"},
+    {CLI_OPT_ALLOW_LARGE_CHANGE, "allow-large-change", NULL, 0, 0,
+     "let this run exceed [policy] max_removals and\n"
+     "max_uploads (the change caps)"},
+    {CLI_OPT_AUDIT, "audit", "TRAIL", 0, 0,
+     "log each key recovery in this audit trail (made by\n"
+     "'smimesync audit init'); refused, nothing recovered,\n"
+     "when it is missing, truncated or not 0600"},
 };
 
 /* An option of a spec with the shared definition filled in. */
@@ -124,7 +131,9 @@ void cli_options_exit_codes(FILE *out)
             "  3  some items succeeded and some failed (each failure is one line on stderr),\n"
             "     or a source of several could not be read while the others ran\n"
             "  4  status: differences found (Intune is not in step with the CA)\n"
-            "  5  another run holds the state lock (--no-wait, or [state] lock_wait ran out)\n");
+            "  5  another run holds the state lock (--no-wait, or [state] lock_wait ran out)\n"
+            "  6  the plan exceeds a change cap ([policy] max_removals or max_uploads): nothing\n"
+            "     written (--allow-large-change lets one run through)\n");
 }
 
 /* "-v, --verbose" or "--config FILE" into buf; returns its length. */
@@ -256,6 +265,12 @@ int cli_options_set(struct cli_opts *o, int id, const char *arg)
         break;
     case CLI_OPT_NO_WAIT:
         o->no_wait = 1;
+        break;
+    case CLI_OPT_ALLOW_LARGE_CHANGE:
+        o->allow_large_change = 1;
+        break;
+    case CLI_OPT_AUDIT:
+        o->audit = arg;
         break;
     case CLI_OPT_WORKERS: {
         char *end = NULL;

@@ -49,7 +49,11 @@ enum cli_opt_id {
     CLI_OPT_PFX_PROFILE,   /* --pfx-profile compat|modern */
     CLI_OPT_INCLUDE_CHAIN, /* --include-chain */
     /* sources */
-    CLI_OPT_SOURCE,   /* --source NAME: one [source "NAME"] of the configuration */
+    CLI_OPT_SOURCE, /* --source NAME: one [source "NAME"] of the configuration */
+    /* change caps */
+    CLI_OPT_ALLOW_LARGE_CHANGE, /* --allow-large-change */
+    /* audit trail */
+    CLI_OPT_AUDIT,    /* --audit TRAIL */
     CLI_OPT_OWN = 100 /* a command's own options are numbered from here */
 };
 
@@ -87,7 +91,10 @@ struct cli_opts {
     struct cli_list kra, kra_pass, kra_cert;
     ssync_pfx_profile pfx_profile; /* SSYNC_PFX_COMPAT unless given */
     int include_chain;
-    int argc; /* the operands */
+    /* this run may exceed [policy] max_removals / max_uploads (--allow-large-change) */
+    int allow_large_change;
+    const char *audit; /* --audit TRAIL: recover and export log each recovery there */
+    int argc;          /* the operands */
     char **argv;
 };
 

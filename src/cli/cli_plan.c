@@ -3,6 +3,7 @@
 #include "cli_plan.h"
 
 #include "cli.h"
+#include "cli_lock.h"
 #include "cli_log.h"
 #include "cli_progress.h"
 #include "cli_report.h"
@@ -10,6 +11,7 @@
 #include "cli_sources.h"
 #include "cli_util.h"
 
+#include "audit/audit.h"
 #include "sync/config.h"
 #include "journal/lock.h"
 #include "sync/connect.h"
@@ -34,7 +36,8 @@
         CLI_USE(CLI_OPT_WORKERS, "sync: recovery threads, 1-256 (default: one per CPU)")
 
 static const struct cli_option plan_options[] = {PLAN_OPTIONS};
-static const struct cli_option sync_options[] = {PLAN_OPTIONS, CLI_USE(CLI_OPT_NO_WAIT, NULL)};
+static const struct cli_option sync_options[] = {PLAN_OPTIONS, CLI_USE(CLI_OPT_NO_WAIT, NULL),
+                                                 CLI_USE(CLI_OPT_ALLOW_LARGE_CHANGE, NULL)};
 
 const struct cli_spec cli_plan_spec = {
     .name = "plan",
@@ -76,43 +79,16 @@ static void open_journal(struct cli_plan_run *r)
                 fatal ? "" : " (going on without the journal)");
 }
 
-static void lock_waiting(void *ctx, pid_t holder)
-{
-    struct cli_plan_run *r = ctx;
-    cli_log_msg(r->log, SSYNC_LOG_WARN,
-                "another run (pid %ld) holds the state lock: waiting for it to end%s", (long)holder,
-                r->cfg->state.lock_wait > 0 ? " ([state] lock_wait)" : "");
-}
-
-static int lock_cancelled(void *ctx)
-{
-    struct cli_plan_run *r = ctx;
-    return r->signals && cli_signal_received(r->signals);
-}
-
 /* One writer: a writing run holds the lock beside the journal from before its plan to its end,
  * so two runs never plan and send the same writes. */
 static int take_lock(struct cli_plan_run *r)
 {
-    if (!r->writer || !r->cfg->state.path)
+    if (!r->writer)
         return CLI_EXIT_OK;
-    ssync_error e = {0};
-    ssync_lock_wait w = {.seconds = r->opt->no_wait ? 0 : r->cfg->state.lock_wait,
-                         .waiting = lock_waiting,
-                         .cancelled = lock_cancelled,
-                         .ctx = r};
-    ssync_code rc = ssync_lock_take(r->cfg->state.path, &w, &r->lock, &e);
-    if (rc == SSYNC_OK)
-        return CLI_EXIT_OK;
+    ssync_code rc = cli_lock_take(r->log, r->cfg, r->opt->no_wait, r->signals, &r->lock);
     /* a state directory that cannot hold the lock cannot hold the journal either: the run goes
      * on to report its plan, and makes no write (cmd_sync gives the run no journal) */
-    if (rc == SSYNC_ERR_BUSY)
-        cli_log_error(r->log, NULL, &e);
-    else
-        cli_log_msg(r->log, SSYNC_LOG_ERROR, "[state] path: %s", e.msg);
-    return rc == SSYNC_ERR_BUSY        ? CLI_EXIT_BUSY
-           : rc == SSYNC_ERR_CANCELLED ? CLI_EXIT_FAILURE
-                                       : CLI_EXIT_OK;
+    return rc == SSYNC_ERR_BUSY || rc == SSYNC_ERR_CANCELLED ? cli_lock_exit(rc) : CLI_EXIT_OK;
 }
 
 int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
@@ -148,6 +124,13 @@ int cli_plan_prepare(struct cli_plan_run *r, const struct cli_opts *o)
     r->log->progress = r->progress;
     if ((rc = take_lock(r)) != CLI_EXIT_OK)
         return rc;
+    /* no write without its record: a trail that cannot take lines stops the run here */
+    if (r->writer && r->lock && r->cfg->audit.path &&
+        ssync_audit_open(r->cfg->audit.path, r->cfg->intune.client_id, &r->audit, &e) != SSYNC_OK) {
+        cli_log_msg(r->log, SSYNC_LOG_ERROR, "[audit] path: %s: nothing is written to Intune",
+                    e.msg);
+        return CLI_EXIT_FAILURE;
+    }
     /* the library answers for source types it cannot read; sources may hold their own keys
      * (kra_key), then [kra] is optional */
     if ((r->cfg->kra.key.n > 0 || (!cli_sources_named(r) && r->cfg->source.kra.key.n == 0)) &&
@@ -191,6 +174,8 @@ void cli_plan_release(struct cli_plan_run *r)
     ssync_graph_free(r->graph);
     r->graph = NULL;
     ssync_journal_close(r->journal);
+    ssync_audit_close(r->audit);
+    r->audit = NULL;
     ssync_lock_release(r->lock); /* after the journal's last write */
     r->lock = NULL;
     ssync_kra_set_free(r->kras);

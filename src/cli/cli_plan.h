@@ -17,6 +17,7 @@ struct ssync_pfx_list;
 struct ssync_journal;
 struct ssync_source;
 struct ssync_lock;
+struct ssync_audit;
 struct ssync_trust;
 struct cli_source;
 struct cli_log;
@@ -46,11 +47,12 @@ struct cli_plan_run {
     struct ssync_source *source;   /* the first source open (cli_sources.h), or NULL */
     struct cli_source *sources;    /* every source of the configuration (cli_sources.h) */
     size_t n_sources;
-    size_t sources_failed;   /* sources left out of the run (broken) */
-    struct ssync_lock *lock; /* the one-writer lock of a writer run */
-    size_t crl_failed;       /* CRLs ignored: not signed by their issuer in [source] ca */
-    json_t *problems;        /* run-level failures for the report ({what, path, error, effect}) */
-    int journal_failed;      /* [state] path set but the journal cannot be opened */
+    size_t sources_failed;     /* sources left out of the run (broken) */
+    struct ssync_lock *lock;   /* the one-writer lock of a writer run */
+    struct ssync_audit *audit; /* [audit] path of a writer run, open; NULL: none */
+    size_t crl_failed;         /* CRLs ignored: not signed by their issuer in [source] ca */
+    json_t *problems;          /* run-level failures for the report ({what, path, error, effect}) */
+    int journal_failed;        /* [state] path set but the journal cannot be opened */
 };
 
 /* Builds the plan from the parsed options (o outlives r). Returns CLI_EXIT_OK or an exit code

@@ -3,6 +3,9 @@
 #include "cli_options.h"
 #include "cli_util.h"
 
+#include "audit/audit.h"
+#include "sync/trail.h"
+
 #include "connector/connector.h"
 #include "record/export.h"
 #include "common/fileio.h"
@@ -194,6 +197,7 @@ static const struct cli_option options[] = {
             "\"Microsoft Software Key Storage Provider\")"),
     CLI_OWN(OPT_KEY_NAME, "key-name", "S", 0, "connector key name (default \"PFXEncryptionKey\")"),
     CLI_USE(CLI_OPT_INCLUDE_CHAIN, NULL),
+    CLI_USE(CLI_OPT_AUDIT, NULL),
     CLI_OWN(OPT_BOTH, "both-purpose", "NAME", 0,
             "intendedPurpose when a certificate allows both\n"
             "keyEncipherment and digitalSignature (default\n"
@@ -303,6 +307,9 @@ int cmd_export(int argc, char **argv)
     char **items = NULL;
     size_t n_items = 0, cap = 0, done = 0, failed = 0;
     EVP_PKEY *connector = NULL;
+    ssync_audit *trail = NULL;
+    ssync_error te = {0}; /* the first line the trail could not take */
+    char kras[1024] = "";
     ssync_kra_set *set = cli_load_kras(CMD, &opt.kra, &opt.kra_pass, &opt.kra_cert);
     if (!set)
         goto out;
@@ -325,6 +332,12 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr,
                 "smimesync export: removed %d temporary file%s a killed export left in %s\n", stale,
                 stale == 1 ? "" : "s", out_dir);
+    /* no recovery without its record */
+    if (opt.audit && ssync_audit_open(opt.audit, NULL, &trail, &e) != SSYNC_OK) {
+        cli_err(CMD, "--audit: %s: nothing exported", e.msg);
+        goto out;
+    }
+    ssync_trail_kras(set, kras, sizeof kras);
     ex.kras = set;
     ex.connector = connector;
     for (int i = 0; i < opt.argc; i++)
@@ -356,7 +369,20 @@ int cmd_export(int argc, char **argv)
         ssync_pool_wait(pool, i);
         struct export_slot *s = &job.slots[i % job.window];
         ssync_export_result *r = &s->r;
-        if (s->rc != SSYNC_OK) {
+        if (trail && te.code == SSYNC_OK) {
+            const ssync_trail_item ti = {
+                .user = json_string_value(json_object_get(r->record, "userPrincipalName")),
+                .thumbprint = s->rc == SSYNC_OK ? r->info.thumbprint : NULL,
+                .serial = s->rc == SSYNC_OK ? r->info.serial : NULL,
+                .source = item};
+            ssync_trail_recover(trail, &ti, s->rc == SSYNC_OK ? r->kra_serial : kras,
+                                s->rc == SSYNC_OK ? NULL : s->e.msg, &te);
+        }
+        if (trail && te.code != SSYNC_OK) {
+            /* no record written without its recovery's line */
+            cli_err(CMD, "%s: not written: --audit: %s", item, te.msg);
+            failed++;
+        } else if (s->rc != SSYNC_OK) {
             cli_report(CMD, item, &s->e);
             failed++;
         } else if (json_object_get(o.seen, r->info.thumbprint)) {
@@ -372,6 +398,8 @@ int cmd_export(int argc, char **argv)
         s->body = NULL;
         ssync_pool_release(pool, i);
     }
+    if (trail && te.code == SSYNC_OK && ssync_audit_sync(trail, &te) != SSYNC_OK)
+        cli_err(CMD, "--audit: %s", te.msg);
     flush_records(&o);
     ssync_file_batch_free(&o.batch);
     ssync_pool_free(pool);
@@ -389,5 +417,6 @@ out:
     free(items);
     EVP_PKEY_free(connector);
     ssync_kra_set_free(set);
+    ssync_audit_close(trail);
     return rc;
 }

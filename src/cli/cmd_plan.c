@@ -3,7 +3,10 @@
 #include "cli.h"
 #include "cli_options.h"
 #include "cli_plan.h"
+#include "cli_log.h"
 #include "cli_report.h"
+
+#include "sync/caps.h"
 
 int cmd_plan(int argc, char **argv)
 {
@@ -16,6 +19,13 @@ int cmd_plan(int argc, char **argv)
     if (rc == CLI_EXIT_OK) {
         cli_run_report *doc = cli_plan_report(&r, NULL, 0, 0, 0);
         size_t failed = doc ? cli_report_failed(doc) : r.plan->count;
+        ssync_error e = {0};
+        if (ssync_caps_check(r.plan, &r.cfg->policy.max_removals, &r.cfg->policy.max_uploads, NULL,
+                             NULL, &e) != SSYNC_OK)
+            cli_log_msg(r.log, SSYNC_LOG_WARN,
+                        "%s: a sync would write nothing (exit status 6) unless run with "
+                        "--allow-large-change",
+                        e.msg);
         cli_report_free(doc);
         /* a CRL ignored or a source left out: the plan is partial */
         int partial = r.crl_failed || r.sources_failed;

@@ -3,6 +3,9 @@
 #include "cli_options.h"
 #include "cli_util.h"
 
+#include "audit/audit.h"
+#include "sync/trail.h"
+
 #include "pki/certinfo.h"
 #include "pki/keyfile.h"
 #include "pfx/pfx.h"
@@ -35,6 +38,7 @@ static const struct cli_option options[] = {
     CLI_OWN(OPT_CERT, "cert", "FILE", 0,
             "the user certificate (PEM or DER) for a bare RawArchivedKey"),
     CLI_OWN(OPT_JSON, "json", NULL, 0, "print the certificate facts as one JSON object"),
+    CLI_USE(CLI_OPT_AUDIT, NULL),
 };
 
 /* recover's own options */
@@ -177,6 +181,30 @@ static const struct cli_spec spec = {
     .check = check,
 };
 
+/* The recovery's line in the --audit trail, durable; 0 (reported) when the trail cannot take
+ * it. rec NULL: the recovery failed (error), the line names the KRAs held. */
+static int audit_recovery(ssync_audit *trail, const ssync_kra_set *set, const char *blob,
+                          const ssync_recovered *rec, const ssync_certinfo *info, const char *error)
+{
+    if (!trail)
+        return 1;
+    char kras[1024];
+    if (rec)
+        ssync_recovered_kra_serial(rec, kras);
+    else
+        ssync_trail_kras(set, kras, sizeof kras);
+    const ssync_trail_item ti = {.user = info ? ssync_certinfo_user(info) : NULL,
+                                 .thumbprint = info ? info->thumbprint : NULL,
+                                 .serial = info ? info->serial : NULL,
+                                 .source = blob};
+    ssync_error e = {0};
+    if (ssync_trail_recover(trail, &ti, kras, error, &e) == SSYNC_OK &&
+        ssync_audit_sync(trail, &e) == SSYNC_OK)
+        return 1;
+    cli_err(CMD, "--audit: %s", e.msg);
+    return 0;
+}
+
 int cmd_recover(int argc, char **argv)
 {
     struct recover_args a = {0};
@@ -200,8 +228,14 @@ int cmd_recover(int argc, char **argv)
     ssync_recovered rec = {0};
     ssync_certinfo info = {0};
     char password[SSYNC_PASSWORD_LEN + 1] = {0};
+    ssync_audit *trail = NULL;
     if (!set)
         goto done;
+    /* no recovery without its record */
+    if (opt.audit && ssync_audit_open(opt.audit, NULL, &trail, &e) != SSYNC_OK) {
+        cli_err(CMD, "--audit: %s: nothing recovered", e.msg);
+        goto done;
+    }
     if (cert_path && ssync_load_cert(cert_path, &hint, &e) != SSYNC_OK) {
         cli_report(CMD, NULL, &e);
         goto done;
@@ -211,9 +245,12 @@ int cmd_recover(int argc, char **argv)
         ssync_certinfo_get(rec.cert, &info, &e) != SSYNC_OK ||
         ssync_password_generate(password, SSYNC_PASSWORD_LEN, &e) != SSYNC_OK) {
         cli_report(CMD, ssync_basename(blob_path), &e);
+        audit_recovery(trail, set, blob_path, NULL, NULL, e.msg);
         goto done;
     }
     const char *user = ssync_certinfo_user(&info);
+    if (!audit_recovery(trail, set, blob_path, &rec, &info, NULL))
+        goto done; /* the key is not handed out without its line in the trail */
     ssync_pfx_opts po = {
         .profile = profile, .friendly_name = user, .chain = chain ? rec.chain : NULL};
     if (ssync_pfx_build(rec.key, rec.cert, &po, password, &pfx, &e) != SSYNC_OK) {
@@ -251,5 +288,6 @@ done:
     ssync_recovered_clear(&rec);
     X509_free(hint);
     ssync_kra_set_free(set);
+    ssync_audit_close(trail);
     return rc;
 }

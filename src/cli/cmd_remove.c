@@ -2,6 +2,7 @@
  * thumbprints), each verified gone, with an intent in the journal before the deletes and the
  * outcomes after, as sync does. */
 #include "cli.h"
+#include "cli_lock.h"
 #include "cli_log.h"
 #include "cli_options.h"
 #include "cli_sources.h"
@@ -9,8 +10,10 @@
 
 #include "sync/config.h"
 #include "sync/connect.h"
+#include "sync/trail.h"
 #include "graph/graph.h"
 #include "journal/journal.h"
+#include "journal/lock.h"
 #include "pki/crl.h"
 #include "pki/trust.h"
 #include "source/source.h"
@@ -30,6 +33,7 @@ struct remove_opts {
     char tp[CLI_MAX_LIST][41];
     int dry_run, json, verbose;
     struct cli_log log; /* set once the configuration is loaded */
+    ssync_audit *audit; /* [audit] path, open; NULL: none */
 };
 
 /* One record to delete. */
@@ -66,6 +70,7 @@ static const struct cli_option options[] = {
     CLI_OWN(OPT_DRY_RUN, "dry-run", NULL, 'n', "show what would be removed, remove nothing"),
     CLI_USE(CLI_OPT_JSON, NULL),
     CLI_USE(CLI_OPT_VERBOSE, "also print the Graph client's info messages"),
+    CLI_USE(CLI_OPT_NO_WAIT, NULL),
 };
 
 static int on_option(void *ctx, struct cli_opts *opt, int id, const char *arg)
@@ -100,12 +105,13 @@ static int check(void *ctx, struct cli_opts *opt)
 static const struct cli_spec spec = {
     .name = "remove",
     .synopsis = "--config FILE (--user UPN | --thumbprint T [--user UPN])\n"
-                "                        [--dry-run] [--json] [--verbose]",
+                "                        [--dry-run] [--json] [--verbose] [--no-wait]",
     .summary =
         "Delete userPfxCertificates from Intune and verify that they are gone: every record\n"
         "of a user, or the records of a certificate (SHA-1 thumbprint; repeatable). Each\n"
         "delete is recorded in the [state] journal before and after. A certificate that is\n"
-        "still in the source is uploaded again by the next sync unless it is excluded.",
+        "still in the source is uploaded again by the next sync unless it is excluded.\n"
+        "It holds the one-writer state lock as sync does (--dry-run does not wait for it).",
     .options = CLI_SPEC_OPTIONS(options),
     .max_args = 0,
     .flags = CLI_SPEC_OPERANDS_FIRST,
@@ -175,8 +181,22 @@ static void warn_source(const struct cli_log *log, const struct target *t, size_
 }
 
 /* Journal intents, the deletes, the outcomes. Returns 0 when nothing could be started. */
-static int run_deletes(const struct cli_log *log, const ssync_config *cfg, ssync_graph *g,
-                       struct target *t, ssync_graph_op *ops, size_t n)
+/* The trail's line of each delete sent, made durable before the report. */
+static void audit_deletes(const struct cli_log *log, ssync_audit *a, const struct target *t,
+                          const ssync_graph_op *ops, size_t n)
+{
+    ssync_error e = {0};
+    for (size_t i = 0; a && i < n && e.code == SSYNC_OK; i++) {
+        const ssync_trail_item ti = {.user = t[i].e->user_principal_name,
+                                     .thumbprint = t[i].e->thumbprint};
+        ssync_trail_write(a, &ti, &ops[i], &e);
+    }
+    if (a && (e.code != SSYNC_OK || ssync_audit_sync(a, &e) != SSYNC_OK))
+        cli_log_msg(log, SSYNC_LOG_ERROR, "[audit] path: %s", e.msg);
+}
+
+static int run_deletes(const struct cli_log *log, ssync_audit *audit, const ssync_config *cfg,
+                       ssync_graph *g, struct target *t, ssync_graph_op *ops, size_t n)
 {
     ssync_error e = {0};
     ssync_journal *j = NULL;
@@ -202,6 +222,7 @@ static int run_deletes(const struct cli_log *log, const ssync_config *cfg, ssync
     }
     if (ssync_graph_run(g, ops, n, NULL, NULL, &e) != SSYNC_OK)
         cli_log_graph(log, NULL, &e, ssync_graph_last_failure(g));
+    audit_deletes(log, audit, t, ops, n);
     size_t done = 0;
     int tx = ssync_journal_tx_begin(j, &e) == SSYNC_OK;
     for (size_t i = 0; i < n; i++) {
@@ -329,7 +350,7 @@ static int remove_selected(const struct remove_opts *o, const ssync_config *cfg,
     int rc = CLI_EXIT_OK;
     size_t removed = 0, failed = 0;
     if (!o->dry_run) {
-        if (!run_deletes(&o->log, cfg, g, t, ops, n)) {
+        if (!run_deletes(&o->log, o->audit, cfg, g, t, ops, n)) {
             rc = CLI_EXIT_FAILURE;
             goto out;
         }
@@ -379,6 +400,21 @@ int cmd_remove(int argc, char **argv)
     }
     o.log = (struct cli_log){
         .cmd = CMD, .verbosity = cli_log_level(cfg.log.level, o.verbose, 0), .json = cfg.log.json};
+    /* one writer: before the listing it decides on, as sync takes it before its plan */
+    ssync_lock *lock = NULL;
+    if (!o.dry_run && (rc = cli_lock_exit(cli_lock_take(&o.log, &cfg, opt.no_wait, NULL, &lock))) !=
+                          CLI_EXIT_OK) {
+        ssync_config_free(&cfg);
+        return rc;
+    }
+    /* no delete without its record: a trail that cannot take lines stops the run here */
+    if (!o.dry_run && cfg.audit.path &&
+        ssync_audit_open(cfg.audit.path, cfg.intune.client_id, &o.audit, &e) != SSYNC_OK) {
+        cli_log_msg(&o.log, SSYNC_LOG_ERROR, "[audit] path: %s: nothing is removed", e.msg);
+        ssync_lock_release(lock);
+        ssync_config_free(&cfg);
+        return CLI_EXIT_FAILURE;
+    }
     ssync_graph *g = NULL;
     if (ssync_graph_open(&cfg.intune, cfg.path, cli_log_graph_fn, &o.log, &g, &e) != SSYNC_OK)
         cli_log_error(&o.log, NULL, &e);
@@ -394,6 +430,8 @@ int cmd_remove(int argc, char **argv)
     }
     ssync_pfx_list_free(&l);
     ssync_graph_free(g);
+    ssync_audit_close(o.audit);
+    ssync_lock_release(lock); /* after the journal's last write */
     ssync_config_free(&cfg);
     return rc;
 }

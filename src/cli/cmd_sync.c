@@ -4,6 +4,7 @@
  * run and chooses the exit code. */
 #include "cli.h"
 #include "cli_log.h"
+#include "cli_journal.h"
 #include "cli_plan.h"
 #include "cli_progress.h"
 #include "cli_report.h"
@@ -15,6 +16,7 @@
 #include "common/fileio.h"
 #include "record/export.h"
 #include "source/source.h"
+#include "sync/caps.h"
 #include "sync/config.h"
 #include "sync/connect.h"
 #include "sync/plan.h"
@@ -86,7 +88,8 @@ static int run_sync(struct sync_run *s)
         .workers = r->opt->workers,
         .max_in_flight =
             r->cfg->intune.max_in_flight > 0 ? (size_t)r->cfg->intune.max_in_flight : 0,
-        .hooks = &hooks};
+        .hooks = &hooks,
+        .audit = r->audit};
     return ssync_sync_run(&prm, r->plan, s->results, &s->sum) == SSYNC_OK ? CLI_EXIT_OK
                                                                           : CLI_EXIT_FAILURE;
 }
@@ -142,8 +145,32 @@ static int source_clean(const struct cli_plan_run *r, const struct sync_run *s,
     return 1;
 }
 
+/* The circuit breaker: a plan beyond a change cap writes nothing (the plan is shown). */
+static int caps_hold(struct cli_plan_run *r)
+{
+    ssync_error e = {0};
+    const ssync_cap *rm = &r->cfg->policy.max_removals, *up = &r->cfg->policy.max_uploads;
+    if (ssync_caps_check(r->plan, rm, up, NULL, NULL, &e) == SSYNC_OK)
+        return 1;
+    if (r->opt->allow_large_change) {
+        cli_log_msg(r->log, SSYNC_LOG_WARN, "%s: let through (--allow-large-change)", e.msg);
+        return 1;
+    }
+    cli_run_report *doc = cli_plan_report(r, NULL, 0, 0, 0);
+    cli_report_free(doc);
+    cli_log_event(r->log, SSYNC_LOG_ERROR, &(struct cli_event_fields){.event = CLI_EV_CAP_TRIPPED},
+                  "%s: nothing written (check the CRLs and the filters; --allow-large-change lets "
+                  "one run through)",
+                  e.msg);
+    return 0;
+}
+
 static int sync_planned(struct cli_plan_run *r, struct cli_signal *sig, double started)
 {
+    if (!caps_hold(r)) {
+        cli_run_metrics_write(r, NULL, started, CLI_EXIT_CAP);
+        return CLI_EXIT_CAP;
+    }
     size_t count = r->plan->count;
     struct sync_run s = {.r = r, .sig = sig};
     s.results = calloc(count ? count : 1, sizeof *s.results);

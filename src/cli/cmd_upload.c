@@ -1,13 +1,16 @@
 /* smimesync upload: POST records made by `export` to Intune. Together they split the work
  * between a host that holds the KRA key and no network, and one that talks to Graph. */
 #include "cli.h"
+#include "cli_lock.h"
 #include "cli_log.h"
 #include "cli_options.h"
 #include "cli_util.h"
 
 #include "common/fileio.h"
+#include "journal/lock.h"
 #include "sync/config.h"
 #include "sync/connect.h"
+#include "sync/trail.h"
 #include "record/record.h"
 
 #include <dirent.h>
@@ -23,15 +26,17 @@ static const struct cli_option options[] = {
     CLI_USE(CLI_OPT_CONFIG, "the configuration file ([intune] section: tenant, client id,\n"
                             "credentials, URLs, CA bundle, rate limits)"),
     CLI_USE(CLI_OPT_VERBOSE, "also print the client's info messages"),
+    CLI_USE(CLI_OPT_NO_WAIT, NULL),
 };
 
 static const struct cli_spec spec = {
     .name = "upload",
-    .synopsis = "--config FILE [--verbose] RECORD.json|DIR...",
+    .synopsis = "--config FILE [--verbose] [--no-wait] RECORD.json|DIR...",
     .summary = "Create the userPfxCertificate records that 'smimesync export' wrote, in Intune.\n"
                "A directory argument means every *.json file in it. A record already in Intune\n"
                "counts as done and is not created twice, also after a timeout or a server error\n"
-               "(the record is read back before any second attempt).",
+               "(the record is read back before any second attempt). With a [state] path it\n"
+               "holds the one-writer state lock as sync does.",
     .options = CLI_SPEC_OPTIONS(options),
     .min_args = 1,
     .max_args = -1,
@@ -112,6 +117,8 @@ static int check_record(const json_t *r, char *why, size_t n)
 struct run_ctx {
     struct item *items;
     size_t done, failed;
+    ssync_audit *audit;    /* [audit] path, open; NULL: none */
+    ssync_error audit_err; /* the first line it could not take */
 };
 
 static void on_done(void *ctx, ssync_graph_op *op)
@@ -119,6 +126,12 @@ static void on_done(void *ctx, ssync_graph_op *op)
     struct run_ctx *rc = ctx;
     struct item *it = op->user_data;
     const char *upn = json_string_value(json_object_get(it->record, "userPrincipalName"));
+    const ssync_trail_item ti = {.user = upn,
+                                 .thumbprint =
+                                     json_string_value(json_object_get(it->record, "thumbprint")),
+                                 .source = it->path};
+    if (rc->audit && rc->audit_err.code == SSYNC_OK)
+        ssync_trail_write(rc->audit, &ti, op, &rc->audit_err);
     if (op->result == SSYNC_OK) {
         printf("%s %s %s %s\n", op->already ? "present" : "created", op->id, upn, it->path);
         rc->done++;
@@ -179,21 +192,36 @@ int cmd_upload(int argc, char **argv)
     struct run_ctx run = {.items = items};
     struct cli_log log = {.cmd = CMD, .verbosity = o.verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN};
     ssync_graph *g = NULL;
+    ssync_lock *lock = NULL;
+    int lrc = CLI_EXIT_OK;
     if (!ops) {
         cli_err(CMD, "out of memory");
+    } else if (nops > 0 && (lrc = cli_lock_exit(cli_lock_take(&log, &cfg, o.no_wait, NULL,
+                                                              &lock))) != CLI_EXIT_OK) {
+        /* nothing sent: the records count as failed below */
+    } else if (nops > 0 && cfg.audit.path &&
+               ssync_audit_open(cfg.audit.path, cfg.intune.client_id, &run.audit, &e) != SSYNC_OK) {
+        /* no create without its record */
+        cli_log_msg(&log, SSYNC_LOG_ERROR, "[audit] path: %s: nothing is uploaded", e.msg);
     } else if (nops > 0 && ssync_graph_open(&cfg.intune, cfg.path, cli_log_graph_fn, &log, &g,
                                             &e) != SSYNC_OK) {
         cli_log_error(&log, NULL, &e);
     } else if (nops > 0) {
         if (ssync_graph_run(g, ops, nops, on_done, &run, &e) != SSYNC_OK)
             cli_report_graph(CMD, NULL, &e, ssync_graph_last_failure(g));
+        if (run.audit && (run.audit_err.code != SSYNC_OK ||
+                          ssync_audit_sync(run.audit, &run.audit_err) != SSYNC_OK))
+            cli_log_msg(&log, SSYNC_LOG_ERROR, "[audit] path: %s", run.audit_err.msg);
     }
     size_t failed = run.failed + bad + (nops - run.done - run.failed);
     fprintf(stderr, "smimesync upload: %zu record(s) in Intune, %zu failed\n", run.done, failed);
-    rc = failed == 0 && run.done > 0 ? CLI_EXIT_OK
-         : run.done > 0              ? CLI_EXIT_PARTIAL
-                                     : CLI_EXIT_FAILURE;
+    rc = lrc != CLI_EXIT_OK            ? lrc
+         : failed == 0 && run.done > 0 ? CLI_EXIT_OK
+         : run.done > 0                ? CLI_EXIT_PARTIAL
+                                       : CLI_EXIT_FAILURE;
     ssync_graph_free(g);
+    ssync_audit_close(run.audit);
+    ssync_lock_release(lock);
     for (size_t i = 0; i < n; i++) {
         free(items[i].path);
         json_decref(items[i].record);

@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
     {"watch", "sync each recovery blob as it arrives in the source directory", cmd_watch},
     {"edb", "inspect an ESE database: edb info FILE, edb dump FILE TABLE", cmd_edb},
     {"ca", "the CA's requests and KRA coverage: ca requests", cmd_ca},
+    {"audit", "start, verify or show the audit trail of the changes made in Intune", cmd_audit},
 };
 
 static void usage(FILE *out)

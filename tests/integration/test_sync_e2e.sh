@@ -148,7 +148,10 @@ check_eq "keep_newest = 1: plan counts" \
     "[0,$((n_rest - n_newest)),$n_newest,$((n_unknown + n_rev + 1)),0]" "$(counts p1.json)"
 check_eq "keep_newest = 1: the kept ones are each user's newest" "$(cat want_newest.txt)" \
     "$(jq -r '.items[] | select(.action == "keep") | .thumbprint' p1.json | sort)"
-"$SSYNC_BIN" sync --config newest.conf --json > h1.json 2> h1.err
+# a deliberate policy change removes more than the default cap ([policy] max_removals)
+"$SSYNC_BIN" sync --config newest.conf --json > h0.json 2> h0.err
+check_eq "keep_newest = 1: without --allow-large-change the removal cap stops it (exit 6)" 6 "$?"
+"$SSYNC_BIN" sync --config newest.conf --allow-large-change --json > h1.json 2> h1.err
 check_eq "keep_newest = 1: sync exit status" 0 "$?"
 check_eq "keep_newest = 1: Intune holds the newest per user" "$(cat want_newest.txt)" "$(records)"
 

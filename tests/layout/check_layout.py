@@ -15,7 +15,7 @@ import sys
 # Bottom (0) to top. A folder may include its own headers and those of folders with a lower rank.
 RANK = {
     "common": 0,
-    "pki": 1, "journal": 1, "edb": 1, "connector": 1, "pfx": 1, "graph": 1,
+    "pki": 1, "journal": 1, "edb": 1, "connector": 1, "pfx": 1, "graph": 1, "audit": 1,
     "recover": 2,
     "record": 3,
     "source": 4,

@@ -76,7 +76,9 @@
     E(SSYNC_ERR_UNSUPPORTED, "not supported")                                               \
     E(SSYNC_ERR_PFX_OPEN, "cannot open the PKCS#12 file")                                   \
     E(SSYNC_ERR_EDB, "cannot read the CA database")                                         \
-    E(SSYNC_ERR_BUSY, "another run holds the state lock")
+    E(SSYNC_ERR_BUSY, "another run holds the state lock")                                   \
+    E(SSYNC_ERR_CAP, "the plan exceeds a change cap")                                       \
+    E(SSYNC_ERR_AUDIT, "audit trail")
 
 #define SSYNC_ERROR_ENUM(name, msg) name,
 typedef enum ssync_code { SSYNC_FOREACH_ERROR(SSYNC_ERROR_ENUM) SSYNC_ERR__COUNT } ssync_code;

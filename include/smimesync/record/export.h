@@ -21,7 +21,8 @@ typedef struct ssync_exporter {
 
 typedef struct ssync_export_result {
     ssync_certinfo info;
-    json_t *record; /* the POST body (holds the encrypted PKCS#12: no plaintext secret) */
+    json_t *record;      /* the POST body (holds the encrypted PKCS#12: no plaintext secret) */
+    char kra_serial[80]; /* the KRA that opened the archived key (audit trail); "": none */
 } ssync_export_result;
 
 void ssync_exporter_init(ssync_exporter *ex);

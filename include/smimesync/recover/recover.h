@@ -13,8 +13,12 @@ typedef struct ssync_recovered {
     X509 *cert;    /* the user certificate: its public key matches key */
     EVP_PKEY *key; /* the recovered private key */
     STACK_OF(X509) *
-        chain; /* the other certificates of the blob (CA chain); never NULL on success */
+        chain;      /* the other certificates of the blob (CA chain); never NULL on success */
+    X509 *kra_cert; /* the KRA certificate whose key opened it (borrowed from the KRA set) */
 } ssync_recovered;
+
+/* The serial (uppercase hex) of the KRA that opened r, for the audit trail; "" when none. */
+void ssync_recovered_kra_serial(const ssync_recovered *r, char out[80]);
 
 /* Decrypt the envelope to the plaintext key blob (a secret: free with ssync_buf_free_secret).
  * When no held KRA matches, the error lists the serial numbers of the KRAs the blob needs. */

@@ -40,6 +40,14 @@ typedef struct ssync_intune_cfg {
 /* At most this many [source "NAME"] sections. */
 #define SSYNC_CFG_MAX_SOURCES 16
 
+/* A change cap ([policy] max_removals, max_uploads): at most `value` writes of its kind in one
+ * run, or `value` percent of the records smimesync manages in Intune, never fewer than `floor`. */
+typedef struct ssync_cap {
+    int value;   /* -1: no cap */
+    int percent; /* value is a percentage (0-100) */
+    int floor;   /* the least a percentage allows (the default's 10; 0 for a configured one) */
+} ssync_cap;
+
 typedef struct ssync_config {
     char *path;              /* the file this came from */
     ssync_source_cfg source; /* [source], named "default" */
@@ -65,7 +73,9 @@ typedef struct ssync_config {
         int keep_newest;        /* per user; 0 = keep all (default) */
         int drop_expired_after; /* days; -1 = never (default) */
         ssync_purpose both_purpose;
-        int include_expired; /* default 1: old mail stays readable */
+        int include_expired;    /* default 1: old mail stays readable */
+        ssync_cap max_removals; /* default 10 % of the managed records, at least 10 */
+        ssync_cap max_uploads;  /* default none */
     } policy;
     struct {
         char *path;
@@ -73,6 +83,9 @@ typedef struct ssync_config {
         int user_negative_cache_minutes; /* "not in Entra ID" reused this long (default 60) */
         int lock_wait; /* seconds a writing run waits for another's state lock; -1: until free */
     } state;
+    struct {
+        char *path; /* the audit trail (audit/audit.h); NULL: none */
+    } audit;
     struct {
         int json;    /* log format: 0 text, 1 JSON lines */
         int journal; /* 1: native journal entries ([log] format = journal), 0: never (text or

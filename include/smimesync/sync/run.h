@@ -8,6 +8,7 @@
 #ifndef SSYNC_RUN_H
 #define SSYNC_RUN_H
 
+#include "audit/audit.h"
 #include "common/errors.h"
 #include "graph/graph.h"
 #include "journal/journal.h"
@@ -53,6 +54,9 @@ typedef struct ssync_sync_params {
     unsigned workers;               /* record builders; 0: one per CPU */
     size_t max_in_flight;           /* [intune] max_in_flight: the least journal batch */
     const ssync_run_hooks *hooks;   /* may be NULL */
+    /* [audit] path, open (may be NULL: no trail): a line per write and per recovery, durable
+     * after each chunk; a line that cannot be written stops the run */
+    ssync_audit *audit;
 } ssync_sync_params;
 
 typedef struct ssync_sync_summary {

@@ -65,6 +65,8 @@ ssync_code ssync_export_blob(const ssync_exporter *ex, const unsigned char *blob
         ex->kras, blob, len, NULL, ex->include_chain ? 0 : SSYNC_RECOVER_NO_CHAIN, &rec, err);
     if (rc == SSYNC_OK)
         rc = ssync_export_key(ex, rec.key, rec.cert, rec.chain, upn, out, err);
+    if (rc == SSYNC_OK)
+        ssync_recovered_kra_serial(&rec, out->kra_serial);
     ssync_recovered_clear(&rec);
     return rc;
 }

@@ -105,8 +105,30 @@ static ssync_code choose_kra(const ssync_kra_set *kras, CMS_ContentInfo *envelop
     return SSYNC_OK;
 }
 
+/* ssync_recover_decrypt, telling which KRA certificate opened it (used may be NULL). */
+static ssync_code decrypt_with(const ssync_kra_set *kras, CMS_ContentInfo *envelope,
+                               ssync_buf *plain, X509 **used, ssync_error *err);
+
 ssync_code ssync_recover_decrypt(const ssync_kra_set *kras, CMS_ContentInfo *envelope,
                                  ssync_buf *plain, ssync_error *err)
+{
+    return decrypt_with(kras, envelope, plain, NULL, err);
+}
+
+void ssync_recovered_kra_serial(const ssync_recovered *r, char out[80])
+{
+    out[0] = '\0';
+    BIGNUM *bn =
+        r && r->kra_cert ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(r->kra_cert), NULL) : NULL;
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    if (hex)
+        snprintf(out, 80, "%s", hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+}
+
+static ssync_code decrypt_with(const ssync_kra_set *kras, CMS_ContentInfo *envelope,
+                               ssync_buf *plain, X509 **used, ssync_error *err)
 {
     if (!plain)
         return ssync_fail(err, SSYNC_ERR_ARG, "plain is NULL");
@@ -119,6 +141,8 @@ ssync_code ssync_recover_decrypt(const ssync_kra_set *kras, CMS_ContentInfo *env
     ssync_code rc = choose_kra(kras, envelope, &key, &cert, err);
     if (rc != SSYNC_OK)
         return rc;
+    if (used)
+        *used = cert;
 
     /* The certificate is always given: CMS_decrypt then uses only the matching recipient and fails
      * loudly, instead of returning random bytes (its Bleichenbacher countermeasure). */
@@ -242,7 +266,7 @@ ssync_code ssync_recover_blob_ex(const ssync_kra_set *kras, const unsigned char 
     EVP_PKEY *key = NULL;
     ssync_code rc = ssync_blob_open(data, len, &blob, err);
     if (rc == SSYNC_OK)
-        rc = ssync_recover_decrypt(kras, blob.envelope, &plain, err);
+        rc = decrypt_with(kras, blob.envelope, &plain, &out->kra_cert, err);
     if (rc == SSYNC_OK)
         rc = ssync_keyblob_to_pkey(plain.data, plain.len, &key, NULL, err);
     ssync_buf_free_secret(&plain);

@@ -231,6 +231,8 @@ static ssync_code export_entry(void *ctx, const ssync_edb_entry *e, ssync_error 
     ssync_code rc = recover_entry(x->req, x->ex->kras, e, &rec, err);
     if (rc == SSYNC_OK)
         rc = ssync_export_key(x->ex, rec.key, rec.cert, rec.chain, x->upn, x->out, err);
+    if (rc == SSYNC_OK)
+        ssync_recovered_kra_serial(&rec, x->out->kra_serial); /* for the audit trail */
     ssync_recovered_clear(&rec);
     if (rc == SSYNC_OK && x->it->thumbprint[0] &&
         strcmp(x->out->info.thumbprint, x->it->thumbprint)) {

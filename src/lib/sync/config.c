@@ -1,6 +1,7 @@
 #include "sync/config.h"
 
 #include "common/fileio.h"
+#include "sync/config_keys.h"
 #include "sync/config_text.h"
 
 #include <ini.h>
@@ -11,95 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum {
-    K_STR,      /* free text */
-    K_ENV,      /* the name of an environment variable (that holds a secret) */
-    K_PATH,     /* a file path; relative paths are relative to the config file's directory */
-    K_PATHLIST, /* comma-separated paths */
-    K_STRLIST,  /* comma-separated values */
-    K_PATHS,    /* comma-separated paths into an ssync_kra_paths (the array is owned here) */
-    K_PATH1,    /* one path into an ssync_kra_paths */
-    K_BOOL,
-    K_INT,   /* non-negative integer, or -1 where min allows */
-    K_LIMIT, /* "N/SECONDS" or "off" */
-    K_SOURCE,
-    K_PADDING,
-    K_PROFILE,
-    K_PURPOSE,
-    K_ASSERTION,
-    K_LOGFORMAT,
-    K_LOGLEVEL,
-    K_URL,
-} key_kind;
-
-typedef struct {
-    const char *section, *name;
-    key_kind kind;
-    size_t off;  /* of the field in ssync_config */
-    size_t off2; /* K_LIMIT: the window field */
-    long min, max;
-} key_def;
-
-#define F(field) offsetof(ssync_config, field)
-static const key_def keys[] = {
-    {"source", "type", K_SOURCE, F(source.type), 0, 0, 0},
-    {"source", "path", K_PATH, F(source.path), 0, 0, 0},
-    {"source", "ca", K_PATHLIST, F(source.ca), 0, 0, 0},
-    {"source", "crl", K_PATHLIST, F(source.crl), 0, 0, 0},
-    {"source", "templates", K_STRLIST, F(source.templates), 0, 0, 0},
-    {"source", "eku", K_STRLIST, F(source.eku), 0, 0, 0},
-    {"source", "users_allow", K_PATH, F(source.users_allow), 0, 0, 0},
-    {"source", "users_deny", K_PATH, F(source.users_deny), 0, 0, 0},
-    {"source", "group", K_STR, F(source.group), 0, 0, 0},
-    {"source", "user_map", K_PATH, F(source.user_map), 0, 0, 0},
-    {"source", "manifest", K_PATH, F(source.manifest), 0, 0, 0},
-    {"source", "requester", K_STR, F(source.requester), 0, 0, 0},
-    {"source", "incremental", K_BOOL, F(source.incremental), 0, 0, 0},
-    {"source", "kra_key", K_PATHS, F(source.kra.key), 0, 0, 0},
-    {"source", "kra_cert", K_PATHS, F(source.kra.cert), 0, 0, 0},
-    {"source", "kra_password_file", K_PATH1, F(source.kra.password_file), 0, 0, 0},
-    {"source", "kra_password_env", K_ENV, F(source.kra.password_env), 0, 0, 0},
-    {"kra", "key", K_PATHS, F(kra.key), 0, 0, 0},
-    {"kra", "cert", K_PATHS, F(kra.cert), 0, 0, 0},
-    {"kra", "password_file", K_PATH1, F(kra.password_file), 0, 0, 0},
-    {"kra", "password_env", K_ENV, F(kra.password_env), 0, 0, 0},
-    {"connector", "public_key", K_PATH, F(connector.public_key), 0, 0, 0},
-    {"connector", "provider_name", K_STR, F(connector.provider_name), 0, 0, 0},
-    {"connector", "key_name", K_STR, F(connector.key_name), 0, 0, 0},
-    {"connector", "padding", K_PADDING, F(connector.padding), 0, 0, 0},
-    {"pfx", "profile", K_PROFILE, F(pfx.profile), 0, 0, 0},
-    {"pfx", "include_chain", K_BOOL, F(pfx.include_chain), 0, 0, 0},
-    {"intune", "tenant_id", K_STR, F(intune.tenant_id), 0, 0, 0},
-    {"intune", "client_id", K_STR, F(intune.client_id), 0, 0, 0},
-    {"intune", "client_secret_file", K_PATH, F(intune.client_secret_file), 0, 0, 0},
-    {"intune", "client_secret_env", K_ENV, F(intune.client_secret_env), 0, 0, 0},
-    {"intune", "client_certificate", K_PATH, F(intune.client_certificate), 0, 0, 0},
-    {"intune", "client_key", K_PATH, F(intune.client_key), 0, 0, 0},
-    {"intune", "assertion", K_ASSERTION, F(intune.assertion_ps256), 0, 0, 0},
-    {"intune", "authority", K_URL, F(intune.authority), 0, 0, 0},
-    {"intune", "graph", K_URL, F(intune.graph), 0, 0, 0},
-    {"intune", "ca_bundle", K_PATH, F(intune.ca_bundle), 0, 0, 0},
-    {"intune", "write_limit", K_LIMIT, F(intune.write_limit), F(intune.write_window), 0, 0},
-    {"intune", "request_limit", K_LIMIT, F(intune.request_limit), F(intune.request_window), 0, 0},
-    {"intune", "max_in_flight", K_INT, F(intune.max_in_flight), 0, 1, 64},
-    {"intune", "timeout", K_INT, F(intune.timeout), 0, 1, 3600},
-    {"policy", "remove_revoked", K_BOOL, F(policy.remove_revoked), 0, 0, 0},
-    {"policy", "include_expired", K_BOOL, F(policy.include_expired), 0, 0, 0},
-    {"policy", "keep_newest", K_INT, F(policy.keep_newest), 0, 0, 1000},
-    {"policy", "drop_expired_after_days", K_INT, F(policy.drop_expired_after), 0, -1, 100000},
-    {"policy", "both_purpose", K_PURPOSE, F(policy.both_purpose), 0, 0, 0},
-    {"state", "path", K_PATH, F(state.path), 0, 0, 0},
-    {"state", "user_cache_hours", K_INT, F(state.user_cache_hours), 0, 0, 8760},
-    {"state", "user_negative_cache_minutes", K_INT, F(state.user_negative_cache_minutes), 0, 0,
-     10080},
-    {"state", "lock_wait", K_INT, F(state.lock_wait), 0, -1, 86400},
-    {"log", "format", K_LOGFORMAT, F(log.json), 0, 0, 0},
-    {"log", "level", K_LOGLEVEL, F(log.level), 0, 0, 0},
-    {"metrics", "textfile", K_PATH, F(metrics.textfile), 0, 0, 0},
-};
-#undef F
-
-#define N_KEYS (sizeof keys / sizeof keys[0])
+#define N_KEYS SSYNC_CONFIG_N_KEYS
 
 typedef struct {
     ssync_config *cfg;
@@ -127,6 +40,10 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->policy.keep_newest = 0;
     cfg->policy.drop_expired_after = -1;
     cfg->policy.both_purpose = SSYNC_PURPOSE_SMIME_ENCRYPTION;
+    /* a bad CRL or a wrong filter must not empty the tenant; the first sync into an empty one
+     * uploads everything (and an upload is undone by a removal): uploads are not capped */
+    cfg->policy.max_removals = (ssync_cap){.value = 10, .percent = 1, .floor = 10};
+    cfg->policy.max_uploads = (ssync_cap){.value = -1};
     cfg->log.level = 2;
     cfg->log.journal = -1; /* the journal when systemd connected stderr to it */
     cfg->state.user_cache_hours = 24;
@@ -415,6 +332,24 @@ static int set_value(parse_ctx *ctx, const key_def *k, void *field, const char *
                             "'%s' is not a log format (text, json, journal)", value),
                    0;
         return 1;
+    case K_CAP: {
+        ssync_cap *cap = field;
+        size_t len = strlen(value);
+        int pct = len > 1 && value[len - 1] == '%';
+        char num[24] = "";
+        if (!strcasecmp(value, "off"))
+            return *cap = (ssync_cap){.value = -1}, 1;
+        if (len - pct < sizeof num)
+            memcpy(num, value, len - pct);
+        if (!parse_long(num, k->min, pct ? 100 : k->max, &n))
+            return snprintf(ctx->problem, sizeof ctx->problem,
+                            "'%s' is not a number of writes (0-%ld), a percentage (0%%-100%%) "
+                            "or off",
+                            value, k->max),
+                   0;
+        *cap = (ssync_cap){.value = (int)n, .percent = pct};
+        return 1;
+    }
     case K_LOGLEVEL: {
         static const char *const levels[] = {"error", "warn", "info", "debug"};
         for (int i = 0; i < 4; i++)
@@ -471,7 +406,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         keys_section = "source";
     }
     for (size_t i = 0; i < N_KEYS; i++) {
-        if (strcmp(keys[i].section, keys_section) || strcmp(keys[i].name, name))
+        if (strcmp(ssync_config_keys[i].section, keys_section) ||
+            strcmp(ssync_config_keys[i].name, name))
             continue;
         if (seen[i]) {
             snprintf(ctx->problem, sizeof ctx->problem, "key '%s' in [%s]: given twice", name,
@@ -480,7 +416,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         }
         seen[i] = 1;
         char local[300];
-        if (!set_value(ctx, &keys[i], base + keys[i].off, value)) {
+        if (!set_value(ctx, &ssync_config_keys[i], base + ssync_config_keys[i].off, value)) {
             snprintf(local, sizeof local, "%s", ctx->problem);
             snprintf(ctx->problem, sizeof ctx->problem, "key '%s' in [%s]: %.200s", name, section,
                      local);
@@ -490,7 +426,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     }
     int known_section = 0;
     for (size_t i = 0; i < N_KEYS; i++)
-        known_section |= !strcmp(keys[i].section, keys_section);
+        known_section |= !strcmp(ssync_config_keys[i].section, keys_section);
     if (!known_section)
         snprintf(ctx->problem, sizeof ctx->problem, "unknown section [%s] (key '%s')", section,
                  name);
@@ -595,17 +531,18 @@ ssync_code ssync_config_load(const char *path, ssync_config *cfg, ssync_error *e
 static void free_fields(char *base, const char *section)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
-        if (section && strcmp(keys[i].section, section) != 0)
+        if (section && strcmp(ssync_config_keys[i].section, section) != 0)
             continue;
-        void *field = base + keys[i].off;
-        if (keys[i].kind == K_STR || keys[i].kind == K_ENV || keys[i].kind == K_PATH ||
-            keys[i].kind == K_URL) {
+        void *field = base + ssync_config_keys[i].off;
+        if (ssync_config_keys[i].kind == K_STR || ssync_config_keys[i].kind == K_ENV ||
+            ssync_config_keys[i].kind == K_PATH || ssync_config_keys[i].kind == K_URL) {
             free(*(char **)field);
-        } else if (keys[i].kind == K_PATHLIST || keys[i].kind == K_STRLIST) {
+        } else if (ssync_config_keys[i].kind == K_PATHLIST ||
+                   ssync_config_keys[i].kind == K_STRLIST) {
             ssync_cfg_list *l = field;
             for (size_t j = 0; j < l->n; j++)
                 free(l->v[j]);
-        } else if (keys[i].kind == K_PATHS || keys[i].kind == K_PATH1) {
+        } else if (ssync_config_keys[i].kind == K_PATHS || ssync_config_keys[i].kind == K_PATH1) {
             free_paths(field);
         }
     }

@@ -7,6 +7,7 @@
 #include "common/pool.h"
 #include "connector/connector.h"
 #include "sync/resume.h"
+#include "sync/trail.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@ struct sync_run {
     ssync_item_result *results; /* one per plan item */
     ssync_sync_summary *sum;
     size_t finished;
+    char kras[1024];       /* the held KRAs' serials, for a recovery line without its KRA */
+    ssync_error audit_err; /* the first line the trail could not take */
 };
 
 /* A log line of the run (through the front end's hook). */
@@ -84,11 +87,22 @@ static int op_cancelled(struct sync_run *s, const ssync_graph_op *op)
            (op->result == SSYNC_ERR_CANCELLED || op->sends == 0);
 }
 
+static ssync_trail_item trail_item(const ssync_plan_item *it)
+{
+    return (ssync_trail_item){.user = it->upn ? it->upn : it->cert_upn,
+                              .thumbprint = it->thumbprint,
+                              .serial = it->serial,
+                              .source = it->path};
+}
+
 static void on_done(void *ctx, ssync_graph_op *op)
 {
     struct sync_run *s = ctx;
     struct sync_op *so = op->user_data;
     ssync_item_result *res = &s->results[so->item];
+    const ssync_trail_item ti = trail_item(&s->plan->items[so->item]);
+    if (s->prm->audit && s->audit_err.code == SSYNC_OK)
+        ssync_trail_write(s->prm->audit, &ti, op, &s->audit_err);
     snprintf(res->request_id, sizeof res->request_id, "%s", op->detail.request_id);
     s->finished++;
     signalled(s);
@@ -162,6 +176,7 @@ struct prep_slot {
     json_t *record;  /* CREATE body, or NULL */
     char *error;     /* why the record could not be built */
     ssync_code code; /* and its code */
+    char kra[80];    /* the KRA that opened the key (for the audit trail); "" when none */
 };
 
 struct prep_job {
@@ -189,6 +204,7 @@ static void prepare_one(void *ctx, size_t k)
     slot->record = NULL;
     slot->error = NULL;
     slot->code = SSYNC_OK;
+    slot->kra[0] = '\0';
     if (it->action != SSYNC_ACT_UPLOAD)
         return;
     ssync_error e = {0};
@@ -206,6 +222,7 @@ static void prepare_one(void *ctx, size_t k)
     } else {
         slot->record = res.record;
         res.record = NULL;
+        memcpy(slot->kra, res.kra_serial, sizeof slot->kra);
     }
     ssync_export_result_clear(&res);
 }
@@ -231,6 +248,10 @@ static int take_chunk(struct sync_run *s, ssync_journal *j, ssync_pool *pool, st
         struct prep_slot *slot = &pj->slots[*k % pj->window];
         size_t i = pj->widx[*k];
         ssync_plan_item *it = &p->items[i];
+        const ssync_trail_item ti = trail_item(it);
+        if (s->prm->audit && s->audit_err.code == SSYNC_OK && it->action == SSYNC_ACT_UPLOAD)
+            ssync_trail_recover(s->prm->audit, &ti, slot->kra[0] ? slot->kra : s->kras, slot->error,
+                                &s->audit_err);
         if (slot->error || failed) {
             if (slot->error) {
                 s->results[i].error = slot->error;
@@ -288,6 +309,20 @@ static int take_chunk(struct sync_run *s, ssync_journal *j, ssync_pool *pool, st
     }
     *n_out = n;
     return failed ? -1 : 0;
+}
+
+/* The trail's lines so far made durable; SSYNC_ERR_AUDIT (logged) when a line was not taken:
+ * no further write is sent without its record. */
+static ssync_code audit_durable(struct sync_run *s)
+{
+    if (!s->prm->audit)
+        return SSYNC_OK;
+    if (s->audit_err.code == SSYNC_OK)
+        ssync_audit_sync(s->prm->audit, &s->audit_err);
+    if (s->audit_err.code == SSYNC_OK)
+        return SSYNC_OK;
+    say(s, SSYNC_LOG_ERROR, "[audit] path: %s: no further write is sent", s->audit_err.msg);
+    return SSYNC_ERR_AUDIT;
 }
 
 /* The run's fatal Graph error, with the failure's detail unless the message names it. */
@@ -372,6 +407,8 @@ static ssync_code run_writes(struct sync_run *s, ssync_journal *j)
             run_rc = send_chunk(s, j, ops, sops, n);
         else
             progress(s);
+        if (rc == SSYNC_OK && audit_durable(s) != SSYNC_OK)
+            rc = SSYNC_ERR_AUDIT;
     }
     if (rc == SSYNC_OK && h && h->progress_end)
         h->progress_end(h->ctx);
@@ -399,6 +436,8 @@ ssync_code ssync_sync_run(const ssync_sync_params *prm, ssync_plan *p, ssync_ite
     memset(out, 0, sizeof *out);
     struct sync_run s = {.prm = prm, .plan = p, .results = results, .sum = out};
     ssync_error e = {0};
+    if (prm->audit)
+        ssync_trail_kras(prm->exporter ? prm->exporter->kras : NULL, s.kras, sizeof s.kras);
     for (size_t i = 0; i < p->count; i++)
         out->planned += is_write(&p->items[i]);
     ssync_journal *j = prm->journal;

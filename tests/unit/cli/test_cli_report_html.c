@@ -1,6 +1,6 @@
 /* The HTML report (src/cli/cli_report_html.c, compiled in with cli_report.c): chosen by the
  * file name, self-contained, totals on top, one block per user with a row per certificate,
- * the Graph request-id of a failure, and everything from the data escaped. */
+ * the Graph request-id of every write (failed or done), and everything from the data escaped. */
 #include "testutil.h"
 
 #include "../../../src/cli/cli_text.c"
@@ -70,11 +70,12 @@ static void test_html(void **state)
     assert_int_equal(count(html, "<tbody class=\"user\">"), 2);
     assert_non_null(strstr(html, "<td rowspan=\"2\" class=\"upn\">ann@x</td>"));
     assert_non_null(strstr(html, "serial <code>1A2B</code><br>expires 2027-01-15T08:00:00Z"));
-    /* escaped data; the failure's request-id shown, the success's not */
+    /* escaped data; the request-ids of the failure and of the success shown (issue 17) */
     assert_non_null(strstr(html, "&lt;script&gt;bob&amp;co&lt;/script&gt;@x"));
     assert_non_null(strstr(html, "HTTP 400 BadRequest: &quot;bad&quot; &lt;input&gt;"));
     assert_non_null(strstr(html, "22222222-0000-0000-0000-000000000002"));
-    assert_null(strstr(html, "11111111-0000-0000-0000-000000000001"));
+    assert_non_null(
+        strstr(html, "<td class=\"request-id\">11111111-0000-0000-0000-000000000001</td>"));
     /* users in first-seen order, each user's certificates in plan order */
     assert_true(strstr(html, "class=\"upn\">ann@x") < strstr(html, "class=\"upn\">&lt;script"));
     assert_true(strstr(html, "<code>aaaa") < strstr(html, "<code>cccc"));
