@@ -351,6 +351,77 @@ static void lid64_and_windows11_header(void **state)
     close_table(&o);
 }
 
+/* xor-checksums the header page at off again (seed 0x89abcdef over the page from byte 4) */
+static void reseal(unsigned char *f, size_t off, size_t ps)
+{
+    uint32_t x = 0x89abcdefu;
+    for (size_t i = 4; i < ps; i += 4)
+        x ^= (uint32_t)f[off + i] | (uint32_t)f[off + i + 1] << 8 | (uint32_t)f[off + i + 2] << 16 |
+             (uint32_t)f[off + i + 3] << 24;
+    for (int k = 0; k < 4; k++)
+        f[off + k] = (unsigned char)(x >> (8 * k));
+}
+
+static ssync_code header_of(const unsigned char *f, size_t len, ssync_edb_header *h,
+                            ssync_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/hdr.edb", tmp);
+    FILE *o = fopen(path, "wb");
+    assert_non_null(o);
+    assert_int_equal(fwrite(f, 1, len, o), len);
+    fclose(o);
+    return ssync_edb_read_header_ex(path, 1, h, err);
+}
+
+/* the header checks on a real file: a damaged primary falls back to the shadow copy; both
+ * damaged, a format revision past 0x12c or another format version are refused, saying so */
+static void header_checks(void **state)
+{
+    (void)state;
+    const char *path = unpack("basic.edb");
+    FILE *in = fopen(path, "rb");
+    assert_non_null(in);
+    size_t len = 2 * 4096;
+    unsigned char *f = malloc(len), *g = malloc(len);
+    assert_non_null(f);
+    assert_non_null(g);
+    assert_int_equal(fread(f, 1, len, in), len);
+    fclose(in);
+    ssync_edb_header h;
+    ssync_error err = {0};
+    assert_int_equal(header_of(f, len, &h, &err), SSYNC_OK);
+    assert_int_equal(h.from_shadow, 0);
+    memcpy(g, f, len);
+    g[4000] ^= 1; /* past byte 668: only a whole-page checksum sees it */
+    assert_int_equal(header_of(g, len, &h, &err), SSYNC_OK);
+    assert_int_equal(h.from_shadow, 1);
+    g[4096 + 4000] ^= 1;
+    assert_int_equal(header_of(g, len, &h, &err), SSYNC_ERR_EDB);
+    assert_non_null(strstr(err.msg, "damaged ESE file header (checksum mismatch in the header "
+                                    "and its shadow copy)"));
+    memcpy(g, f, len); /* a revision newer than the reader knows */
+    g[232] = 0x2d;
+    g[233] = 0x01;
+    memcpy(g + 4096 + 232, g + 232, 2);
+    reseal(g, 0, 4096);
+    reseal(g, 4096, 4096);
+    assert_int_equal(header_of(g, len, &h, &err), SSYNC_ERR_EDB);
+    assert_non_null(strstr(err.msg, "format revision 0x12d is newer than this reader knows"));
+    g[232] = 0x2c; /* 0x12c: read */
+    memcpy(g + 4096 + 232, g + 232, 2);
+    reseal(g, 0, 4096);
+    reseal(g, 4096, 4096);
+    assert_int_equal(header_of(g, len, &h, &err), SSYNC_OK);
+    memcpy(g, f, len); /* another format version */
+    g[8] = 0x21;
+    reseal(g, 0, 4096);
+    assert_int_equal(header_of(g, len, &h, &err), SSYNC_ERR_EDB);
+    assert_non_null(strstr(err.msg, "format version 0x621 is not supported"));
+    free(f);
+    free(g);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -377,6 +448,7 @@ int main(void)
         cmocka_unit_test(seven_bit_in_record),
         cmocka_unit_test(lzxpress_long_values),
         cmocka_unit_test(lid64_and_windows11_header),
+        cmocka_unit_test(header_checks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
