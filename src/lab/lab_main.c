@@ -45,6 +45,9 @@ static const char usage[] =
     "                       one 0600 password file each, manifest.csv\n"
     "  --edb FILE           also write the CA database (Requests, Certificates with the\n"
     "                       archived keys) as an ESE file; --edb-opts LIST: fixture variants\n"
+    "                       (extra=N, filetime, partial=FILE, intrinsic, compress,\n"
+    "                       compress-bad, dirty, page4k, page16k, page32k, lvkey8,\n"
+    "                       lvcompress, hdrext)\n"
     "  --help               this text\n"
     "\n"
     "Exit status: 0 done, 1 failure while generating, 2 bad command line.\n";
