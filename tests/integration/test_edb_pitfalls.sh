@@ -48,6 +48,26 @@ check_eq "unknown compression: the item's error" \
     'request 1: ./bad.edb: column RawArchivedKey of Requests row 0 (RequestID 1): compressed value: cannot read the CA database: compressed with scheme byte 0x28 (XPRESS9; this reader knows 7-bit ASCII, 7-bit Unicode and LZXPRESS)' \
     "$(jq -r '.items[0].error' bad.json)"
 
+# a long value compressed chunk by chunk whose chunk claims the wrong size: refused naming the
+# file, table, column, row, chunk and sizes
+"$LAB_BIN" --out lab-lvc "${small[@]}" --edb lvc.edb --edb-opts lvcompress > /dev/null
+/usr/bin/python3 - lvc.edb << 'EOPY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+i = b.find(b'\x18\x00\x04')  # a chunk: LZXPRESS, 1024 bytes uncompressed
+assert i > 0
+b[i + 2] = 3  # now claims 768
+open(p, 'wb').write(bytes(b))
+EOPY
+sed "s|lab/ca.edb|lvc.edb|" edb.conf > lvc.conf
+"$SSYNC_BIN" plan --config lvc.conf --json > lvc.json 2> lvc.err
+check_eq "bad compressed chunk (a certificate): the plan fails" 1 "$?"
+check_contains "bad compressed chunk: the file, the table, column and row, the chunk and the sizes" \
+    "./lvc.edb: column RawCertificate of Certificates row 0 (RequestID 1): long value 1: cannot read the CA database: chunk at 0 inflates to 768 bytes, not 1024 (compression byte 0x18)" \
+    lvc.err
+check_eq "bad compressed chunk: one line on stderr" 1 "$(wc -l < lvc.err)"
+
 # damaged input: not an ESE file; cut anywhere: a clear error or a partial read, never a crash
 head -c 100 lab/ca.edb > short.edb
 sed "s|lab/ca.edb|short.edb|" edb.conf > short.conf
