@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HEADER_SIZE 668
 #define ESE_SIGNATURE 0x89abcdefu
@@ -72,6 +73,12 @@ ssync_code ssync_edb_read_header_ex(const char *path, int allow_dirty, ssync_edb
     if (!f) {
         free(b);
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        free(b);
+        return ssync_fail(err, SSYNC_ERR_EDB, "%s: not an ESE database (a directory)", path);
     }
     uint32_t ps = 0;
     int ok = header_copy(f, 0, b, &ps);

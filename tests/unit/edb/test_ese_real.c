@@ -418,6 +418,9 @@ static void header_checks(void **state)
     reseal(g, 0, 4096);
     assert_int_equal(header_of(g, len, &h, &err), SSYNC_ERR_EDB);
     assert_non_null(strstr(err.msg, "format version 0x621 is not supported"));
+    /* a directory (a blob directory given as the database): said so */
+    assert_int_equal(ssync_edb_read_header_ex(tmp, 1, &h, &err), SSYNC_ERR_EDB);
+    assert_non_null(strstr(err.msg, "not an ESE database (a directory)"));
     free(f);
     free(g);
 }
