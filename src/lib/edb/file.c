@@ -158,6 +158,7 @@ struct ssync_edb_db {
     ssync_edb_pages pages;
     file_table *tabs; /* the tables opened; for a CA database Requests then Certificates */
     size_t ntabs;
+    int single_values; /* the CA view: a multi-valued column is refused, not returned */
 };
 
 static int tag_flags_always(const file_table *t)
@@ -417,7 +418,11 @@ static ssync_code ft_get(ssync_edb_table *bt, int col, ssync_edb_value *v, ssync
     if (k < 0)
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: malformed record", at);
     ssync_code rc;
-    if (r.flags & SSYNC_EDB_TAG_MULTI) {
+    if ((r.flags & SSYNC_EDB_TAG_MULTI) && t->db->single_values) {
+        /* AD CS stores one value per column: the CA logic reads kinds it expects */
+        rc = ssync_fail(err, SSYNC_ERR_EDB,
+                        "%s: multi-valued (flag byte 0x%02x), one value expected", at, r.flags);
+    } else if (r.flags & SSYNC_EDB_TAG_MULTI) {
         rc = multi_values(t, col, at, &r, v, err);
     } else {
         unsigned char *data = NULL;
@@ -510,6 +515,8 @@ ssync_code ssync_edb_open(const char *path, ssync_edb_db **out, ssync_error *err
 {
     static const char *const names[] = {"Requests", "Certificates"};
     ssync_code rc = ssync_edb_open_tables(path, names, 2, 0, out, err);
+    if (rc == SSYNC_OK)
+        (*out)->single_values = 1;
     size_t used = err ? strlen(err->msg) : 0;
     if (rc == SSYNC_ERR_EDB && err && strstr(err->msg, ": no table "))
         snprintf(err->msg + used, sizeof err->msg - used, " (not an AD CS database?)");
