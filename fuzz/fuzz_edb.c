@@ -1,9 +1,12 @@
 /* Fuzz target: the CA database reader. The first byte picks what the rest is:
  *   0  a whole ESE file (header, catalog, pages): opened, every row of Requests and
- *      Certificates loaded and every column read (records, separated long values, LZXPRESS)
- *   1  an ESE compressed value (method byte, size, LZXPRESS data)
+ *      Certificates loaded and every column read (records, separated long values, LZXPRESS);
+ *      then opened again as any ESE file (dirty allowed) and every column of every row read
+ *      by position (multi-values, code pages, 8-byte long-value ids, compressed chunks)
+ *   1  an ESE compressed value (scheme byte: LZXPRESS, 7-bit ASCII or Unicode)
  *   2  one record, decoded against the Requests columns of the lab database
- * Seeds: small lab databases (smimesync-lab --edb) and values cut from them. */
+ * Seeds: small lab databases (smimesync-lab --edb, in every --edb-opts form) and values cut
+ * from them. */
 #define _GNU_SOURCE
 #include "edb/edb.h"
 #include "edb/file.h"
@@ -54,6 +57,24 @@ static void read_table(ssync_edb_table *t)
     }
 }
 
+/* every column of every row (at most 64) by position, as `smimesync edb dump` reads */
+static void read_any(ssync_edb_table *t)
+{
+    ssync_error err;
+    size_t n = 0;
+    if (t->ops->count(t, &n, &err) != SSYNC_OK)
+        return;
+    for (size_t i = 0; i < n && i < 64; i++) {
+        if (t->ops->load(t, i, &err) != SSYNC_OK)
+            return;
+        for (size_t c = 0; c < ssync_edb_column_count(t) && c < 512; c++) {
+            ssync_edb_value v;
+            if (t->ops->get(t, (int)c, &v, &err) == SSYNC_OK)
+                ssync_edb_value_clear(&v);
+        }
+    }
+}
+
 static void whole_file(const uint8_t *data, size_t len)
 {
     int fd = memfd_create("fuzz_edb", MFD_CLOEXEC);
@@ -74,6 +95,14 @@ static void whole_file(const uint8_t *data, size_t len)
                              NULL, &err);
             ssync_edb_close(db);
         }
+        static const char *const any[] = {"Requests", "MSysObjects"};
+        for (size_t k = 0; k < 2; k++) {
+            db = NULL;
+            if (ssync_edb_open_tables(path, &any[k], 1, 1, &db, &err) == SSYNC_OK) {
+                read_any(ssync_edb_table_at(db, 0));
+                ssync_edb_close(db);
+            }
+        }
     }
     close(fd);
 }
@@ -81,16 +110,16 @@ static void whole_file(const uint8_t *data, size_t len)
 static void one_record(const uint8_t *data, size_t len)
 {
     static const ssync_edb_coldef cols[] = {
-        {1, 4, 4, "RequestID"},
-        {2, 4, 4, "Disposition"},
-        {3, 4, 4, "RevokedReason"},
-        {4, 4, 4, "RequestType"},
-        {5, 8, 8, "SubmittedWhen"},
-        {6, 8, 8, "RevokedWhen"},
-        {128, 10, 255, "$RequesterName"},
-        {129, 10, 255, "$DispositionMessage"},
-        {256, 11, 65536, "RawArchivedKey"},
-        {257, 12, 8192, "$KeyRecoveryHashes"},
+        {1, 4, 4, "RequestID", 0, 0},
+        {2, 4, 4, "Disposition", 0, 0},
+        {3, 4, 4, "RevokedReason", 0, 0},
+        {4, 4, 4, "RequestType", 0, 0},
+        {5, 8, 8, "SubmittedWhen", 0, 0},
+        {6, 8, 8, "RevokedWhen", 0, 0},
+        {128, 10, 255, "$RequesterName", 0, 0},
+        {129, 10, 255, "$DispositionMessage", 0, 0},
+        {256, 11, 65536, "RawArchivedKey", 0, 0},
+        {257, 12, 8192, "$KeyRecoveryHashes", 0, 0},
     };
     static const uint32_t ids[] = {1, 2, 3, 4, 5, 6, 7, 128, 129, 130, 256, 257, 258};
     for (int always = 0; always < 2; always++)

@@ -2,6 +2,7 @@
  * values) and the catalog (MSysObjects at page 4, its shadow at page 24). */
 #include "ese.h"
 #include "ese_tree.h"
+#include "ese_xpress.h"
 #include "lab.h"
 
 #include <errno.h>
@@ -50,10 +51,10 @@ struct ese_writer {
     int started;
 };
 
-uint32_t ese_header_checksum(const unsigned char *hdr)
+uint32_t ese_header_checksum(const unsigned char *hdr, size_t size)
 {
     uint32_t x = 0x89abcdefu;
-    for (size_t i = 4; i < ESE_HEADER_SIZE; i += 4)
+    for (size_t i = 4; i + 3 < size; i += 4)
         x ^= (uint32_t)hdr[i] | (uint32_t)hdr[i + 1] << 8 | (uint32_t)hdr[i + 2] << 16 |
              (uint32_t)hdr[i + 3] << 24;
     return x;
@@ -75,7 +76,15 @@ ese_writer *ese_create(const char *path, const ese_opts *opts)
         w->o.state = 3;
     if (!w->o.lv_key_size)
         w->o.lv_key_size = 4;
+    if (w->o.page_size != 4096 && w->o.page_size != 8192 && w->o.page_size != 16384 &&
+        w->o.page_size != 32768) {
+        free(w->path);
+        free(w);
+        lab_err("ESE page size %u: 4096, 8192, 16384 or 32768", opts->page_size);
+        return NULL;
+    }
     w->f.page_size = w->o.page_size;
+    w->f.header = w->o.page_size >= 16384 ? ESE_PAGE_HEADER_EXT : ESE_PAGE_HEADER;
     w->f.next_pgno = ESE_FIRST_DATA_PAGE;
     w->f.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->f.fd < 0) {
@@ -138,9 +147,21 @@ static int write_lv(ese_writer *w, ese_tbl *t, uint64_t lid, const unsigned char
     if (ese_tree_add(&w->f, &t->lvs, key, ks, root, sizeof root))
         return -1;
     for (size_t off = 0; off < len; off += ESE_LV_CHUNK) {
-        put_be(key + ks, off, 4);
+        put_be(key + ks, off, 4); /* the uncompressed offset, compressed or not */
         size_t n = len - off < ESE_LV_CHUNK ? len - off : ESE_LV_CHUNK;
-        if (ese_tree_add(&w->f, &t->lvs, key, ks + 4, data + off, n))
+        const unsigned char *chunk = data + off;
+        unsigned char packed[ESE_LV_CHUNK];
+        if (w->o.lv_compress) {
+            /* scheme byte 0x18, the uncompressed size, the LZXPRESS bytes: kept when smaller */
+            size_t c = lab_xpress_compress(chunk, n, packed + 3, sizeof packed - 3);
+            if (c && c + 3 < n) {
+                packed[0] = 0x18;
+                ese_put16(packed + 1, (uint32_t)n);
+                chunk = packed;
+                n = c + 3;
+            }
+        }
+        if (ese_tree_add(&w->f, &t->lvs, key, ks + 4, chunk, n))
             return -1;
     }
     return 0;
@@ -211,9 +232,12 @@ static int encode(ese_writer *w, ese_tbl *t, const ese_column *cols, size_t ncol
         if (tag + tv + 1 + vlen > ESE_MAX_RECORD)
             goto too_big;
         ese_put16(rec + tag + 4 * k, cols[i].id);
-        ese_put16(rec + tag + 4 * k + 2, (uint32_t)tv | (flags ? 0x4000u : 0));
+        /* small pages: offset bit 0x4000 says a flag byte precedes the value; 16 and 32 KiB
+         * pages: every tagged value has its flag byte */
+        int big = w->o.page_size >= 16384;
+        ese_put16(rec + tag + 4 * k + 2, (uint32_t)tv | (flags && !big ? 0x4000u : 0));
         k++;
-        if (flags)
+        if (flags || big)
             rec[tag + tv++] = (unsigned char)flags;
         if (v[i].separate) {
             uint64_t lid = ++t->next_lid;
@@ -348,8 +372,11 @@ done:
 
 static int write_header(ese_writer *w, uint32_t last_objid)
 {
-    unsigned char h[ESE_HEADER_SIZE];
-    memset(h, 0, sizeof h);
+    unsigned char *h = calloc(1, w->o.page_size);
+    if (!h) {
+        lab_err("out of memory");
+        return -1;
+    }
     ese_put32(h + 4, 0x89abcdefu);
     ese_put32(h + 8, ESE_FORMAT_VERSION);
     ese_put32(h + 12, 0);           /* a database (not a streaming file) */
@@ -363,15 +390,19 @@ static int write_header(ese_writer *w, uint32_t last_objid)
     ese_put32(h + 236, w->o.page_size);
     ese_put32(h + 340, ESE_FORMAT_VERSION);
     ese_put32(h + 344, ESE_FORMAT_REVISION);
-    ese_put32(h, ese_header_checksum(h));
-    /* the header and its shadow copy one page later: libesedb checks both */
+    if (w->o.header_ext) /* fields past byte 668, as Windows 11's ESE writes at 0x2a0.. */
+        memcpy(h + 0x2a0, "\x01\x02\x03\x04\x05\x06\x07", 7);
+    ese_put32(h, ese_header_checksum(h, w->o.page_size));
+    /* the header page and its shadow copy one page later: libesedb checks both */
     for (int copy = 0; copy < 2; copy++) {
         off_t off = copy ? (off_t)w->o.page_size : 0;
-        if (pwrite(w->f.fd, h, sizeof h, off) != (ssize_t)sizeof h) {
+        if (pwrite(w->f.fd, h, w->o.page_size, off) != (ssize_t)w->o.page_size) {
             lab_err("%s: cannot write the header: %s", w->path, strerror(errno));
+            free(h);
             return -1;
         }
     }
+    free(h);
     return 0;
 }
 

@@ -44,9 +44,13 @@ typedef struct ese_value {
 } ese_value;
 
 typedef struct ese_opts {
-    uint32_t page_size;   /* 8192 (default when 0); 32768 only for the reader's refusal test */
+    uint32_t page_size;   /* 4096, 8192 (default when 0), 16384 or 32768 */
     uint32_t state;       /* file header state: 3 clean shutdown (default when 0), 2 dirty */
-    unsigned lv_key_size; /* 4 (default when 0), or 8 (large long-value ids, Windows 2025) */
+    unsigned lv_key_size; /* 4 (default when 0), or 8 (large long-value ids, Windows 10 on) */
+    int lv_compress;      /* separated long values LZXPRESS-compressed chunk by chunk, as ESE
+                             does for compressed columns (a chunk only when it gets smaller) */
+    int header_ext;       /* header fields past byte 668 (as Windows 11 writes): the checksum
+                             covers the whole header page */
 } ese_opts;
 
 typedef struct ese_writer ese_writer;
@@ -63,7 +67,8 @@ int ese_close(ese_writer *w);
 /* Frees w after a failure (the file is left incomplete). */
 void ese_abort(ese_writer *w);
 
-/* The XOR-32 checksum of the file header (seed 0x89abcdef over bytes 4..667). */
-uint32_t ese_header_checksum(const unsigned char *hdr);
+/* The XOR-32 checksum of the file header page (seed 0x89abcdef over bytes 4..size-1; ESE source,
+ * checksumu.cxx). */
+uint32_t ese_header_checksum(const unsigned char *hdr, size_t size);
 
 #endif

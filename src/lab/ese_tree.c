@@ -67,7 +67,7 @@ int ese_page_write(ese_file *f, unsigned char *page, uint32_t pgno)
 size_t ese_tree_max_entry(const ese_file *f)
 {
     /* header, reserved tag 0 area, tag 0 and the entry's tag, key size field */
-    return f->page_size - ESE_PAGE_HEADER - ESE_ROOT_HEADER - 8 - 2;
+    return f->page_size - f->header - ESE_ROOT_HEADER - 8 - 2;
 }
 
 static int level_open(ese_file *f, ese_tree *t, int L)
@@ -89,14 +89,15 @@ static int level_open(ese_file *f, ese_tree *t, int L)
 
 static size_t level_free(const ese_file *f, const ese_level *lv)
 {
-    size_t taken = ESE_PAGE_HEADER + ESE_ROOT_HEADER + lv->used + 4u * lv->ntags;
+    size_t taken = f->header + ESE_ROOT_HEADER + lv->used + 4u * lv->ntags;
     return f->page_size > taken ? f->page_size - taken : 0;
 }
 
 static void set_tag(const ese_file *f, unsigned char *page, unsigned i, size_t size, size_t off)
 {
     /* tags grow back from the page end, tag 0 last: size (13 bits), then offset (13 bits, the
-     * 3 flag bits above it stay 0: no common key, not defunct) */
+     * 3 flag bits above it stay 0: no common key, not defunct); on 16 and 32 KiB pages both are
+     * 15 bits and the flags (0 here) sit in the top bits of the value's first word */
     unsigned char *p = page + f->page_size - 4u * (i + 1);
     ese_put16(p, (uint32_t)size);
     ese_put16(p + 2, (uint32_t)off);
@@ -105,7 +106,7 @@ static void set_tag(const ese_file *f, unsigned char *page, unsigned i, size_t s
 static int level_append(ese_file *f, ese_level *lv, const unsigned char *key, size_t klen,
                         const unsigned char *data, size_t dlen)
 {
-    unsigned char *p = lv->page + ESE_PAGE_HEADER + ESE_ROOT_HEADER + lv->used;
+    unsigned char *p = lv->page + f->header + ESE_ROOT_HEADER + lv->used;
     ese_put16(p, (uint32_t)klen);
     memcpy(p + 2, key, klen);
     memcpy(p + 2 + klen, data, dlen);
@@ -130,7 +131,7 @@ static int level_flush(ese_file *f, ese_tree *t, int L, int final)
     uint32_t next = 0;
     if (root) {
         flags |= ESE_PAGE_ROOT;
-        unsigned char *rh = pg + ESE_PAGE_HEADER;
+        unsigned char *rh = pg + f->header;
         ese_put32(rh, 1);      /* initial number of pages */
         ese_put32(rh + 4, 1);  /* parent FDP: the database root */
         ese_put32(rh + 8, 0);  /* extent space 0: no space tree to read */

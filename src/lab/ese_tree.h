@@ -8,8 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ESE_PAGE_HEADER 40
-#define ESE_ROOT_HEADER 16 /* tag 0 of a root page; reserved on every page (see ese_tree.c) */
+#define ESE_PAGE_HEADER 40     /* 4 and 8 KiB pages */
+#define ESE_PAGE_HEADER_EXT 80 /* 16 and 32 KiB pages (format revision >= 0x11) */
+#define ESE_ROOT_HEADER 16     /* tag 0 of a root page; reserved on every page (see ese_tree.c) */
 #define ESE_MAX_LEVELS 8
 #define ESE_MAX_KEY 64
 
@@ -42,6 +43,7 @@ typedef struct ese_file {
     int fd;
     uint32_t page_size;
     uint32_t next_pgno;
+    uint32_t header; /* the page header's size: ESE_PAGE_HEADER or ESE_PAGE_HEADER_EXT */
 } ese_file;
 
 /* Appends a leaf entry; keys must increase. Returns 0 or -1 (reported). */

@@ -16,8 +16,13 @@
  *                  only values it keeps in the record; a separated value is never flagged so)
  *   compress-bad   the same with an unknown compression method
  *   dirty          the header says dirty shutdown
- *   page32k        the header says 32 KiB pages (the pages stay 8 KiB: a refusal fixture)
- *   lvkey8         8-byte long-value ids
+ *   page4k, page16k, page32k
+ *                  4, 16 or 32 KiB pages (default 8 KiB); 16 and 32 KiB pages have the
+ *                  extended page header and a flag byte before every tagged value
+ *   lvkey8         8-byte long-value ids (in records and long-value keys)
+ *   lvcompress     separated long values LZXPRESS-compressed chunk by chunk (keys stay the
+ *                  uncompressed offsets, the record's flags do not say so: as real ESE)
+ *   hdrext         header fields past byte 668 (as Windows 11 writes them)
  *   from=DIR       no lab: the database of the certutil -getkey blobs in DIR alone, one issued
  *                  request each (lab_edb_from_blobs; the forgery tests put forged blobs there) */
 #include "ese.h"
@@ -45,7 +50,8 @@
 
 typedef struct edb_opts {
     unsigned long extra;
-    int filetime, intrinsic, compress, compress_bad, dirty, page32k, lvkey8;
+    int filetime, intrinsic, compress, compress_bad, dirty, lvkey8, lvcompress, hdrext;
+    uint32_t page_size; /* 0: 8 KiB */
     char partial[4096];
     char from[4096];
 } edb_opts;
@@ -79,13 +85,22 @@ static int parse_opts(const char *s, edb_opts *o)
             o->compress_bad = 1;
         } else if (!strcmp(t, "dirty")) {
             o->dirty = 1;
+        } else if (!strcmp(t, "page4k")) {
+            o->page_size = 4096;
+        } else if (!strcmp(t, "page16k")) {
+            o->page_size = 16384;
         } else if (!strcmp(t, "page32k")) {
-            o->page32k = 1;
+            o->page_size = 32768;
         } else if (!strcmp(t, "lvkey8")) {
             o->lvkey8 = 1;
+        } else if (!strcmp(t, "lvcompress")) {
+            o->lvcompress = 1;
+        } else if (!strcmp(t, "hdrext")) {
+            o->hdrext = 1;
         } else {
             lab_err("--edb-opts: unknown variant '%s' (extra=N, filetime, partial=FILE, "
-                    "from=DIR, intrinsic, compress, compress-bad, dirty, page32k, lvkey8)",
+                    "from=DIR, intrinsic, compress, compress-bad, dirty, page4k, page16k, page32k, "
+                    "lvkey8, lvcompress, hdrext)",
                     t);
             rc = -1;
         }
@@ -471,7 +486,8 @@ static int lab_cert_row(const lab *l, db *d, const lab_cert *c)
 
 static int write_db(const lab *l, const char *path, const edb_opts *o, unsigned ncert)
 {
-    ese_opts eo = {o->page32k ? 32768 : 8192, o->dirty ? 2 : 3, o->lvkey8 ? 8 : 4};
+    ese_opts eo = {o->page_size ? o->page_size : 8192, o->dirty ? 2 : 3, o->lvkey8 ? 8 : 4,
+                   o->lvcompress, o->hdrext};
     db d = {ese_create(path, &eo), -1, -1, o, 1};
     if (!d.w)
         return -1;
@@ -613,7 +629,8 @@ int lab_edb_from_blobs(const char *path, const char *opts)
         lab_err("%s: cannot list the blob directory", o.from);
         return -1;
     }
-    ese_opts eo = {o.page32k ? 32768 : 8192, o.dirty ? 2 : 3, o.lvkey8 ? 8 : 4};
+    ese_opts eo = {o.page_size ? o.page_size : 8192, o.dirty ? 2 : 3, o.lvkey8 ? 8 : 4,
+                   o.lvcompress, o.hdrext};
     db d = {ese_create(path, &eo), -1, -1, &o, 1};
     int rc = d.w ? 0 : -1;
     if (!rc) {

@@ -85,7 +85,7 @@ check_contains "--config with a blobs source: the message" "[source] is not of t
 "$SSYNC_BIN" ca requests dirty/ca.edb --json > dirty.json 2> dirty.err
 check_eq "dirty copy: exit status 0, one warning" "0 1" "$? $(wc -l < dirty.err)"
 check_eq "dirty copy: its requests" 2 "$(jq '.requests | length' dirty.json)"
-gunzip -c "$SSYNC_DATA/ese-real/ese-dissect/basic.edb.gz" > basic.edb
+gunzip -c "$SSYNC_DATA/ese-real/basic.edb.gz" > basic.edb
 "$SSYNC_BIN" ca requests basic.edb > bad.out 2> bad.err
 check_eq "not a CA database: exit status 1" 1 "$?"
 check_contains "not a CA database: the message" "no table Requests (not an AD CS database?)" bad.err

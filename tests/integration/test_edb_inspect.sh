@@ -9,8 +9,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$T_TMP"
 PY=/usr/bin/python3
 REAL=$SSYNC_DATA/ese-real
-for f in basic binary default multi text; do gunzip -c "$REAL/ese-dissect/$f.edb.gz" > $f.edb; done
-cp "$REAL/ese-strozfriedberg/test.edb" test.edb
+for f in basic binary default multi text; do gunzip -c "$REAL/$f.edb.gz" > $f.edb; done
+gunzip -c "$REAL/test.edb.gz" > test.edb
 
 # ---- info: header and row counts of every real file ----
 for spec in basic:basic:2:13 binary:binary:1:12 default:default:1:19 multi:multi:2:22 \
@@ -219,7 +219,7 @@ bad "unknown subcommand" 2 "unknown subcommand 'list'" edb list basic.edb
 "$LAB_BIN" --out cb --users 3 --seed 34 --edb cb/ca.edb --edb-opts compress-bad > /dev/null
 bad "unknown compression" 1 "cb/ca.edb: table Requests, row 1, column RawArchivedKey: " \
     edb dump cb/ca.edb Requests --columns RequestID,RawArchivedKey
-check_contains "unknown compression: the method byte" "method 0x28" bad.err
+check_contains "unknown compression: the scheme byte" "scheme byte 0x28" bad.err
 check_contains "unknown compression: the dump goes on to the last row" "row 3, column RawArchivedKey" bad.err
 check_eq "unknown compression: one line per row" 3 "$(wc -l < bad.err)"
 "$SSYNC_BIN" ca requests cb/ca.edb > cb.out 2> cb.err

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The CA database pitfalls, each on a database the lab writes that way: compressed long values
-# are decompressed (LZXPRESS) or refused naming the column and the row; a dirty database, 32 KiB
-# pages and 8-byte long-value ids are refused with what to do instead; damaged files fail
-# without a crash.
+# are decompressed (LZXPRESS) or refused naming the file, column and row; a dirty database is
+# refused with what to do instead; damaged files fail without a crash.
 source "$(dirname "$0")/lib.sh"
 cd "$T_TMP"
 small=(--users 3 --key-pool 1 --renewals 0 --revoked 0 --expired 0 --seed 31)
@@ -37,10 +36,7 @@ plan_fails() {
     check_eq "$name: one line on stderr" 1 "$(wc -l < "$name.err")"
 }
 plan_fails dirty dirty 'was not shut down cleanly (state 2): run esentutl /r'
-plan_fails page32k page32k \
-    '32 KiB pages (a Windows Server 2025 database) are not supported; export recovery blobs with certutil -getkey and use [source] type = blobs'
-plan_fails lvkey8 lvkey8 \
-    'column RawCertificate of Certificates row 0 (RequestID 1): 8-byte long-value id (large long-value ids, Windows Server 2025) is not supported; export recovery blobs with certutil -getkey and use [source] type = blobs'
+# (32 KiB pages and 8-byte long-value ids are read: test_edb_forms)
 
 # an unknown compression method: the item says why, naming the column and the row
 sed "s|lab/ca.edb|bad.edb|" edb.conf > bad.conf
@@ -49,8 +45,28 @@ sed "s|lab/ca.edb|bad.edb|" edb.conf > bad.conf
 check_eq "unknown compression: every request is an item (none recoverable)" 3 \
     "$(jq '[.items[] | select(.error != null)] | length' bad.json)"
 check_eq "unknown compression: the item's error" \
-    'request 1: column RawArchivedKey of Requests row 0 (RequestID 1): compressed value: cannot read the CA database: compressed with method 0x28 (only LZXPRESS, 0x18, is supported)' \
+    'request 1: ./bad.edb: column RawArchivedKey of Requests row 0 (RequestID 1): compressed value: cannot read the CA database: compressed with scheme byte 0x28 (XPRESS9; this reader knows 7-bit ASCII, 7-bit Unicode and LZXPRESS)' \
     "$(jq -r '.items[0].error' bad.json)"
+
+# a long value compressed chunk by chunk whose chunk claims the wrong size: refused naming the
+# file, table, column, row, chunk and sizes
+"$LAB_BIN" --out lab-lvc "${small[@]}" --edb lvc.edb --edb-opts lvcompress > /dev/null
+/usr/bin/python3 - lvc.edb << 'EOPY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+i = b.find(b'\x18\x00\x04')  # a chunk: LZXPRESS, 1024 bytes uncompressed
+assert i > 0
+b[i + 2] = 3  # now claims 768
+open(p, 'wb').write(bytes(b))
+EOPY
+sed "s|lab/ca.edb|lvc.edb|" edb.conf > lvc.conf
+"$SSYNC_BIN" plan --config lvc.conf --json > lvc.json 2> lvc.err
+check_eq "bad compressed chunk (a certificate): the plan fails" 1 "$?"
+check_contains "bad compressed chunk: the file, the table, column and row, the chunk and the sizes" \
+    "./lvc.edb: column RawCertificate of Certificates row 0 (RequestID 1): long value 1: cannot read the CA database: chunk at 0 inflates to 768 bytes, not 1024 (compression byte 0x18)" \
+    lvc.err
+check_eq "bad compressed chunk: one line on stderr" 1 "$(wc -l < lvc.err)"
 
 # damaged input: not an ESE file; cut anywhere: a clear error or a partial read, never a crash
 head -c 100 lab/ca.edb > short.edb

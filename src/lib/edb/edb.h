@@ -20,7 +20,9 @@ typedef enum ssync_edb_kind {
     SSYNC_EDB_INT,    /* Long, Currency, 64-bit integers (a FILETIME may hide here) */
     SSYNC_EDB_DATE,   /* DateTime columns, already decoded */
     SSYNC_EDB_TEXT,   /* UTF-8 */
-    SSYNC_EDB_BINARY, /* Binary, LongBinary (separated long values read and decompressed) */
+    SSYNC_EDB_BINARY, /* Binary, LongBinary, GUID (separated long values read and decompressed) */
+    SSYNC_EDB_REAL,   /* IEEESingle, IEEEDouble */
+    SSYNC_EDB_MULTI,  /* a multi-valued tagged column: items[0..nitems) */
 } ssync_edb_kind;
 
 typedef struct ssync_edb_value {
@@ -30,6 +32,9 @@ typedef struct ssync_edb_value {
     char *text;          /* owned */
     unsigned char *data; /* owned */
     size_t len;
+    double d;
+    struct ssync_edb_value *items; /* owned (SSYNC_EDB_MULTI) */
+    size_t nitems;
 } ssync_edb_value;
 
 void ssync_edb_value_clear(ssync_edb_value *v);
@@ -98,9 +103,41 @@ ssync_code ssync_edb_select(ssync_edb_table *requests, ssync_edb_table *certific
 
 /* ---- value decoding (edb/ese_value.c) ---- */
 
-/* A DateTime column's 8 bytes: an OLE automation date (double, days since 1899-12-30), or a
- * FILETIME (100 ns since 1601) as some CA databases hold; told apart by plausibility. Returns
- * 0 and sets *t, or -1 when neither is a date between 1601 and 9999 (or the value is 0). */
+/* JET column types (esent.h JET_coltyp*) */
+enum {
+    SSYNC_COLTYP_BIT = 1,
+    SSYNC_COLTYP_UNSIGNED_BYTE = 2,
+    SSYNC_COLTYP_SHORT = 3,
+    SSYNC_COLTYP_LONG = 4,
+    SSYNC_COLTYP_CURRENCY = 5,
+    SSYNC_COLTYP_IEEE_SINGLE = 6,
+    SSYNC_COLTYP_IEEE_DOUBLE = 7,
+    SSYNC_COLTYP_DATETIME = 8,
+    SSYNC_COLTYP_BINARY = 9,
+    SSYNC_COLTYP_TEXT = 10,
+    SSYNC_COLTYP_LONG_BINARY = 11,
+    SSYNC_COLTYP_LONG_TEXT = 12,
+    SSYNC_COLTYP_UNSIGNED_LONG = 14,
+    SSYNC_COLTYP_LONG_LONG = 15,
+    SSYNC_COLTYP_GUID = 16,
+    SSYNC_COLTYP_UNSIGNED_SHORT = 17,
+};
+
+/* Decodes one stored (already decompressed) value of a column of type coltyp: integers and
+ * bits (a bit is 0 or 1), reals, dates, text by code page (1200 = UTF-16LE; any other is read
+ * as Windows-1252) and the rest as bytes. Takes data (malloc'ed) whatever the outcome; *out
+ * is cleared first. Fails (SSYNC_ERR_EDB, saying what was found) on a size the type cannot
+ * have. */
+ssync_code ssync_edb_decode_value(uint32_t coltyp, uint32_t codepage, unsigned char *data,
+                                  size_t len, ssync_edb_value *out, ssync_error *err);
+/* Windows-1252 bytes to a new UTF-8 string; NULL on memory. */
+char *ssync_edb_cp1252_to_utf8(const unsigned char *p, size_t len);
+
+/* A DateTime column's 8 bytes: a FILETIME (100 ns since 1601, as AD CS stores its dates), or an
+ * OLE automation date (double, days since 1899-12-30, as other applications do); told apart by
+ * plausibility, FILETIME first (the two readings never both give a date: a double's bits read
+ * as a FILETIME lie past the year 9999). Returns 0 and sets *t, or -1 when neither is a date
+ * between 1601 (OLE: 0100) and 9999 (or the value is 0). */
 int ssync_edb_decode_datetime(const unsigned char raw[8], time_t *t);
 /* A FILETIME to time_t; -1 when out of range (0 = never). */
 int ssync_edb_filetime_to_time(uint64_t ft, time_t *t);
@@ -111,8 +148,9 @@ char *ssync_edb_utf16_to_utf8(const unsigned char *p, size_t len);
 
 /* ---- compressed values (edb/ese_xpress.c) ---- */
 
-/* Decodes an ESE compressed value: first byte 0x18 = LZXPRESS (MS-XCA plain LZ77) with the
- * uncompressed size in the next two bytes. Other methods fail with SSYNC_ERR_EDB naming what.
+/* Decodes an ESE compressed value by its first byte: 0x18 = LZXPRESS (MS-XCA plain LZ77) with
+ * the uncompressed size in the next two bytes; 0x08-0x0f 7-bit ASCII, 0x10-0x17 7-bit Unicode
+ * (to UTF-16LE). Other schemes (XPRESS9, XPRESS10) fail with SSYNC_ERR_EDB naming the byte.
  * *out is malloc'ed. */
 ssync_code ssync_edb_decompress(const unsigned char *in, size_t len, unsigned char **out,
                                 size_t *out_len, ssync_error *err);

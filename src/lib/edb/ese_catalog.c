@@ -10,9 +10,9 @@ enum { CAT_TABLE = 1, CAT_COLUMN = 2, CAT_LONG_VALUE = 4 };
 
 /* the catalog's own fixed columns we read, and the Name column */
 static const ssync_edb_coldef cat_cols[] = {
-    {1, 4, 4, "ObjidTable"},      {2, 3, 2, "Type"},       {3, 4, 4, "Id"},
-    {4, 4, 4, "ColtypOrPgnoFDP"}, {5, 4, 4, "SpaceUsage"}, {6, 4, 4, "Flags"},
-    {7, 4, 4, "PagesOrLocale"},
+    {1, 4, 4, "ObjidTable", 0, 0},      {2, 3, 2, "Type", 0, 0},       {3, 4, 4, "Id", 0, 0},
+    {4, 4, 4, "ColtypOrPgnoFDP", 0, 0}, {5, 4, 4, "SpaceUsage", 0, 0}, {6, 4, 4, "Flags", 0, 0},
+    {7, 4, 4, "PagesOrLocale", 0, 0},
 };
 #define CAT_NCOLS (sizeof cat_cols / sizeof cat_cols[0])
 #define CAT_NAME 128
@@ -44,24 +44,24 @@ static ssync_edb_tabledef *owner(cat_walk *w, uint32_t objid)
     return NULL;
 }
 
-static int add_column(cat_walk *w, ssync_edb_tabledef *t, uint32_t id, uint32_t type, uint32_t size,
+static int add_column(cat_walk *w, ssync_edb_tabledef *t, const ssync_edb_coldef *def,
                       const ssync_edb_raw *name)
 {
     if (t->ncols >= SSYNC_EDB_MAX_COLUMNS) {
         w->bad = 3;
         return 1;
     }
-    ssync_edb_coldef *c = realloc(t->cols, (t->ncols + 1) * sizeof *c);
-    if (!c) {
-        w->bad = 2;
-        return 1;
+    if ((t->ncols & (t->ncols - 1)) == 0) { /* grows by doubling: 0, 1, 2, 4, ... */
+        ssync_edb_coldef *c = realloc(t->cols, (t->ncols ? 2 * t->ncols : 1) * sizeof *c);
+        if (!c) {
+            w->bad = 2;
+            return 1;
+        }
+        t->cols = c;
     }
-    t->cols = c;
-    c = &t->cols[t->ncols++];
-    memset(c, 0, sizeof *c);
-    c->id = id;
-    c->type = type;
-    c->size = size;
+    ssync_edb_coldef *c = &t->cols[t->ncols++];
+    *c = *def;
+    memset(c->name, 0, sizeof c->name);
     size_t n = name->len < sizeof c->name - 1 ? name->len : sizeof c->name - 1;
     if (n) /* a NULL Name (data NULL) leaves the name empty */
         memcpy(c->name, name->data, n);
@@ -71,11 +71,12 @@ static int add_column(cat_walk *w, ssync_edb_tabledef *t, uint32_t id, uint32_t 
 static int visit(void *ctx, const ssync_edb_node *n)
 {
     cat_walk *w = ctx;
-    uint32_t objid = 0, type = 0, id = 0, fdp = 0, size = 0;
+    uint32_t objid = 0, type = 0, id = 0, fdp = 0, size = 0, flags = 0, cp = 0;
     ssync_edb_raw name;
     if (u32(n->data, n->dlen, 1, &objid) < 0 || u32(n->data, n->dlen, 2, &type) < 0 ||
         u32(n->data, n->dlen, 3, &id) < 0 || u32(n->data, n->dlen, 4, &fdp) < 0 ||
-        u32(n->data, n->dlen, 5, &size) < 0 ||
+        u32(n->data, n->dlen, 5, &size) < 0 || u32(n->data, n->dlen, 6, &flags) < 0 ||
+        u32(n->data, n->dlen, 7, &cp) < 0 ||
         ssync_edb_record_find(n->data, n->dlen, cat_cols, CAT_NCOLS, CAT_NAME, w->tag_flags_always,
                               &name) < 0) {
         w->bad = 1;
@@ -95,8 +96,11 @@ static int visit(void *ctx, const ssync_edb_node *n)
     ssync_edb_tabledef *t = owner(w, objid);
     if (!t)
         return 0;
-    if (type == CAT_COLUMN)
-        return add_column(w, t, id, fdp, size, &name);
+    if (type == CAT_COLUMN) {
+        ssync_edb_coldef def = {
+            .id = id, .type = fdp, .size = size, .codepage = cp, .flags = flags};
+        return add_column(w, t, &def, &name);
+    }
     if (type == CAT_LONG_VALUE)
         t->lv_root = fdp;
     return 0;

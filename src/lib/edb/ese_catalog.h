@@ -10,7 +10,7 @@
 #include "edb/ese_record.h"
 
 #define SSYNC_EDB_CATALOG_PAGE 4
-#define SSYNC_EDB_MAX_COLUMNS 512
+#define SSYNC_EDB_MAX_COLUMNS 65536 /* ESE allows 64993 tagged columns (dissect large.edb) */
 
 typedef struct ssync_edb_tabledef {
     char name[64];    /* in: the table's name */

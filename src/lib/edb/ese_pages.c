@@ -1,6 +1,7 @@
 /* ESE pages (see ese_pages.h): page header, tags, B-tree entries with optional common-key
  * prefixes, descent, walks and separated long values. */
 #include "edb/ese_pages.h"
+#include "edb/edb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +38,7 @@ ssync_code ssync_edb_pages_open(const char *path, uint32_t page_size, uint32_t r
 {
     memset(p, 0, sizeof *p);
     p->fd = -1;
-    if (page_size != 4096 && page_size != 8192 && page_size != 16384)
+    if (page_size != 4096 && page_size != 8192 && page_size != 16384 && page_size != 32768)
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: page size %u not supported", path, page_size);
     struct stat st;
     p->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -243,68 +244,141 @@ ssync_code ssync_edb_tree_walk(ssync_edb_pages *p, uint32_t root,
     return walk(p, root, 0, &w, err);
 }
 
-ssync_code ssync_edb_pages_lv_read(ssync_edb_pages *p, uint32_t root, uint32_t lid,
-                                   unsigned char **out, size_t *len, ssync_error *err)
+/* A long value being assembled: chunk data is kept until the next key says how long the chunk
+ * is uncompressed (the keys are uncompressed offsets), then copied or inflated into place. */
+typedef struct lv_build {
+    unsigned char *buf; /* total bytes */
+    size_t total, have;
+    unsigned char *pending; /* the last chunk as stored (at most a page) */
+    size_t pending_len, pending_off;
+    int has_pending;
+} lv_build;
+
+/* Settles the pending chunk, which covers [pending_off, end) uncompressed: stored as is when
+ * its length says so, else compressed (ESE compresses chunk by chunk; nothing else says so). */
+static ssync_code lv_settle(lv_build *b, size_t end, ssync_error *err)
+{
+    if (!b->has_pending)
+        return SSYNC_OK;
+    b->has_pending = 0;
+    size_t want = end - b->pending_off;
+    if (b->pending_len == want) {
+        memcpy(b->buf + b->pending_off, b->pending, want);
+    } else if (b->pending_len > want || b->pending_len == 0) {
+        return ssync_fail(err, SSYNC_ERR_EDB, "chunk at %zu holds %zu bytes for %zu",
+                          b->pending_off, b->pending_len, want);
+    } else {
+        unsigned char *plain = NULL;
+        size_t plen = 0;
+        ssync_code rc = ssync_edb_decompress(b->pending, b->pending_len, &plain, &plen, err);
+        if (rc != SSYNC_OK)
+            return ssync_error_prefix(err, "chunk at %zu: ", b->pending_off);
+        if (plen != want) {
+            free(plain);
+            return ssync_fail(err, SSYNC_ERR_EDB,
+                              "chunk at %zu inflates to %zu bytes, not %zu (compression byte "
+                              "0x%02x)",
+                              b->pending_off, plen, want, b->pending[0]);
+        }
+        memcpy(b->buf + b->pending_off, plain, want);
+        free(plain);
+    }
+    b->have = end;
+    return SSYNC_OK;
+}
+
+static size_t be_read(const unsigned char *p, size_t n)
+{
+    size_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+ssync_code ssync_edb_pages_lv_read64(ssync_edb_pages *p, uint32_t root, uint64_t lid,
+                                     size_t lid_len, unsigned char **out, size_t *len,
+                                     ssync_error *err)
 {
     *out = NULL;
     *len = 0;
-    unsigned char want[4] = {(unsigned char)(lid >> 24), (unsigned char)(lid >> 16),
-                             (unsigned char)(lid >> 8), (unsigned char)lid};
+    if (lid_len != 4 && lid_len != 8)
+        return ssync_fail(err, SSYNC_ERR_EDB, "a %zu-byte long-value id", lid_len);
+    unsigned char want[8];
+    for (size_t i = 0; i < lid_len; i++)
+        want[i] = (unsigned char)(lid >> (8 * (lid_len - 1 - i)));
+    unsigned long long shown = lid & (lid_len == 8 ? 0x7fffffffffffffffULL : 0xffffffffULL);
     ssync_edb_page v;
-    ssync_code rc = find_leaf(p, root, want, sizeof want, p->page, &v, err);
+    ssync_code rc = find_leaf(p, root, want, lid_len, p->page, &v, err);
     if (rc != SSYNC_OK)
         return rc;
-    unsigned char *buf = NULL;
-    size_t total = 0, have = 0;
-    int found_root = 0;
-    for (uint64_t pages = 0; pages < p->npages; pages++) {
-        for (uint32_t i = 1; i < v.ntags; i++) {
+    lv_build b = {0};
+    int found_root = 0, done = 0;
+    if (!(b.pending = malloc(p->page_size)))
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    for (uint64_t pages = 0; pages < p->npages && !done && rc == SSYNC_OK; pages++) {
+        for (uint32_t i = 1; i < v.ntags && !done && rc == SSYNC_OK; i++) {
             ssync_edb_node e;
             int r = ssync_edb_page_node(&v, i, &e);
             if (r < 0) {
-                free(buf);
-                return ssync_fail(err, SSYNC_ERR_EDB, "page %u: malformed entry %u", v.pgno, i);
+                rc = ssync_fail(err, SSYNC_ERR_EDB, "page %u: malformed entry %u", v.pgno, i);
+                break;
             }
-            if (r == 0 || e.klen < 4 || key_cmp(e.key, 4, want, 4) < 0)
+            if (r == 0 || e.klen < lid_len || key_cmp(e.key, lid_len, want, lid_len) < 0)
                 continue;
-            if (memcmp(e.key, want, 4) != 0)
-                goto end; /* past this long value */
-            if (e.klen == 4) {
+            if (memcmp(e.key, want, lid_len) != 0) {
+                done = 1; /* past this long value */
+                break;
+            }
+            if (e.klen == lid_len) {
                 if (e.dlen < 8 || found_root) {
-                    free(buf);
-                    return ssync_fail(err, SSYNC_ERR_EDB, "long value %u: malformed root", lid);
+                    rc = ssync_fail(err, SSYNC_ERR_EDB, "long value %llu: malformed root", shown);
+                    break;
                 }
                 found_root = 1;
-                total = rd32(e.data + 4);
-                if (total > MAX_LV || !(buf = malloc(total ? total : 1)))
-                    return ssync_fail(err, SSYNC_ERR_EDB, "long value %u: %zu bytes", lid, total);
+                b.total = rd32(e.data + 4);
+                if (b.total > MAX_LV || !(b.buf = malloc(b.total ? b.total : 1)))
+                    rc = ssync_fail(err, SSYNC_ERR_EDB, "long value %llu: %zu bytes", shown,
+                                    b.total);
                 continue;
             }
-            size_t off = e.klen == 8 ? ((size_t)e.key[4] << 24 | (size_t)e.key[5] << 16 |
-                                        (size_t)e.key[6] << 8 | e.key[7])
-                                     : SIZE_MAX;
-            if (!found_root || off != have || e.dlen > total - have) {
-                free(buf);
-                return ssync_fail(err, SSYNC_ERR_EDB, "long value %u: chunk at %zu out of order",
-                                  lid, off);
+            size_t off = e.klen == lid_len + 4 ? be_read(e.key + lid_len, 4) : SIZE_MAX;
+            if (!found_root || off < b.have || off >= b.total ||
+                (b.has_pending && off <= b.pending_off) || (!b.has_pending && off != b.have) ||
+                e.dlen > p->page_size) {
+                rc = ssync_fail(err, SSYNC_ERR_EDB, "long value %llu: chunk at %zu out of order",
+                                shown, off);
+                break;
             }
-            memcpy(buf + have, e.data, e.dlen);
-            have += e.dlen;
+            if ((rc = lv_settle(&b, off, err)) != SSYNC_OK)
+                break;
+            memcpy(b.pending, e.data, e.dlen);
+            b.pending_len = e.dlen;
+            b.pending_off = off;
+            b.has_pending = 1;
         }
-        if (!v.next || (found_root && have == total))
+        if (done || rc != SSYNC_OK || !v.next)
             break;
-        if ((rc = ssync_edb_page_read(p, v.next, p->page, &v, err)) != SSYNC_OK) {
-            free(buf);
-            return rc;
-        }
+        rc = ssync_edb_page_read(p, v.next, p->page, &v, err);
     }
-end:
-    if (!found_root || have != total) {
-        free(buf);
-        return ssync_fail(err, SSYNC_ERR_EDB, "long value %u %s", lid,
-                          found_root ? "is incomplete" : "not found");
+    if (rc == SSYNC_OK && found_root)
+        rc = lv_settle(&b, b.total, err);
+    if (rc == SSYNC_OK && (!found_root || b.have != b.total))
+        rc = ssync_fail(err, SSYNC_ERR_EDB, "long value %llu %s", shown,
+                        found_root ? "is incomplete" : "not found");
+    else if (rc != SSYNC_OK && found_root)
+        ssync_error_prefix(err, "long value %llu: ", shown);
+    free(b.pending);
+    if (rc != SSYNC_OK) {
+        free(b.buf);
+        return rc;
     }
-    *out = buf;
-    *len = total;
+    *out = b.buf;
+    *len = b.total;
     return SSYNC_OK;
+}
+
+ssync_code ssync_edb_pages_lv_read(ssync_edb_pages *p, uint32_t root, uint32_t lid,
+                                   unsigned char **out, size_t *len, ssync_error *err)
+{
+    return ssync_edb_pages_lv_read64(p, root, lid, 4, out, len, err);
 }

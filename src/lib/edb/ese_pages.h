@@ -38,6 +38,7 @@ typedef struct ssync_edb_page {
 } ssync_edb_page;
 
 #define SSYNC_EDB_MAX_KEY 255
+#define SSYNC_EDB_MAX_PAGE 32768
 
 /* One B-tree entry: the whole key (common prefix from tag 0, then the local part) and data. */
 typedef struct ssync_edb_node {
@@ -70,5 +71,12 @@ ssync_code ssync_edb_tree_walk(ssync_edb_pages *p, uint32_t root,
  * count, size), the id and the byte offset big-endian hold each chunk. */
 ssync_code ssync_edb_pages_lv_read(ssync_edb_pages *p, uint32_t root, uint32_t lid,
                                    unsigned char **out, size_t *len, ssync_error *err);
+/* The same for a 4- or 8-byte id (lid_len; 8-byte ids, "LID64", appear with Windows 10 and keep
+ * their top bit set): keys are the id big-endian (LVROOT), then the id and the 4-byte offset.
+ * Each chunk may be compressed on its own (a first byte naming the scheme, ese_xpress.c): a chunk
+ * shorter than the distance to the next key (or to the LVROOT's size) is inflated. */
+ssync_code ssync_edb_pages_lv_read64(ssync_edb_pages *p, uint32_t root, uint64_t lid,
+                                     size_t lid_len, unsigned char **out, size_t *len,
+                                     ssync_error *err);
 
 #endif

@@ -15,10 +15,13 @@
 #define SSYNC_EDB_TAG_COMPRESSED 0x02
 #define SSYNC_EDB_TAG_SEPARATED 0x04 /* the value is a long-value id */
 #define SSYNC_EDB_TAG_MULTI 0x08
+#define SSYNC_EDB_TAG_TWO_VALUES 0x10 /* with MULTI: exactly two values */
 
 typedef struct ssync_edb_coldef {
     uint32_t id, type, size;
     char name[64];
+    uint32_t codepage; /* text columns: 1200 = UTF-16LE, else a single-byte code page (1252) */
+    uint32_t flags;    /* the catalog's column flags (JET_bitColumn*) */
 } ssync_edb_coldef;
 
 typedef struct ssync_edb_raw {

@@ -9,63 +9,118 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HEADER_SIZE 668
 #define ESE_SIGNATURE 0x89abcdefu
+#define ESE_FORMAT_VERSION 0x620
+/* the newest format revision seen and read (Windows 11 24H2, Server 2025: 0x12c); newer ones
+ * are refused rather than misread */
+#define ESE_MAX_REVISION 0x12cu
 
-enum {
-    COLTYP_BIT = 1,
-    COLTYP_UNSIGNED_BYTE = 2,
-    COLTYP_SHORT = 3,
-    COLTYP_LONG = 4,
-    COLTYP_CURRENCY = 5,
-    COLTYP_DATETIME = 8,
-    COLTYP_BINARY = 9,
-    COLTYP_TEXT = 10,
-    COLTYP_LONG_BINARY = 11,
-    COLTYP_LONG_TEXT = 12,
-    COLTYP_UNSIGNED_LONG = 14,
-    COLTYP_LONG_LONG = 15,
-    COLTYP_UNSIGNED_SHORT = 17,
-};
+static uint32_t rd16le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
 
 static uint32_t rd32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Reads header copy `copy` (0 primary, 1 shadow) into b (SSYNC_EDB_MAX_PAGE bytes): 1 when its
+ * whole-page checksum holds, 0 when not, -1 on a read error, -2 when there is no ESE header
+ * (too short, no signature, a page size ESE does not write). */
+static int header_copy(FILE *f, int copy, unsigned char *b, uint32_t *page_size)
+{
+    if (fseeko(f, copy ? (off_t)*page_size : 0, SEEK_SET) != 0)
+        return -1;
+    size_t n = fread(b, 1, HEADER_SIZE, f);
+    if (n < HEADER_SIZE)
+        return ferror(f) ? -1 : -2;
+    if (rd32(b + 4) != ESE_SIGNATURE)
+        return -2;
+    uint32_t ps = rd32(b + 236);
+    if (ps != 4096 && ps != 8192 && ps != 16384 && ps != 32768)
+        return -2;
+    if (!copy)
+        *page_size = ps;
+    if (ps != *page_size)
+        return 0;
+    if (fread(b + HEADER_SIZE, 1, ps - HEADER_SIZE, f) != ps - HEADER_SIZE)
+        return ferror(f) ? -1 : -2;
+    /* an XOR of every DWORD of the page but the checksum, seeded with 0x89abcdef: newer ESE
+     * (Windows 11) writes header fields past byte 668 */
+    uint32_t x = ESE_SIGNATURE;
+    for (size_t i = 4; i < ps; i += 4)
+        x ^= rd32(b + i);
+    return x == rd32(b);
+}
+
 ssync_code ssync_edb_read_header(const char *path, ssync_edb_header *h, ssync_error *err)
 {
+    return ssync_edb_read_header_ex(path, 0, h, err);
+}
+
+ssync_code ssync_edb_read_header_ex(const char *path, int allow_dirty, ssync_edb_header *h,
+                                    ssync_error *err)
+{
     memset(h, 0, sizeof *h);
-    unsigned char b[HEADER_SIZE];
+    unsigned char *b = malloc(SSYNC_EDB_MAX_PAGE);
+    if (!b)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     FILE *f = fopen(path, "rb");
-    if (!f)
+    if (!f) {
+        free(b);
         return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s", path, strerror(errno));
-    size_t n = fread(b, 1, sizeof b, f);
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        free(b);
+        return ssync_fail(err, SSYNC_ERR_EDB, "%s: not an ESE database (a directory)", path);
+    }
+    uint32_t ps = 0;
+    int ok = header_copy(f, 0, b, &ps);
+    if (ok == 0) { /* the primary is damaged: its shadow copy, the second page */
+        ok = header_copy(f, 1, b, &ps);
+        h->from_shadow = ok > 0;
+        ok = ok < 0 && ok != -1 ? 0 : ok;
+    }
+    int rerr = ok == -1 ? errno : 0;
     fclose(f);
-    if (n < sizeof b || rd32(b + 4) != ESE_SIGNATURE)
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: not an ESE database (no ESE file header)", path);
-    uint32_t x = ESE_SIGNATURE;
-    for (size_t i = 4; i < HEADER_SIZE; i += 4)
-        x ^= rd32(b + i);
-    if (x != rd32(b))
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: damaged ESE file header (checksum mismatch)",
-                          path);
+    ssync_code rc = SSYNC_OK;
+    if (ok == -1)
+        rc = ssync_fail(err, SSYNC_ERR_FILE_READ, "%s: %s", path, strerror(rerr));
+    else if (ok == -2)
+        rc = ssync_fail(err, SSYNC_ERR_EDB, "%s: not an ESE database (no ESE file header)", path);
+    else if (!ok)
+        rc = ssync_fail(err, SSYNC_ERR_EDB,
+                        "%s: damaged ESE file header (checksum mismatch in the header and its "
+                        "shadow copy)",
+                        path);
+    if (rc != SSYNC_OK) {
+        free(b);
+        return rc;
+    }
     h->format_version = rd32(b + 8);
     h->state = rd32(b + 52);
     h->format_revision = rd32(b + 232);
     h->page_size = rd32(b + 236);
-    if (rd32(b + 12) != 0)
+    uint32_t dbtype = rd32(b + 12);
+    free(b);
+    if (dbtype != 0)
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: an ESE streaming file, not a database", path);
-    if (h->page_size > 16384)
-        return ssync_fail(
-            err, SSYNC_ERR_EDB,
-            "%s: %u KiB pages (a Windows Server 2025 database) are not supported; export "
-            "recovery blobs with certutil -getkey and use [source] type = blobs",
-            path, h->page_size / 1024);
-    if (h->page_size != 4096 && h->page_size != 8192 && h->page_size != 16384)
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: unsupported page size %u", path, h->page_size);
-    if (h->state != SSYNC_EDB_STATE_CLEAN)
+    if (h->format_version != ESE_FORMAT_VERSION)
+        return ssync_fail(err, SSYNC_ERR_EDB,
+                          "%s: ESE format version 0x%x is not supported (0x620 is: Windows 2000 "
+                          "and later)",
+                          path, h->format_version);
+    if (h->format_revision > ESE_MAX_REVISION)
+        return ssync_fail(err, SSYNC_ERR_EDB,
+                          "%s: ESE format revision 0x%x is newer than this reader knows (0x%x)",
+                          path, h->format_revision, ESE_MAX_REVISION);
+    if (h->state != SSYNC_EDB_STATE_CLEAN && !allow_dirty)
         return ssync_fail(err, SSYNC_ERR_EDB,
                           "%s: the database was not shut down cleanly (state %u): run esentutl /r "
                           "with its log files on the CA, or restore a backup (certutil "
@@ -99,8 +154,11 @@ typedef struct file_table {
 
 struct ssync_edb_db {
     char *path;
+    ssync_edb_header header;
     ssync_edb_pages pages;
-    file_table req, crt;
+    file_table *tabs; /* the tables opened; for a CA database Requests then Certificates */
+    size_t ntabs;
+    int single_values; /* the CA view: a multi-valued column is refused, not returned */
 };
 
 static int tag_flags_always(const file_table *t)
@@ -234,86 +292,114 @@ static int ft_is_null(ssync_edb_table *bt, int col)
     return raw_value((file_table *)bt, col, &r) <= 0;
 }
 
-/* "column RawArchivedKey of Requests row 12 (RequestID 13)" for messages. */
+/* "ca.edb: column RawArchivedKey of Requests row 12 (RequestID 13)" for messages (the RequestID
+ * only in tables that have one). */
 static void where(file_table *t, int col, char *buf, size_t size)
 {
     ssync_edb_raw r;
     int idc = ft_column(&t->base, "RequestID");
-    uint32_t id = 0;
     if (idc >= 0 && raw_value(t, idc, &r) > 0 && r.len == 4)
-        id = rd32(r.data);
-    snprintf(buf, size, "column %s of %s row %zu (RequestID %u)", t->def.cols[col].name,
-             t->def.name, t->cur, id);
+        snprintf(buf, size, "%s: column %s of %s row %zu (RequestID %u)", t->db->path,
+                 t->def.cols[col].name, t->def.name, t->cur, rd32(r.data));
+    else
+        snprintf(buf, size, "%s: column %s of %s row %zu", t->db->path, t->def.cols[col].name,
+                 t->def.name, t->cur);
 }
 
-/* A separated long value: the record holds its id (little-endian); the bytes sit in the
- * table's long-value tree. */
-static ssync_code read_lv(file_table *t, int col, const ssync_edb_raw *ref, unsigned char **out,
-                          size_t *len, ssync_error *err)
+/* A separated long value: the record holds its id (4 or 8 bytes, little-endian); the bytes sit
+ * in the table's long-value tree. */
+static ssync_code read_lv(file_table *t, const char *at, const unsigned char *ref, size_t ref_len,
+                          unsigned char **out, size_t *len, ssync_error *err)
 {
-    char at[200];
-    where(t, col, at, sizeof at);
-    if (ref->len != 4)
-        return ssync_fail(err, SSYNC_ERR_EDB,
-                          "%s: %zu-byte long-value id (large long-value ids, Windows Server "
-                          "2025) is not supported; export recovery blobs with certutil -getkey "
-                          "and use [source] type = blobs",
-                          at, ref->len);
+    if (ref_len != 4 && ref_len != 8)
+        return ssync_fail(err, SSYNC_ERR_EDB, "%s: a %zu-byte long-value id (4 or 8 expected)", at,
+                          ref_len);
     if (!t->def.lv_root)
         return ssync_fail(err, SSYNC_ERR_EDB, "%s: table %s has no long-value tree", at,
                           t->def.name);
+    uint64_t lid = 0;
+    for (size_t k = ref_len; k > 0; k--)
+        lid = lid << 8 | ref[k - 1];
     ssync_code rc =
-        ssync_edb_pages_lv_read(&t->db->pages, t->def.lv_root, rd32(ref->data), out, len, err);
+        ssync_edb_pages_lv_read64(&t->db->pages, t->def.lv_root, lid, ref_len, out, len, err);
     return rc == SSYNC_OK ? rc : ssync_error_prefix(err, "%s: ", at);
 }
 
-/* The bytes of a column: inline, or a separated long value; decompressed. */
-static ssync_code raw_bytes(file_table *t, int col, unsigned char **out, size_t *len,
-                            ssync_error *err)
+/* The bytes of one stored value: inline or a separated long value; decompressed. */
+static ssync_code instance_bytes(file_table *t, const char *at, const unsigned char *p, size_t n,
+                                 int separated, int compressed, unsigned char **out, size_t *len,
+                                 ssync_error *err)
 {
     *out = NULL;
     *len = 0;
-    char at[200];
-    ssync_edb_raw r;
-    int k = raw_value(t, col, &r);
-    if (k < 0) {
-        where(t, col, at, sizeof at);
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: malformed record", at);
+    if (separated)
+        return read_lv(t, at, p, n, out, len, err);
+    if (compressed) {
+        ssync_code rc = ssync_edb_decompress(p, n, out, len, err);
+        return rc == SSYNC_OK ? rc : ssync_error_prefix(err, "%s: compressed value: ", at);
     }
-    if (r.flags & SSYNC_EDB_TAG_MULTI) {
-        where(t, col, at, sizeof at);
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: multi-valued, not expected here", at);
-    }
-    unsigned char *data = NULL;
-    size_t size = 0;
-    ssync_code rc = SSYNC_OK;
-    if (r.flags & SSYNC_EDB_TAG_SEPARATED) {
-        rc = read_lv(t, col, &r, &data, &size, err);
+    if (!(*out = malloc(n ? n : 1)))
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    if (n)
+        memcpy(*out, p, n);
+    *len = n;
+    return SSYNC_OK;
+}
+
+/* One value of a multi-valued tagged column (ESE source, tagfld.hxx MULTIVALUES / TWOVALUES):
+ * two values as (length of the first, first, second); more as 2-byte offsets (the first says how
+ * many; bit 15: the instance is a separated long value) then the values. ESE marks the whole
+ * column compressed when its first instance is. */
+static ssync_code multi_values(file_table *t, int col, const char *at, const ssync_edb_raw *r,
+                               ssync_edb_value *v, ssync_error *err)
+{
+    const unsigned char *d = r->data;
+    size_t n = r->len, count;
+    size_t starts[2], ends[2];
+    int two = (r->flags & SSYNC_EDB_TAG_TWO_VALUES) != 0;
+    if (two) {
+        if (n < 1 || d[0] > n - 1)
+            return ssync_fail(err, SSYNC_ERR_EDB, "%s: malformed two-value column", at);
+        count = 2;
+        starts[0] = 1;
+        ends[0] = starts[1] = 1 + (size_t)d[0];
+        ends[1] = n;
     } else {
-        size = r.len;
-        if ((data = malloc(size ? size : 1)) == NULL)
-            return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-        if (size)
-            memcpy(data, r.data, size);
+        count = n >= 2 ? (rd16le(d) & 0x7fffu) / 2 : 0;
+        if (count == 0 || 2 * count > n)
+            return ssync_fail(err, SSYNC_ERR_EDB, "%s: malformed multi-valued column", at);
     }
-    if (rc == SSYNC_OK && (r.flags & SSYNC_EDB_TAG_COMPRESSED)) {
-        unsigned char *plain = NULL;
-        size_t plen = 0;
-        rc = ssync_edb_decompress(data, size, &plain, &plen, err);
-        if (rc != SSYNC_OK) {
-            where(t, col, at, sizeof at);
-            ssync_error_prefix(err, "%s: compressed value: ", at);
+    if (!(v->items = calloc(count, sizeof *v->items)))
+        return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
+    v->kind = SSYNC_EDB_MULTI;
+    v->nitems = count;
+    const ssync_edb_coldef *c = &t->def.cols[col];
+    for (size_t i = 0; i < count; i++) {
+        size_t from, to;
+        int separated = 0;
+        if (two) {
+            from = starts[i];
+            to = ends[i];
+        } else {
+            uint32_t o = rd16le(d + 2 * i);
+            from = o & 0x7fffu;
+            separated = (o & 0x8000u) != 0;
+            to = i + 1 < count ? rd16le(d + 2 * i + 2) & 0x7fffu : n;
+            if (from < 2 * count || to < from || to > n)
+                return ssync_fail(err, SSYNC_ERR_EDB,
+                                  "%s: value %zu of the multi-valued column lies outside it", at,
+                                  i + 1);
         }
-        free(data);
-        data = plain;
-        size = plen;
+        unsigned char *bytes = NULL;
+        size_t blen = 0;
+        int compressed = i == 0 && (r->flags & SSYNC_EDB_TAG_COMPRESSED);
+        ssync_code rc =
+            instance_bytes(t, at, d + from, to - from, separated, compressed, &bytes, &blen, err);
+        if (rc == SSYNC_OK)
+            rc = ssync_edb_decode_value(c->type, c->codepage, bytes, blen, &v->items[i], err);
+        if (rc != SSYNC_OK)
+            return rc;
     }
-    if (rc != SSYNC_OK) {
-        free(data);
-        return rc;
-    }
-    *out = data;
-    *len = size;
     return SSYNC_OK;
 }
 
@@ -323,59 +409,33 @@ static ssync_code ft_get(ssync_edb_table *bt, int col, ssync_edb_value *v, ssync
     memset(v, 0, sizeof *v);
     if (!t->have_row || col < 0 || (size_t)col >= t->def.ncols)
         return ssync_fail(err, SSYNC_ERR_ARG, "no current row or column");
-    if (ft_is_null(bt, col))
+    char at[300];
+    ssync_edb_raw r;
+    int k = raw_value(t, col, &r);
+    if (k == 0)
         return SSYNC_OK;
-    unsigned char *data = NULL;
-    size_t len = 0;
-    ssync_code rc = raw_bytes(t, col, &data, &len, err);
-    if (rc != SSYNC_OK)
-        return rc;
-    char at[200];
-    uint32_t type = t->def.cols[col].type;
-    switch (type) {
-    case COLTYP_BIT:
-    case COLTYP_UNSIGNED_BYTE:
-    case COLTYP_SHORT:
-    case COLTYP_UNSIGNED_SHORT:
-    case COLTYP_LONG:
-    case COLTYP_UNSIGNED_LONG:
-    case COLTYP_CURRENCY:
-    case COLTYP_LONG_LONG: {
-        uint64_t u = 0;
-        for (size_t k = len < 8 ? len : 8; k > 0; k--)
-            u = (u << 8) | data[k - 1];
-        v->kind = SSYNC_EDB_INT;
-        if (type == COLTYP_LONG && len == 4)
-            v->i = (int32_t)(uint32_t)u;
-        else if (type == COLTYP_SHORT && len == 2)
-            v->i = (int16_t)(uint16_t)u;
-        else
-            v->i = (long long)u;
-        break;
+    where(t, col, at, sizeof at);
+    if (k < 0)
+        return ssync_fail(err, SSYNC_ERR_EDB, "%s: malformed record", at);
+    ssync_code rc;
+    if ((r.flags & SSYNC_EDB_TAG_MULTI) && t->db->single_values) {
+        /* AD CS stores one value per column: the CA logic reads kinds it expects */
+        rc = ssync_fail(err, SSYNC_ERR_EDB,
+                        "%s: multi-valued (flag byte 0x%02x), one value expected", at, r.flags);
+    } else if (r.flags & SSYNC_EDB_TAG_MULTI) {
+        rc = multi_values(t, col, at, &r, v, err);
+    } else {
+        unsigned char *data = NULL;
+        size_t len = 0;
+        rc = instance_bytes(t, at, r.data, r.len, (r.flags & SSYNC_EDB_TAG_SEPARATED) != 0,
+                            (r.flags & SSYNC_EDB_TAG_COMPRESSED) != 0, &data, &len, err);
+        if (rc == SSYNC_OK) {
+            const ssync_edb_coldef *c = &t->def.cols[col];
+            rc = ssync_edb_decode_value(c->type, c->codepage, data, len, v, err);
+            if (rc == SSYNC_ERR_EDB)
+                ssync_error_prefix(err, "%s: ", at);
+        }
     }
-    case COLTYP_DATETIME:
-        if (len != 8) {
-            where(t, col, at, sizeof at);
-            rc = ssync_fail(err, SSYNC_ERR_EDB, "%s: a date of %zu bytes", at, len);
-        } else if (ssync_edb_decode_datetime(data, &v->t) == 0) {
-            v->kind = SSYNC_EDB_DATE;
-        } /* else: zero or no plausible date: NULL */
-        break;
-    case COLTYP_TEXT:
-    case COLTYP_LONG_TEXT:
-        /* AD CS text columns are UTF-16LE (codepage 1200) */
-        v->kind = SSYNC_EDB_TEXT;
-        if (!(v->text = ssync_edb_utf16_to_utf8(data, len)))
-            rc = ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-        break;
-    default: /* binary, long binary, GUID and the rest: the bytes */
-        v->kind = SSYNC_EDB_BINARY;
-        v->data = data;
-        v->len = len;
-        data = NULL;
-        break;
-    }
-    free(data);
     if (rc != SSYNC_OK)
         ssync_edb_value_clear(v);
     return rc;
@@ -400,37 +460,46 @@ static void table_init(ssync_edb_db *db, const char *name, file_table *t)
     t->db = db;
 }
 
-ssync_code ssync_edb_open(const char *path, ssync_edb_db **out, ssync_error *err)
+ssync_code ssync_edb_open_tables(const char *path, const char *const *names, size_t n,
+                                 int allow_dirty, ssync_edb_db **out, ssync_error *err)
 {
-    if (!path || !out)
-        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_open");
+    if (!path || !out || (n && !names))
+        return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_open_tables");
     *out = NULL;
     ssync_edb_header h;
-    ssync_code rc = ssync_edb_read_header(path, &h, err);
+    ssync_code rc = ssync_edb_read_header_ex(path, allow_dirty, &h, err);
     if (rc != SSYNC_OK)
         return rc;
     ssync_edb_db *db = calloc(1, sizeof *db);
-    if (!db || !(db->path = strdup(path))) {
+    ssync_edb_tabledef *defs = calloc(n ? n : 1, sizeof *defs);
+    if (!db || !defs || !(db->path = strdup(path)) ||
+        !(db->tabs = calloc(n ? n : 1, sizeof *db->tabs))) {
+        if (db)
+            free(db->path);
         free(db);
+        free(defs);
         return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     }
+    db->header = h;
     db->pages.fd = -1;
-    table_init(db, "Requests", &db->req);
-    table_init(db, "Certificates", &db->crt);
+    db->ntabs = n;
+    for (size_t i = 0; i < n; i++)
+        table_init(db, names[i], &db->tabs[i]);
     rc = ssync_edb_pages_open(path, h.page_size, h.format_revision, &db->pages, err);
     if (rc == SSYNC_OK) {
-        ssync_edb_tabledef tabs[2] = {db->req.def, db->crt.def};
-        rc = ssync_edb_catalog_read(&db->pages, tabs, 2, err);
-        db->req.def = tabs[0];
-        db->crt.def = tabs[1];
+        for (size_t i = 0; i < n; i++)
+            defs[i] = db->tabs[i].def;
+        rc = ssync_edb_catalog_read(&db->pages, defs, n, err);
+        for (size_t i = 0; i < n; i++)
+            db->tabs[i].def = defs[i];
         if (rc != SSYNC_OK)
             ssync_error_prefix(err, "%s: ", path);
     }
-    for (int i = 0; i < 2 && rc == SSYNC_OK; i++) {
-        file_table *t = i ? &db->crt : &db->req;
+    free(defs);
+    for (size_t i = 0; i < n && rc == SSYNC_OK; i++) {
+        file_table *t = &db->tabs[i];
         if (!t->def.found)
-            rc = ssync_fail(err, SSYNC_ERR_EDB, "%s: no table %s (not an AD CS database?)", path,
-                            t->def.name);
+            rc = ssync_fail(err, SSYNC_ERR_EDB, "%s: no table %s", path, t->def.name);
         else if (!(t->buf = malloc(db->pages.page_size)))
             rc = ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     }
@@ -442,22 +511,60 @@ ssync_code ssync_edb_open(const char *path, ssync_edb_db **out, ssync_error *err
     return SSYNC_OK;
 }
 
+ssync_code ssync_edb_open(const char *path, ssync_edb_db **out, ssync_error *err)
+{
+    static const char *const names[] = {"Requests", "Certificates"};
+    ssync_code rc = ssync_edb_open_tables(path, names, 2, 0, out, err);
+    if (rc == SSYNC_OK)
+        (*out)->single_values = 1;
+    size_t used = err ? strlen(err->msg) : 0;
+    if (rc == SSYNC_ERR_EDB && err && strstr(err->msg, ": no table "))
+        snprintf(err->msg + used, sizeof err->msg - used, " (not an AD CS database?)");
+    return rc;
+}
+
+ssync_edb_table *ssync_edb_table_at(ssync_edb_db *db, size_t i)
+{
+    return db && i < db->ntabs ? &db->tabs[i].base : NULL;
+}
+
+size_t ssync_edb_column_count(ssync_edb_table *bt)
+{
+    return bt && bt->ops == &file_ops ? ((file_table *)bt)->def.ncols : 0;
+}
+
+const char *ssync_edb_column_name(ssync_edb_table *bt, size_t i)
+{
+    return i < ssync_edb_column_count(bt) ? ((file_table *)bt)->def.cols[i].name : NULL;
+}
+
+uint32_t ssync_edb_column_type(ssync_edb_table *bt, size_t i)
+{
+    return i < ssync_edb_column_count(bt) ? ((file_table *)bt)->def.cols[i].type : 0;
+}
+
+const ssync_edb_header *ssync_edb_db_header(const ssync_edb_db *db)
+{
+    return db ? &db->header : NULL;
+}
+
 ssync_edb_table *ssync_edb_requests(ssync_edb_db *db)
 {
-    return db ? &db->req.base : NULL;
+    return ssync_edb_table_at(db, 0);
 }
 
 ssync_edb_table *ssync_edb_certificates(ssync_edb_db *db)
 {
-    return db ? &db->crt.base : NULL;
+    return ssync_edb_table_at(db, 1);
 }
 
 void ssync_edb_close(ssync_edb_db *db)
 {
     if (!db)
         return;
-    table_close(&db->req);
-    table_close(&db->crt);
+    for (size_t i = 0; i < db->ntabs; i++)
+        table_close(&db->tabs[i]);
+    free(db->tabs);
     ssync_edb_pages_close(&db->pages);
     free(db->path);
     free(db);

@@ -143,9 +143,9 @@ enum { CAT_TABLE = 1, CAT_COLUMN = 2, CAT_LONG_VALUE = 4 };
 
 /* MSysObjects' own fixed columns and the variable column Name */
 static const ssync_edb_coldef cat_cols[] = {
-    {1, 4, 4, "ObjidTable"},      {2, 3, 2, "Type"},       {3, 4, 4, "Id"},
-    {4, 4, 4, "ColtypOrPgnoFDP"}, {5, 4, 4, "SpaceUsage"}, {6, 4, 4, "Flags"},
-    {7, 4, 4, "PagesOrLocale"},
+    {1, 4, 4, "ObjidTable", 0, 0},      {2, 3, 2, "Type", 0, 0},       {3, 4, 4, "Id", 0, 0},
+    {4, 4, 4, "ColtypOrPgnoFDP", 0, 0}, {5, 4, 4, "SpaceUsage", 0, 0}, {6, 4, 4, "Flags", 0, 0},
+    {7, 4, 4, "PagesOrLocale", 0, 0},
 };
 #define CAT_NCOLS (sizeof cat_cols / sizeof cat_cols[0])
 #define CAT_NAME 128

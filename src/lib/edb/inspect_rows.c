@@ -286,14 +286,15 @@ static ssync_code value(ssync_edb_cursor *c, const ssync_edb_column *col, const 
     size_t size = 0;
     ssync_code rc = SSYNC_OK;
     if (separated) {
-        if (len != 4)
-            return ssync_fail(err, SSYNC_ERR_EDB, "a %zu-byte long-value id is not supported", len);
+        if (len != 4 && len != 8) /* 8-byte ids: LID64, Windows 10 on */
+            return ssync_fail(err, SSYNC_ERR_EDB, "a %zu-byte long-value id (4 or 8 expected)",
+                              len);
         if (!c->t->lv_root)
             return ssync_fail(err, SSYNC_ERR_EDB,
                               "a long value, but the table has no "
                               "long-value tree");
-        rc = ssync_edb_pages_lv_read(&c->db->pages, c->t->lv_root, (uint32_t)rd_le(p, 4), &data,
-                                     &size, err);
+        rc = ssync_edb_pages_lv_read64(&c->db->pages, c->t->lv_root, rd_le(p, len), len, &data,
+                                       &size, err);
     } else if ((data = malloc(len ? len : 1)) == NULL) {
         rc = ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
     } else {

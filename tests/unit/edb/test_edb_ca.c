@@ -20,29 +20,29 @@ static const char *const crt_cols[] = {"RequestID",     "NotBefore",        "Not
 
 static ssync_edb_value vint(long long i)
 {
-    ssync_edb_value v = {SSYNC_EDB_INT, i, 0, NULL, NULL, 0};
+    ssync_edb_value v = {.kind = SSYNC_EDB_INT, .i = i};
     return v;
 }
 
 static ssync_edb_value vtext(const char *s)
 {
-    ssync_edb_value v = {SSYNC_EDB_TEXT, 0, 0, (char *)s, NULL, 0};
+    ssync_edb_value v = {.kind = SSYNC_EDB_TEXT, .text = (char *)s};
     return v;
 }
 
 static ssync_edb_value vbin(const char *s)
 {
-    ssync_edb_value v = {SSYNC_EDB_BINARY, 0, 0, NULL, (unsigned char *)s, strlen(s)};
+    ssync_edb_value v = {.kind = SSYNC_EDB_BINARY, .data = (unsigned char *)s, .len = strlen(s)};
     return v;
 }
 
 static ssync_edb_value vdate(time_t t)
 {
-    ssync_edb_value v = {SSYNC_EDB_DATE, 0, t, NULL, NULL, 0};
+    ssync_edb_value v = {.kind = SSYNC_EDB_DATE, .t = t};
     return v;
 }
 
-static const ssync_edb_value vnull = {SSYNC_EDB_NULL, 0, 0, NULL, NULL, 0};
+static const ssync_edb_value vnull = {.kind = SSYNC_EDB_NULL};
 
 static void add_req(ssync_edb_table *t, long long id, int disp, int key, const char *who)
 {

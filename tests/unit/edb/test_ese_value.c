@@ -88,11 +88,32 @@ static void ese_compressed(void **state)
     assert_int_equal(n, 15);
     assert_memory_equal(out, "abcabcabcabcabc", 15);
     free(out);
-    /* another method (7-bit, 0x10; or unknown): a clear error naming it */
-    v[0] = 0x10;
+    /* XPRESS9 (0x28) or an unknown scheme: a clear error naming the byte */
+    v[0] = 0x28;
     assert_int_equal(ssync_edb_decompress(v, sizeof v, &out, &n, &err), SSYNC_ERR_EDB);
-    assert_non_null(strstr(err.msg, "method 0x10"));
+    assert_non_null(strstr(err.msg, "scheme byte 0x28 (XPRESS9"));
     assert_null(out);
+    v[0] = 0xf8;
+    assert_int_equal(ssync_edb_decompress(v, sizeof v, &out, &n, &err), SSYNC_ERR_EDB);
+    assert_non_null(strstr(err.msg, "0xf8 (unknown scheme"));
+    /* 7-bit ASCII: "abc" in 21 bits, 5 used in the last byte (0x08 | 5 - 1) */
+    const unsigned char a7[] = {0x0c, 0x61, 0xf1, 0x18};
+    assert_int_equal(ssync_edb_decompress(a7, sizeof a7, &out, &n, &err), SSYNC_OK);
+    assert_int_equal(n, 3);
+    assert_memory_equal(out, "abc", 3);
+    free(out);
+    /* 7-bit Unicode: the same units widened to UTF-16LE */
+    const unsigned char u7[] = {0x14, 0x61, 0xf1, 0x18};
+    assert_int_equal(ssync_edb_decompress(u7, sizeof u7, &out, &n, &err), SSYNC_OK);
+    assert_int_equal(n, 6);
+    assert_memory_equal(out, "a\0b\0c\0", 6);
+    free(out);
+    /* a bit count that is no multiple of 7, and a value too short: errors */
+    const unsigned char bad7[] = {0x0d, 0x61, 0xf1, 0x18};
+    assert_int_equal(ssync_edb_decompress(bad7, sizeof bad7, &out, &n, &err), SSYNC_ERR_EDB);
+    assert_non_null(strstr(err.msg, "7-bit"));
+    assert_int_equal(ssync_edb_decompress(a7, 1, &out, &n, &err), SSYNC_ERR_EDB);
+    v[0] = 0x18;
     v[0] = 0x18;
     v[1] = 200; /* claims more than the data holds */
     assert_int_equal(ssync_edb_decompress(v, sizeof v, &out, &n, &err), SSYNC_ERR_EDB);
