@@ -21,7 +21,11 @@ void check_source(struct check_list *l, const ssync_config *cfg, const ssync_kra
 /* Each CRL loads, is current and is signed by its issuer in trust (else FAIL: it is ignored). */
 void check_crls(struct check_list *l, const ssync_config *cfg, const ssync_trust *trust);
 void check_state(struct check_list *l, const ssync_config *cfg);
-/* Token and Graph permissions (the program has called curl_global_init). */
+/* Token and Graph permissions (the program has called curl_global_init), then check_delivery. */
 void check_intune(struct check_list *l, const ssync_config *cfg);
+/* The Intune side of delivery (check_delivery.c): profiles per platform, assignments, trusted
+ * roots, Outlook's S/MIME switch, connectors, the app certificate's expiry. */
+struct ssync_graph;
+void check_delivery(struct check_list *l, const ssync_config *cfg, struct ssync_graph *g);
 
 #endif

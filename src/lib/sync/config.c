@@ -78,6 +78,10 @@ static const key_def keys[] = {
     {"intune", "request_limit", K_LIMIT, F(intune.request_limit), F(intune.request_window), 0, 0},
     {"intune", "max_in_flight", K_INT, F(intune.max_in_flight), 0, 1, 64},
     {"intune", "timeout", K_INT, F(intune.timeout), 0, 1, 3600},
+    {"intune", "platforms", K_STRLIST, F(intune.platforms), 0, 0, 0},
+    {"intune", "connector_min_version", K_STR, F(intune.connector_min_version), 0, 0, 0},
+    {"intune", "connector_checkin_hours", K_INT, F(intune.connector_checkin_hours), 0, 1, 8760},
+    {"intune", "expiry_warning_days", K_INT, F(intune.expiry_warning_days), 0, 0, 3650},
     {"policy", "remove_revoked", K_BOOL, F(policy.remove_revoked), 0, 0, 0},
     {"policy", "include_expired", K_BOOL, F(policy.include_expired), 0, 0, 0},
     {"policy", "keep_newest", K_INT, F(policy.keep_newest), 0, 0, 1000},
@@ -113,6 +117,8 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->intune.request_window = 20;
     cfg->intune.max_in_flight = 8;
     cfg->intune.timeout = 60;
+    cfg->intune.connector_checkin_hours = 24;
+    cfg->intune.expiry_warning_days = 30;
     cfg->policy.remove_revoked = 1;
     cfg->policy.include_expired = 1;
     cfg->policy.keep_newest = 0;
@@ -451,6 +457,14 @@ static ssync_code finish(parse_ctx *ctx, int rc, ssync_error *err)
                           ctx->problem[0] ? ctx->problem : "not a key = value line");
     if (ctx->cfg->kra.cert.n > ctx->cfg->kra.key.n)
         return ssync_fail(err, SSYNC_ERR_CONFIG, "%s: [kra] lists more certs than keys", ctx->name);
+    const ssync_cfg_list *pl = &ctx->cfg->intune.platforms;
+    for (size_t i = 0; i < pl->n; i++)
+        if (strcmp(pl->v[i], "ios") && strcmp(pl->v[i], "macos") && strcmp(pl->v[i], "windows") &&
+            strcmp(pl->v[i], "android"))
+            return ssync_fail(err, SSYNC_ERR_CONFIG,
+                              "%s: [intune] platforms: '%.40s' is not ios, macos, windows or "
+                              "android",
+                              ctx->name, pl->v[i]);
     return SSYNC_OK;
 }
 
