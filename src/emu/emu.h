@@ -375,8 +375,9 @@ int emu_group_has_user(const emu_ctx *ctx, const char *group_id, size_t u);
 
 #define EMU_ROLE_DEVICES "DeviceManagementManagedDevices.Read.All"
 #define EMU_ROLE_APPS "DeviceManagementApps.Read.All"
-#define EMU_ERR_RECRYPT 2052 /* certificateErrorCode of a failed re-encryption (docs/emulator.md)  \
-                              */
+#define EMU_ERR_RECRYPT                                                                            \
+    2052 /* certificateErrorCode of a failed re-encryption (docs/emulator.md)                      \
+          */
 
 typedef enum emu_profile_kind {
     EMU_PROFILE_OTHER,
@@ -405,6 +406,10 @@ json_t *emu_delivery_select(emu_ctx *ctx, emu_req *req, emu_resp *resp, size_t u
  * state for that profile). error_code 0: installed. Takes the lock. */
 void emu_delivery_record(emu_ctx *ctx, const json_t *device, const emu_user *user,
                          const json_t *rec, X509 *cert, long error_code);
+/* /emu/devices/checkin: every managed device of the tenant checks in at once, without the
+ * connector's crypto (benchmarks and the demo): the states are replaced by what the rules
+ * deliver, each installed. Returns how many were delivered. */
+size_t emu_delivery_all(emu_ctx *ctx);
 /* Forgets the device's earlier states (before a fetch records the new ones). Takes the lock. */
 void emu_delivery_forget(emu_ctx *ctx, const char *device_id);
 

@@ -71,6 +71,22 @@ static void deliver_through(const emu_ctx *ctx, json_t *p, json_t *mine, json_t 
     }
 }
 
+/* Adds to out what the profiles deliver to dev (of user u) from mine (the user's records). */
+static void select_for(const emu_ctx *ctx, json_t *dev, size_t u, json_t *mine, json_t *out)
+{
+    const char *os = json_string_value(json_object_get(dev, "operatingSystem"));
+    json_t *p;
+    size_t i;
+    json_array_foreach(json_object_get(ctx->tenant, "deviceConfigurations"), i, p)
+    {
+        const char *pos = emu_profile_os(p);
+        if (emu_profile_kind_of(p) != EMU_PROFILE_PFX || !pos || !os || strcmp(pos, os) != 0 ||
+            !emu_profile_assigned(ctx, p, u))
+            continue;
+        deliver_through(ctx, p, mine, out);
+    }
+}
+
 json_t *emu_delivery_select(emu_ctx *ctx, emu_req *req, emu_resp *resp, size_t u,
                             const char *device_id, json_t **device_out)
 {
@@ -94,19 +110,71 @@ json_t *emu_delivery_select(emu_ctx *ctx, emu_req *req, emu_resp *resp, size_t u
                           ctx->users[u].upn))
             json_array_append(mine, rec);
     pthread_mutex_unlock(&ctx->lock);
-    const char *os = json_string_value(json_object_get(dev, "operatingSystem"));
-    json_t *p;
-    size_t i;
-    json_array_foreach(json_object_get(ctx->tenant, "deviceConfigurations"), i, p)
-    {
-        const char *pos = emu_profile_os(p);
-        if (emu_profile_kind_of(p) != EMU_PROFILE_PFX || !pos || strcmp(pos, os) != 0 ||
-            !emu_profile_assigned(ctx, p, u))
-            continue;
-        deliver_through(ctx, p, mine, out);
-    }
+    select_for(ctx, dev, u, mine, out);
     json_decref(mine);
     return out;
+}
+
+static int by_record_upn(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "userPrincipalName"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "userPrincipalName"));
+    return strcasecmp(x ? x : "", y ? y : "");
+}
+
+size_t emu_delivery_all(emu_ctx *ctx)
+{
+    json_t *devices = json_object_get(ctx->tenant, "managedDevices");
+    pthread_mutex_lock(&ctx->lock);
+    size_t n = emu_store_count(ctx->store), k = 0;
+    json_t **recs = calloc(n + 1, sizeof *recs), *rec;
+    uint64_t seq = 0;
+    while (recs && k < n && (rec = emu_store_next(ctx->store, seq, &seq)) != NULL)
+        recs[k++] = json_incref(rec);
+    json_decref(ctx->cert_states);
+    ctx->cert_states = json_array();
+    pthread_mutex_unlock(&ctx->lock);
+    if (!recs)
+        return 0;
+    /* the records by user once, so that every device finds its user's in O(log n) */
+    qsort(recs, k, sizeof *recs, by_record_upn);
+    size_t delivered = 0;
+    json_t *dev;
+    size_t i;
+    json_array_foreach(connector_active(ctx) ? devices : NULL, i, dev)
+    {
+        const emu_user *user =
+            emu_user_by_upn(ctx, json_string_value(json_object_get(dev, "userPrincipalName")));
+        if (!user)
+            continue;
+        json_t *probe = json_pack("{s:s}", "userPrincipalName", user->upn);
+        size_t lo = 0, hi = k;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (by_record_upn(&recs[mid], &probe) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        json_t *mine = json_array(), *out = json_array();
+        for (size_t r = lo; r < k && by_record_upn(&recs[r], &probe) == 0; r++)
+            json_array_append(mine, recs[r]);
+        json_decref(probe);
+        select_for(ctx, dev, (size_t)(user - ctx->users), mine, out);
+        json_t *o;
+        size_t j;
+        json_array_foreach(out, j, o)
+        {
+            emu_delivery_record(ctx, dev, user, o, NULL, 0);
+            delivered++;
+        }
+        json_decref(mine);
+        json_decref(out);
+    }
+    for (size_t r = 0; r < k; r++)
+        json_decref(recs[r]);
+    free(recs);
+    return delivered;
 }
 
 /* The devicePlatformType of a managedDevice's operatingSystem. */

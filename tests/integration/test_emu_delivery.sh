@@ -162,6 +162,13 @@ check "installFailed with error code 2052" "installFailed 2052" \
     "$(jqr ".value[] | select(.certificateThumbprint == \"$O_BAD\") | \"\(.certificateIssuanceState) \(.certificateErrorCode)\"")"
 check "\$select on states" "@odata.type,certificateErrorCode,certificateIssuanceState,certificateThumbprint" \
     "$(jqr '.value[0] | keys | join(",")')"
+req POST /emu/devices/checkin
+check "every device checks in: alice's newest and o'brien's (no crypto)" "200 2" "$CODE $(jqr .delivered)"
+states "$P_IOS" iosImportedPFXCertificateProfile
+check "check-in: states replaced, each installed" "installed installed" \
+    "$(jqr '[.value[].certificateIssuanceState] | join(" ")')"
+req GET /emu/devices/checkin
+check "check-in: POST only" 405 "$CODE"
 fetch wrong "$BOB" "$D_IPHONE"
 check "a device of another user: refused" 1 "$(grep -c 'HTTP 404' "$T/wrong.err")"
 emu_stop "$PID" || true
@@ -205,6 +212,8 @@ fetch offiphone "$ALICE" "$D_IPHONE"
 check "connector inactive: nothing delivered" 0 "$(grep -c '^ok' "$T/offiphone.txt" || true)"
 states "$P_IOS" iosImportedPFXCertificateProfile
 check "connector inactive: no state" 0 "$(jqr '.value | length')"
+req POST /emu/devices/checkin
+check "connector inactive: a check-in delivers nothing" 0 "$(jqr .delivered)"
 emu_stop "$PID" || true
 
 # without --tenant-config the resources are absent
