@@ -51,6 +51,12 @@ st() { "$SSYNC_BIN" status --config s.conf --devices "$@"; }
 
 emu || { not_ok "emulator started"; finish; exit 1; }
 write_config lab s.conf
+# the plan says what devices will get: wanda's history once, on her newest certificate
+"$SSYNC_BIN" plan --config s.conf > plan.txt 2> plan.err
+check_eq "plan: the newest-wins note once per user" 1 \
+    "$(grep -c 'warning: 2 certificates of this user will be in Intune' plan.txt)"
+check_eq "plan: on the certificate with the latest notBefore" "upload $NEW" \
+    "$(grep -B1 'warning: 2 certificates' plan.txt | head -n 1 | cut -d' ' -f1,2)"
 "$SSYNC_BIN" sync --config s.conf > sync.txt 2>&1
 check_eq "sync: exit 0" 0 "$?"
 st > before.txt 2>&1
