@@ -308,8 +308,9 @@ static int status_devices(const struct cli_opts *o)
         ssync_config_free(&cfg);
         return CLI_EXIT_FAILURE;
     }
+    /* the client's info lines only with --verbose, as status without --devices */
     struct cli_log log = {.cmd = CMD,
-                          .verbosity = cli_log_level(cfg.log.level, o->verbose, o->quiet),
+                          .verbosity = o->verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN,
                           .json = cfg.log.json};
     ssync_graph *g = NULL;
     int rc = CLI_EXIT_FAILURE;
