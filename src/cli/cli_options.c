@@ -119,7 +119,8 @@ void cli_options_exit_codes(FILE *out)
             "  1  no item succeeded, or a fatal error (unreadable KRA or connector key, ...)\n"
             "  2  bad command line\n"
             "  3  some items succeeded and some failed (each failure is one line on stderr)\n"
-            "  4  status: differences found (Intune is not in step with the CA)\n"
+            "  4  status: differences found (Intune is not in step with the CA; --devices: a\n"
+            "     certificate is not where it should be on a device)\n"
             "  5  another run holds the state lock (--no-wait, or [state] lock_wait ran out)\n");
 }
 
