@@ -22,6 +22,11 @@ struct groups {
     size_t n;
 };
 
+static int upn_cmp(const void *a, const void *b)
+{
+    return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
 static const struct group_members *group_get(ssync_graph *g, struct groups *gs, const char *id)
 {
     for (size_t i = 0; i < gs->n; i++)
@@ -36,15 +41,15 @@ static const struct group_members *group_get(ssync_graph *g, struct groups *gs, 
     snprintf(x->id, sizeof x->id, "%s", id);
     ssync_error e = {0};
     x->ok = ssync_graph_group_members(g, id, &x->m, &e) == SSYNC_OK;
+    if (x->m.count) /* sorted once: one binary search per question */
+        qsort(x->m.upns, x->m.count, sizeof *x->m.upns, upn_cmp);
     return x;
 }
 
 static int member(const struct group_members *gm, const char *upn)
 {
-    for (size_t i = 0; gm && i < gm->m.count; i++)
-        if (strcasecmp(gm->m.upns[i], upn) == 0)
-            return 1;
-    return 0;
+    return gm && gm->m.count &&
+           bsearch(&upn, gm->m.upns, gm->m.count, sizeof *gm->m.upns, upn_cmp) != NULL;
 }
 
 static int assigned(ssync_graph *g, struct groups *gs, const ssync_intune_profile *p,
@@ -87,15 +92,15 @@ static const char *failure_hint(long code)
     return "see the device's certificate status in the Intune admin center";
 }
 
-/* The newest startDateTime among the user's records of this purpose: is e that one? */
-static const ssync_pfx_entry *newest_of(const ssync_pfx_list *l, const ssync_pfx_entry *e)
+/* The record with the newest startDateTime among the user's (mine[0..n)) of e's purpose. */
+static const ssync_pfx_entry *newest_of(const ssync_pfx_entry *mine, size_t n,
+                                        const ssync_pfx_entry *e)
 {
     const ssync_pfx_entry *best = e;
     time_t bt = ssync_graph_parse_time(e->start_date_time);
-    for (size_t i = 0; i < l->count; i++) {
-        const ssync_pfx_entry *o = &l->items[i];
-        if (!o->user_principal_name || strcasecmp(o->user_principal_name, e->user_principal_name) ||
-            !o->intended_purpose || !e->intended_purpose ||
+    for (size_t i = 0; i < n; i++) {
+        const ssync_pfx_entry *o = &mine[i];
+        if (!o->intended_purpose || !e->intended_purpose ||
             strcmp(o->intended_purpose, e->intended_purpose))
             continue;
         time_t t = ssync_graph_parse_time(o->start_date_time);
@@ -107,18 +112,34 @@ static const ssync_pfx_entry *newest_of(const ssync_pfx_list *l, const ssync_pfx
     return best;
 }
 
+/* States sorted by (thumbprint, device name): one binary search per row. */
+static int state_cmp(const void *a, const void *b)
+{
+    const ssync_intune_state *x = a, *y = b;
+    int c = strcmp(x->thumbprint, y->thumbprint);
+    return c ? c : strcasecmp(x->device, y->device);
+}
+
 static const ssync_intune_state *state_for(const ssync_intune_states *s, const char *thumb,
                                            const char *device)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (!strcasecmp(s->v[i].thumbprint, thumb) && !strcasecmp(s->v[i].device, device))
-            return &s->v[i];
-    return NULL;
+    ssync_intune_state key;
+    memset(&key, 0, sizeof key);
+    snprintf(key.thumbprint, sizeof key.thumbprint, "%s", thumb);
+    snprintf(key.device, sizeof key.device, "%s", device);
+    return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, state_cmp) : NULL;
+}
+
+static int device_cmp(const void *a, const void *b)
+{
+    const ssync_intune_device *x = a, *y = b;
+    int c = strcasecmp(x->upn, y->upn);
+    return c ? c : strcasecmp(x->name, y->name);
 }
 
 /* One record on one device. */
 static void judge(ssync_graph *g, struct groups *gs, const ssync_intune_profiles *ps,
-                  const ssync_intune_states *states, const ssync_pfx_list *recs,
+                  const ssync_intune_states *states, const ssync_pfx_entry *mine, size_t nmine,
                   const ssync_pfx_entry *e, const ssync_intune_device *d, struct dev_row *r)
 {
     const char *purpose = e->intended_purpose ? e->intended_purpose : "";
@@ -150,7 +171,7 @@ static void judge(ssync_graph *g, struct groups *gs, const ssync_intune_profiles
                  ssync_platform_name(d->platform), purpose);
         return;
     }
-    const ssync_pfx_entry *best = newest_of(recs, e);
+    const ssync_pfx_entry *best = newest_of(mine, nmine, e);
     if (best != e) {
         r->state = DEV_HIDDEN;
         snprintf(r->detail, sizeof r->detail,
@@ -219,6 +240,10 @@ int cli_devices_collect(ssync_graph *g, const char *user, struct dev_report *rep
             ssync_intune_list_states(g, &ps.v[i], &states, &e) != SSYNC_OK)
             goto fail;
     qsort(recs.items, recs.count, sizeof *recs.items, by_upn);
+    if (devs.n)
+        qsort(devs.v, devs.n, sizeof *devs.v, device_cmp);
+    if (states.n)
+        qsort(states.v, states.n, sizeof *states.v, state_cmp);
     for (size_t i = 0; i < recs.count;) {
         const char *upn =
             recs.items[i].user_principal_name ? recs.items[i].user_principal_name : "";
@@ -229,10 +254,15 @@ int cli_devices_collect(ssync_graph *g, const char *user, struct dev_report *rep
         if (end == i)
             end = i + 1;
         rep->users++;
-        size_t ndev = 0;
-        for (size_t d = 0; d < devs.n; d++) {
-            if (strcasecmp(devs.v[d].upn, upn) != 0)
-                continue;
+        size_t ndev = 0, lo = 0, hi = devs.n;
+        while (lo < hi) { /* the user's first device */
+            size_t mid = (lo + hi) / 2;
+            if (strcasecmp(devs.v[mid].upn, upn) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t d = lo; d < devs.n && !strcasecmp(devs.v[d].upn, upn); d++) {
             ndev++;
             rep->devices++;
             for (size_t k = i; k < end; k++) {
@@ -244,7 +274,7 @@ int cli_devices_collect(ssync_graph *g, const char *user, struct dev_report *rep
                 snprintf(r->thumbprint, sizeof r->thumbprint, "%s",
                          recs.items[k].thumbprint ? recs.items[k].thumbprint : "");
                 r->platform = devs.v[d].platform;
-                judge(g, &gs, &ps, &states, &recs, &recs.items[k], &devs.v[d], r);
+                judge(g, &gs, &ps, &states, &recs.items[i], end - i, &recs.items[k], &devs.v[d], r);
                 rep->counts[r->state]++;
             }
         }

@@ -138,8 +138,9 @@ static json_t *states_of(emu_ctx *ctx, const char *profile_id)
     pthread_mutex_lock(&ctx->lock);
     json_array_foreach(ctx->cert_states, i, s)
     {
+        /* a state is never changed once recorded (a fetch replaces it): share it */
         if (emu_strcaseeq(json_string_value(json_object_get(s, "_profileId")), profile_id))
-            json_array_append_new(out, json_deep_copy(s));
+            json_array_append(out, s);
     }
     pthread_mutex_unlock(&ctx->lock);
     return out;
