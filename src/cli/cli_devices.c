@@ -52,19 +52,28 @@ static int member(const struct group_members *gm, const char *upn)
            bsearch(&upn, gm->m.upns, gm->m.count, sizeof *gm->m.upns, upn_cmp) != NULL;
 }
 
+/* 1 when p is assigned to upn, 0 when not, -1 when a group of its assignments could not be
+ * read (GroupMember.Read.All missing, or the group is gone): then nothing can be said. */
 static int assigned(ssync_graph *g, struct groups *gs, const ssync_intune_profile *p,
                     const char *upn)
 {
-    int in = 0;
+    int in = 0, unknown = 0;
     for (size_t t = 0; t < p->ntargets; t++) {
         const ssync_intune_target *x = &p->targets[t];
-        if (x->kind == SSYNC_TARGET_EXCLUDE && member(group_get(g, gs, x->group_id), upn))
+        const struct group_members *gm = NULL;
+        if (x->kind == SSYNC_TARGET_EXCLUDE || x->kind == SSYNC_TARGET_GROUP) {
+            gm = group_get(g, gs, x->group_id);
+            if (!gm || !gm->ok) {
+                unknown = 1;
+                continue;
+            }
+        }
+        if (x->kind == SSYNC_TARGET_EXCLUDE && member(gm, upn))
             return 0;
-        if (x->kind == SSYNC_TARGET_ALL_USERS ||
-            (x->kind == SSYNC_TARGET_GROUP && member(group_get(g, gs, x->group_id), upn)))
+        if (x->kind == SSYNC_TARGET_ALL_USERS || (x->kind == SSYNC_TARGET_GROUP && member(gm, upn)))
             in = 1;
     }
-    return in;
+    return unknown ? -1 : in;
 }
 
 /* ---- rows ---- */
@@ -145,6 +154,7 @@ static void judge(ssync_graph *g, struct groups *gs, const ssync_intune_profiles
     const char *purpose = e->intended_purpose ? e->intended_purpose : "";
     size_t for_platform = 0, with_purpose = 0;
     const ssync_intune_profile *through = NULL;
+    int unreadable = 0;
     for (size_t i = 0; i < ps->n; i++) {
         const ssync_intune_profile *p = &ps->v[i];
         if (p->kind != SSYNC_PROFILE_PFX || p->platform != d->platform)
@@ -153,8 +163,10 @@ static void judge(ssync_graph *g, struct groups *gs, const ssync_intune_profiles
         if (strcmp(p->purpose, purpose) != 0)
             continue;
         with_purpose++;
-        if (!through && assigned(g, gs, p, d->upn))
+        int a = through ? 0 : assigned(g, gs, p, d->upn);
+        if (a > 0)
             through = p;
+        unreadable |= a < 0;
     }
     if (!for_platform || !with_purpose) {
         r->state = DEV_NO_PROFILE;
@@ -162,6 +174,14 @@ static void judge(ssync_graph *g, struct groups *gs, const ssync_intune_profiles
                  for_platform ? "no PKCS imported profile for %s with intendedPurpose %s"
                               : "no PKCS imported profile for %s",
                  ssync_platform_name(d->platform), purpose);
+        return;
+    }
+    if (!through && unreadable) {
+        r->state = DEV_UNASSIGNED;
+        snprintf(r->detail, sizeof r->detail,
+                 "a group of the %s profile's assignments could not be read: grant "
+                 "GroupMember.Read.All to know whether the user is covered",
+                 ssync_platform_name(d->platform));
         return;
     }
     if (!through) {

@@ -125,6 +125,15 @@ check_eq "everything delivered: exit 0" 0 "$?"
 check_contains "fixed: totals" "4 installed, 0 failed, 0 pending, 2 not delivered by rule (2 hidden by a newer certificate, 0 outside every assignment, 0 without a profile)" fixed.txt
 check_contains "fixed: the verdict" "every certificate is where it should be" fixed.txt
 
+# without GroupMember.Read.All the group assignment cannot be judged: said, not guessed
+stop
+emu --roles DeviceManagementConfiguration.ReadWrite.All,User.Read.All,DeviceManagementManagedDevices.Read.All
+write_config lab s.conf
+st > nogroups.txt 2>&1
+check_eq "no GroupMember.Read.All: exit 4" 4 "$?"
+check_contains "no GroupMember.Read.All: what to grant" "grant GroupMember.Read.All to know whether the user is covered" nogroups.txt
+check_contains "no GroupMember.Read.All: all-users profiles still judged" "installed      $NEW: through 'android S/MIME'" nogroups.txt
+
 # a token without DeviceManagementManagedDevices.Read.All: the permission is named
 stop
 emu --roles DeviceManagementConfiguration.ReadWrite.All,User.Read.All,GroupMember.Read.All
