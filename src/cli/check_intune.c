@@ -161,5 +161,6 @@ void check_intune(struct check_list *l, const ssync_config *cfg)
     check_users(l, g, upn);
     check_pfx_read(l, g, upn);
     check_pfx_write(l, g, guid);
+    check_delivery(l, cfg, g);
     ssync_graph_free(g);
 }

@@ -11,13 +11,13 @@
 
 const char *cli_check_level_text(enum check_level level)
 {
-    static const char *const text[] = {"ok", "WARN", "FAIL", "SKIP"};
+    static const char *const text[] = {"ok", "WARN", "FAIL", "SKIP", "N/C"};
     return text[level];
 }
 
 const char *cli_check_level_json(enum check_level level)
 {
-    static const char *const json[] = {"ok", "warning", "failed", "skipped"};
+    static const char *const json[] = {"ok", "warning", "failed", "skipped", "not_checked"};
     return json[level];
 }
 

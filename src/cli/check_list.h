@@ -6,7 +6,9 @@
 #include <openssl/asn1.h>
 #include <stddef.h>
 
-enum check_level { CHECK_OK, CHECK_WARN, CHECK_FAIL, CHECK_SKIP };
+/* CHECK_UNCHECKED: the app lacks a read permission the check needs ("not checked (grant X)");
+ * not a failure of the set-up itself. */
+enum check_level { CHECK_OK, CHECK_WARN, CHECK_FAIL, CHECK_SKIP, CHECK_UNCHECKED };
 
 struct check_result {
     enum check_level level;
@@ -29,8 +31,8 @@ void cli_check_list_free(struct check_list *l);
 /* "2026-05-13" from an ASN.1 time; "?" when it cannot be read. */
 void cli_check_date(const ASN1_TIME *t, char out[32]);
 
-/* The level as the table shows it ("ok", "WARN", "FAIL", "SKIP") and as the JSON names it ("ok",
- * "warning", "failed", "skipped"). */
+/* The level as the table shows it ("ok", "WARN", "FAIL", "SKIP", "N/C") and as the JSON names it
+ * ("ok", "warning", "failed", "skipped", "not_checked"). */
 const char *cli_check_level_text(enum check_level level);
 const char *cli_check_level_json(enum check_level level);
 

@@ -25,12 +25,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KRA_WARN_DAYS 30
-
 static const char *HINT_KRA_PASS = "check [kra] password_file (or password_env)";
 
 /* One KRA's certificate: subject, serial, expiry; a warning when it is close to expiring. */
-static void kra_facts(struct check_list *l, const char *name, X509 *cert)
+static void kra_facts(struct check_list *l, const char *name, X509 *cert, int warn_days)
 {
     ssync_certinfo info = {0};
     ssync_error e = {0};
@@ -49,7 +47,7 @@ static void kra_facts(struct check_list *l, const char *name, X509 *cert)
                       "certificate to archive new keys",
                       "key opens and matches %s (serial %s); certificate EXPIRED on %s",
                       info.subject, info.serial, until);
-    else if (ok_diff && days < KRA_WARN_DAYS)
+    else if (ok_diff && days < warn_days)
         cli_check_add(l, CHECK_WARN, name, "renew the KRA certificate on the CA",
                       "key opens and matches %s (serial %s); certificate expires in %d days (%s)",
                       info.subject, info.serial, days, until);
@@ -63,7 +61,8 @@ static void kra_facts(struct check_list *l, const char *name, X509 *cert)
 /* check_kras' report of each step of the loader: one line per key, and go on after a failed one. */
 struct kra_lines {
     struct check_list *l;
-    int failed; /* a failure that stops the load has its line */
+    int failed;    /* a failure that stops the load has its line */
+    int warn_days; /* [intune] expiry_warning_days */
 };
 
 static int kra_line(void *ctx, const ssync_kra_event *ev)
@@ -79,7 +78,7 @@ static int kra_line(void *ctx, const ssync_kra_event *ev)
     snprintf(name, sizeof name, "kra %s", ssync_basename(ev->path));
     if (!ev->err) {
         if (ev->cert)
-            kra_facts(l, name, ev->cert);
+            kra_facts(l, name, ev->cert, k->warn_days);
         return 1;
     }
     ssync_code code = ev->err->code;
@@ -105,7 +104,7 @@ void check_kras(struct check_list *l, const ssync_config *cfg, ssync_kra_set **k
         cli_check_add(l, CHECK_WARN, "kra password", HINT_KRA_PASS,
                       "the environment variable %s is not set: trying an empty password",
                       ssync_env_name_shown(cfg->kra.password_env));
-    struct kra_lines k = {.l = l};
+    struct kra_lines k = {.l = l, .warn_days = cfg->intune.expiry_warning_days};
     if (ssync_kra_set_open(&cfg->kra, kra_line, &k, kras, &e) != SSYNC_OK && !k.failed)
         cli_check_add(l, CHECK_FAIL, "kra", NULL, "%s", e.msg);
 }

@@ -33,7 +33,11 @@ void check_crl_list(struct check_list *l, const char *prefix, const ssync_source
 /* A configuration of [source "NAME"] sections: [kra] when set, then each source's ca, own KRA
  * keys, CRLs, source and sample recovery, every line named after its source. */
 void check_named_sources(struct check_list *l, const ssync_config *cfg);
-/* Token and Graph permissions (the program has called curl_global_init). */
+/* Token and Graph permissions (the program has called curl_global_init), then check_delivery. */
 void check_intune(struct check_list *l, const ssync_config *cfg);
+/* The Intune side of delivery (check_delivery.c): profiles per platform, assignments, trusted
+ * roots, Outlook's S/MIME switch, connectors, the app certificate's expiry. */
+struct ssync_graph;
+void check_delivery(struct check_list *l, const ssync_config *cfg, struct ssync_graph *g);
 
 #endif

@@ -130,7 +130,8 @@ void cli_options_exit_codes(FILE *out)
             "  2  bad command line\n"
             "  3  some items succeeded and some failed (each failure is one line on stderr),\n"
             "     or a source of several could not be read while the others ran\n"
-            "  4  status: differences found (Intune is not in step with the CA)\n"
+            "  4  status: differences found (Intune is not in step with the CA; --devices: a\n"
+            "     certificate is not where it should be on a device)\n"
             "  5  another run holds the state lock (--no-wait, or [state] lock_wait ran out)\n"
             "  6  the plan exceeds a change cap ([policy] max_removals or max_uploads): nothing\n"
             "     written (--allow-large-change lets one run through)\n");

@@ -33,11 +33,17 @@ static const struct cli_spec spec = {
                "padding; the source is readable and a sample key recovers; the CRLs load and are\n"
                "current; the journal is writable; a token can be had; the app may read users\n"
                "(User.Read.All) and read and delete userPfxCertificates\n"
-               "(DeviceManagementConfiguration.ReadWrite.All). Nothing is written to Intune.",
-    .epilog = "Exit status 0 when every check passed (warnings included), 1 otherwise. The\n"
-              "findings (\"finding:\" lines; \"findings\" in JSON: KRA and Graph certificate\n"
-              "expiry, archived keys no held KRA opens, users whose newest certificate expires\n"
-              "within 30 days without a successor) never change the exit status.",
+               "(DeviceManagementConfiguration.ReadWrite.All); then the Intune side of delivery:\n"
+               "per platform a PKCS imported certificate profile with our intendedPurpose, its\n"
+               "assignment and the users it leaves out, a trusted root profile with our root,\n"
+               "Outlook's S/MIME switch, the certificate connectors, and the expiry of the app\n"
+               "certificate. A check that lacks a read permission says \"not checked (grant X)\".\n"
+               "Nothing is written to Intune.",
+    .epilog =
+        "Exit status 0 when every check passed (warnings and \"not checked\" included), 1\n"
+        "otherwise. The findings (\"finding:\" lines; \"findings\" in JSON: KRA and Graph\n"
+        "certificate expiry, archived keys no held KRA opens, users whose newest certificate\n"
+        "expires within 30 days without a successor) never change the exit status.",
     .options = CLI_SPEC_OPTIONS(options),
     .max_args = 0,
     .flags = CLI_SPEC_OPERANDS_FIRST,
@@ -107,17 +113,20 @@ int cmd_check(int argc, char **argv)
     struct check_list l = {.json = o.json};
     json_t *findings = NULL;
     run_checks(&l, o.config, &findings);
-    size_t ok = 0, warn = 0, fail = 0;
+    size_t ok = 0, warn = 0, fail = 0, unchecked = 0;
     for (size_t i = 0; i < l.n; i++) {
         ok += l.v[i].level == CHECK_OK;
         warn += l.v[i].level == CHECK_WARN;
         fail += l.v[i].level == CHECK_FAIL || l.v[i].level == CHECK_SKIP;
+        unchecked += l.v[i].level == CHECK_UNCHECKED;
     }
     int printed = 1;
     if (l.json)
         printed = print_json(&l, fail == 0, findings);
     else
         printf("check: %zu ok, %zu warnings, %zu failed or not tested\n", ok, warn, fail);
+    if (!l.json && unchecked)
+        printf("check: %zu not checked for want of a read permission (see N/C lines)\n", unchecked);
     fflush(stdout);
     json_decref(findings);
     cli_check_list_free(&l);

@@ -1,6 +1,7 @@
 /* smimesync status: compare the CA (the plan's desired state) with Intune, per user, without
  * writing anything. Like diff(1), the exit status says whether they differ (4) or not (0). */
 #include "cli.h"
+#include "cli_devices.h"
 #include "cli_log.h"
 #include "cli_options.h"
 #include "cli_plan.h"
@@ -9,6 +10,8 @@
 #include "cli_util.h"
 
 #include "source/source.h"
+#include "sync/config.h"
+#include "sync/connect.h"
 #include "sync/plan.h"
 
 #include <jansson.h>
@@ -50,34 +53,58 @@ struct row {
     const char *error;      /* CAT_FAILED only */
 };
 
+enum { OPT_DEVICES = CLI_OPT_OWN };
+
 static const struct cli_option options[] = {
     CLI_USE(CLI_OPT_CONFIG, NULL),
     CLI_USE(CLI_OPT_USER, NULL),
     CLI_USE(CLI_OPT_JSON, "print one JSON object (counts and users) instead of a table"),
     CLI_USE(CLI_OPT_VERBOSE, "also print the Graph client's info messages"),
+    CLI_OWN(OPT_DEVICES, "devices", NULL, 0,
+            "per user and managed device, where each certificate in Intune\n"
+            "stands: installed, failed (Intune's error code and a hint), pending,\n"
+            "or not delivered by rule (hidden by a newer certificate of the same\n"
+            "purpose, user outside every assignment, platform without a profile)"),
+    CLI_USE(CLI_OPT_REPORT, "with --devices: also write the devices as a self-contained HTML\n"
+                            "page to FILE"),
 };
+
+/* ctx: the command's int "--devices given" */
+static int on_option(void *ctx, struct cli_opts *o, int id, const char *arg)
+{
+    (void)o;
+    (void)arg;
+    if (id == OPT_DEVICES)
+        *(int *)ctx = 1;
+    return CLI_EXIT_OK;
+}
 
 /* The plan holds only --user's certificates: the user is also the plan's target. */
 static int target_user(void *ctx, struct cli_opts *o)
 {
-    (void)ctx;
+    if (o->report && !*(int *)ctx) {
+        cli_err(CMD, "--report goes with --devices");
+        return CLI_EXIT_USAGE;
+    }
     return o->user ? cli_options_set(o, CLI_OPT_TARGET_USER, o->user) : CLI_EXIT_OK;
 }
 
 static const struct cli_spec spec = {
     .name = "status",
-    .synopsis = "--config FILE [--user UPN] [--json] [--verbose]",
+    .synopsis = "--config FILE [--user UPN] [--json] [--verbose] [--devices [--report FILE]]",
     .summary =
         "Compare the CA's certificates (the desired state that sync works towards) with the\n"
         "userPfxCertificates in Intune, per user: missing (sync would upload), extra (in\n"
         "Intune, not from the source), revoked or dropped by policy but still present (sync\n"
         "would remove), and in step. Nothing is written.",
     .epilog = "Exit status 4 means Intune is not in step with the CA (missing, extra, revoked or\n"
-              "dropped certificates present); 0 means it is.",
+              "dropped certificates present), or with --devices that a certificate is not where\n"
+              "it should be (failed, pending, no profile or assignment); 0 means it is.",
     .options = CLI_SPEC_OPTIONS(options),
     .max_args = 0,
     .flags = CLI_SPEC_OPERANDS_FIRST,
     .check = target_user,
+    .on_option = on_option,
 };
 
 static enum cat classify(const ssync_plan_item *it)
@@ -301,12 +328,56 @@ static int list_user(struct cli_plan_run *r, const char *user)
     return 1;
 }
 
+/* --devices: Intune alone (no source scan, no user lookups): O(profiles + groups + pages)
+ * requests. */
+static int status_devices(const struct cli_opts *o)
+{
+    ssync_config cfg;
+    ssync_error e = {0};
+    if (ssync_config_load(o->config, &cfg, &e) != SSYNC_OK) {
+        cli_err(CMD, "%s", e.msg);
+        ssync_config_free(&cfg);
+        return CLI_EXIT_FAILURE;
+    }
+    /* the client's info lines only with --verbose, as status without --devices */
+    struct cli_log log = {.cmd = CMD,
+                          .verbosity = o->verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN,
+                          .json = cfg.log.json};
+    ssync_graph *g = NULL;
+    int rc = CLI_EXIT_FAILURE;
+    struct dev_report rep = {0};
+    char why[1500];
+    if (ssync_graph_open(&cfg.intune, cfg.path, cli_log_graph_fn, &log, &g, &e) != SSYNC_OK) {
+        cli_err(CMD, "%s", e.msg);
+    } else if (cli_devices_collect(g, o->user, &rep, why, sizeof why) != 0) {
+        cli_err(CMD, "%s", why);
+    } else {
+        int printed =
+            o->json ? cli_devices_print_json(&rep, stdout) : (cli_devices_print(&rep, stdout), 1);
+        fflush(stdout);
+        if (o->report && cli_devices_write_html(&rep, o->report, why, sizeof why) != 0) {
+            cli_err(CMD, "%s", why);
+            printed = 0;
+        }
+        rc = !printed                   ? CLI_EXIT_FAILURE
+             : cli_devices_differ(&rep) ? CLI_EXIT_DIFFERENT
+                                        : CLI_EXIT_OK;
+    }
+    cli_devices_free(&rep);
+    ssync_graph_free(g);
+    ssync_config_free(&cfg);
+    return rc;
+}
+
 int cmd_status(int argc, char **argv)
 {
     struct cli_opts o;
-    int rc = cli_options_parse(&spec, argc, argv, &o, NULL);
+    int devices = 0;
+    int rc = cli_options_parse(&spec, argc, argv, &o, &devices);
     if (rc != CLI_EXIT_OK)
         return rc == -1 ? CLI_EXIT_OK : rc;
+    if (devices)
+        return status_devices(&o);
     /* the plan is built by the shared plumbing from the same options; with --user it holds
      * only that user's certificates and Intune is read for that user only */
     struct cli_plan_run r = {0};

@@ -238,6 +238,10 @@ typedef struct emu_ctx {
     /* groups (read-only after start) */
     emu_group *groups;
     size_t ngroups;
+    /* --tenant-config (read-only after start; NULL without it): deviceConfigurations (with their
+     * assignments), ndesConnectors, certificateConnectorDetails, mobileAppConfigurations,
+     * managedDevices and the delivery switches (emu_tenant.c) */
+    json_t *tenant;
     /* everything below is shared between connection threads: hold lock */
     pthread_mutex_t lock;
     EVP_PKEY *token_key; /* signs access tokens; persisted with --state */
@@ -249,6 +253,8 @@ typedef struct emu_ctx {
     emu_jti *jtis;
     size_t njtis, capjtis;
     emu_stats stats;
+    json_t *cert_states; /* managedDeviceCertificateState objects recorded by device fetches,
+                          * each with the emulator-only "_profileId" (emu_delivery.c) */
 } emu_ctx;
 
 /* ---- dispatch (emu_route.c) ---- */
@@ -360,6 +366,52 @@ int emu_groups_load(emu_ctx *ctx, const char *path, ssync_error *err);
 void emu_groups_free(emu_ctx *ctx);
 void emu_groups_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_principal *who,
                       const char *version, const char *rest);
+
+/* 1 when user index u is a member of group id, directly or through nested groups. */
+int emu_group_has_user(const emu_ctx *ctx, const char *group_id, size_t u);
+
+/* ---- Intune's delivery model (emu_tenant.c loads, emu_intune.c serves, emu_delivery.c
+ * decides) ---- */
+
+#define EMU_ROLE_DEVICES "DeviceManagementManagedDevices.Read.All"
+#define EMU_ROLE_APPS "DeviceManagementApps.Read.All"
+#define EMU_ERR_RECRYPT                                                                            \
+    2052 /* certificateErrorCode of a failed re-encryption (docs/emulator.md)                      \
+          */
+
+typedef enum emu_profile_kind {
+    EMU_PROFILE_OTHER,
+    EMU_PROFILE_PFX,
+    EMU_PROFILE_ROOT
+} emu_profile_kind;
+
+/* --tenant-config FILE: one line error naming the item on bad input. */
+int emu_tenant_load(emu_ctx *ctx, const char *path, ssync_error *err);
+/* The kind of a deviceConfiguration by its @odata.type, and the managedDevice operatingSystem
+ * its type serves ("iOS", "Android", "Windows", "macOS") or NULL. */
+emu_profile_kind emu_profile_kind_of(const json_t *profile);
+const char *emu_profile_os(const json_t *profile);
+/* 1 when the profile's assignments include user index u (groups, all users; exclusions win). */
+int emu_profile_assigned(const emu_ctx *ctx, const json_t *profile, size_t u);
+/* The managedDevice of the tenant with this id, or NULL. */
+json_t *emu_tenant_device(const emu_ctx *ctx, const char *id);
+/* Graph routes of the model: rest after the version; returns 0 when it did not match. */
+int emu_intune_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const emu_principal *who,
+                     const char *version, const char *rest);
+/* A device fetch under the delivery rules: the records (deep copies) that the rules give this
+ * device of user u, each with "_profileId"; NULL + 4xx in resp when the device is unknown. */
+json_t *emu_delivery_select(emu_ctx *ctx, emu_req *req, emu_resp *resp, size_t u,
+                            const char *device_id, json_t **device_out);
+/* Records the state of one delivered record on the device (replacing the device's earlier
+ * state for that profile). error_code 0: installed. Takes the lock. */
+void emu_delivery_record(emu_ctx *ctx, const json_t *device, const emu_user *user,
+                         const json_t *rec, X509 *cert, long error_code);
+/* /emu/devices/checkin: every managed device of the tenant checks in at once, without the
+ * connector's crypto (benchmarks and the demo): the states are replaced by what the rules
+ * deliver, each installed. Returns how many were delivered. */
+size_t emu_delivery_all(emu_ctx *ctx);
+/* Forgets the device's earlier states (before a fetch records the new ones). Takes the lock. */
+void emu_delivery_forget(emu_ctx *ctx, const char *device_id);
 
 /* Query options shared by collections: returns 0, or -1 with resp filled (400). On beta the
  * '$' prefix is optional (Graph docs: Use query parameters). */

@@ -100,6 +100,18 @@ void emu_admin_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *res
                             "The requested resource does not support http method '%s'.", m);
             emu_resp_header(resp, "Allow", "GET");
         }
+    } else if (strcmp(rest, "/devices/checkin") == 0) {
+        if (strcmp(m, "POST") != 0) {
+            emu_graph_error(req, resp, 405, "MethodNotAllowed",
+                            "The requested resource does not support http method '%s'.", m);
+            emu_resp_header(resp, "Allow", "POST");
+        } else if (!ctx->tenant) {
+            emu_graph_error(req, resp, 404, "ResourceNotFound",
+                            "No tenant description (--tenant-config): no managed devices.");
+        } else {
+            size_t n = emu_delivery_all(ctx);
+            emu_resp_json(resp, 200, json_pack("{s:I}", "delivered", (json_int_t)n));
+        }
     } else if (strcmp(rest, "/device/fetch") == 0) {
         if (strcmp(m, "POST") == 0) {
             emu_device_endpoint(ctx, req, resp);

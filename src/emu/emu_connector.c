@@ -170,6 +170,23 @@ done:
     return b64;
 }
 
+/* The state of a record the connector could re-encrypt: installed, with the certificate's
+ * serial number read from the PKCS#12 the device will open. */
+static void record_installed(emu_ctx *ctx, const json_t *device, const emu_user *u,
+                             const json_t *rec, const ssync_buf *pw)
+{
+    ssync_buf der = {0};
+    X509 *cert = NULL;
+    char thumb[41], msg[256];
+    const char *blob = json_string_value(json_object_get(rec, "encryptedPfxBlob"));
+    if (blob && emu_b64_decode_strict(blob, &der) == 0)
+        (void)emu_pfx_open(der.data, der.len, (const char *)pw->data, thumb, NULL, &cert, msg,
+                           sizeof msg);
+    emu_delivery_record(ctx, device, u, rec, cert, 0);
+    X509_free(cert);
+    ssync_buf_free(&der);
+}
+
 void emu_device_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp)
 {
     json_t *in = emu_body_object(req, resp);
@@ -200,15 +217,24 @@ void emu_device_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp)
                         upn);
         goto out;
     }
-    /* copy the user's records out under the lock, then do the crypto without it */
-    json_t *mine = json_array();
-    pthread_mutex_lock(&ctx->lock);
-    uint64_t seq = 0;
-    json_t *rec;
-    while ((rec = emu_store_next(ctx->store, seq, &seq)) != NULL)
-        if (emu_strcaseeq(json_string_value(json_object_get(rec, "userPrincipalName")), u->upn))
-            json_array_append_new(mine, json_deep_copy(rec));
-    pthread_mutex_unlock(&ctx->lock);
+    /* copy the user's records out under the lock, then do the crypto without it; a managed
+     * device of --tenant-config gets only what the delivery rules give it */
+    const char *device_id = json_string_value(json_object_get(in, "deviceId"));
+    json_t *device = NULL, *mine, *rec;
+    if (device_id && ctx->tenant) {
+        mine = emu_delivery_select(ctx, req, resp, (size_t)(u - ctx->users), device_id, &device);
+        if (!mine)
+            goto out;
+        emu_delivery_forget(ctx, device_id);
+    } else {
+        mine = json_array();
+        pthread_mutex_lock(&ctx->lock);
+        uint64_t seq = 0;
+        while ((rec = emu_store_next(ctx->store, seq, &seq)) != NULL)
+            if (emu_strcaseeq(json_string_value(json_object_get(rec, "userPrincipalName")), u->upn))
+                json_array_append_new(mine, json_deep_copy(rec));
+        pthread_mutex_unlock(&ctx->lock);
+    }
     json_t *outrecs = json_array();
     size_t i;
     json_array_foreach(mine, i, rec)
@@ -225,7 +251,11 @@ void emu_device_endpoint(emu_ctx *ctx, emu_req *req, emu_resp *resp)
             char e[320];
             snprintf(e, sizeof(e), "connector cannot decrypt the password: %s", msg);
             json_object_set_new(o, "error", json_string(e));
+            if (device)
+                emu_delivery_record(ctx, device, u, rec, NULL, EMU_ERR_RECRYPT);
         } else {
+            if (device)
+                record_installed(ctx, device, u, rec, &pw);
             char *cms = recrypt(cert, &pw, msg, sizeof(msg));
             ssync_buf_free_secret(&pw);
             if (!cms) {

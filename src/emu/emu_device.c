@@ -162,7 +162,7 @@ out:
 static void usage(FILE *f)
 {
     fprintf(f, "usage: intune-emu device-fetch --url https://127.0.0.1:PORT --ca-bundle FILE "
-               "--user UPN --out DIR [--device-name NAME] [--timeout SECONDS]\n");
+               "--user UPN --out DIR [--device-name NAME] [--device-id ID] [--timeout SECONDS]\n");
 }
 
 int emu_device_fetch_main(int argc, char **argv)
@@ -173,9 +173,10 @@ int emu_device_fetch_main(int argc, char **argv)
                                          {"out", required_argument, NULL, 'o'},
                                          {"device-name", required_argument, NULL, 'n'},
                                          {"timeout", required_argument, NULL, 't'},
+                                         {"device-id", required_argument, NULL, 'i'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *url = NULL, *ca = NULL, *user = NULL, *dir = NULL, *name = NULL;
+    const char *url = NULL, *ca = NULL, *user = NULL, *dir = NULL, *name = NULL, *device_id = NULL;
     long timeout = 60;
     int c;
     optind = 1;
@@ -195,6 +196,9 @@ int emu_device_fetch_main(int argc, char **argv)
             break;
         case 'n':
             name = optarg;
+            break;
+        case 'i':
+            device_id = optarg;
             break;
         case 't':
             timeout = strtol(optarg, NULL, 10);
@@ -240,6 +244,8 @@ int emu_device_fetch_main(int argc, char **argv)
     json_t *req = json_pack("{s:s, s:s%, s:s}", "userPrincipalName", user, "deviceCertificate",
                             pem ? pem : "", (size_t)pemlen, "deviceName", name);
     BIO_free(b);
+    if (req && device_id) /* a managed device of --tenant-config: the delivery rules apply */
+        json_object_set_new(req, "deviceId", json_string(device_id));
     body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     size_t ulen = strlen(url);

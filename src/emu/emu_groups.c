@@ -214,6 +214,18 @@ static long transitive(const emu_ctx *ctx, const emu_group *g, member **out)
     return (long)n;
 }
 
+int emu_group_has_user(const emu_ctx *ctx, const char *group_id, size_t u)
+{
+    const emu_group *g = group_id ? group_find(ctx, group_id) : NULL;
+    member *all = NULL;
+    long n = g ? transitive(ctx, g, &all) : -1;
+    int found = 0;
+    for (long k = 0; k < n && !found; k++)
+        found = !all[k].is_group && all[k].idx == u;
+    free(all);
+    return found;
+}
+
 static int allowed_to_read(const emu_principal *who)
 {
     static const char *const roles[] = {"GroupMember.Read.All",

@@ -23,7 +23,7 @@ static void usage(FILE *f)
             "usage: intune-emu --listen 127.0.0.1:PORT --tls-cert FILE --tls-key FILE\n"
             "                  --tenant-id ID --client-id ID [--client-secret-file FILE]\n"
             "                  [--client-cert FILE] --connector-key FILE --users FILE\n"
-            "                  [--groups FILE]\n"
+            "                  [--groups FILE] [--tenant-config FILE]\n"
             "                  [--page-size N] [--write-limit N/SECONDS|off]\n"
             "                  [--request-limit N/SECONDS|off] [--fault SPEC]... [--state FILE]\n"
             "                  [--strict] [--token-lifetime SECONDS] [--roles R1,R2|none]\n"
@@ -169,6 +169,8 @@ static void ctx_free(emu_ctx *ctx)
     free(ctx->by_upn);
     free(ctx->by_mail);
     emu_groups_free(ctx);
+    json_decref(ctx->tenant);
+    json_decref(ctx->cert_states);
     emu_store_free(ctx->store);
     emu_window_free(&ctx->write_window);
     emu_window_free(&ctx->request_window);
@@ -203,32 +205,35 @@ static int serve(int argc, char **argv)
         O_ROLES,
         O_QUIET,
         O_GROUPS,
+        O_TENANT_CONFIG,
         O_HELP,
         O_VERSION
     };
-    static const struct option opts[] = {{"listen", required_argument, NULL, O_LISTEN},
-                                         {"tls-cert", required_argument, NULL, O_CERT},
-                                         {"tls-key", required_argument, NULL, O_KEY},
-                                         {"tenant-id", required_argument, NULL, O_TENANT},
-                                         {"client-id", required_argument, NULL, O_CLIENT},
-                                         {"client-secret-file", required_argument, NULL, O_SECRET},
-                                         {"client-cert", required_argument, NULL, O_CCERT},
-                                         {"connector-key", required_argument, NULL, O_CONNECTOR},
-                                         {"users", required_argument, NULL, O_USERS},
-                                         {"groups", required_argument, NULL, O_GROUPS},
-                                         {"page-size", required_argument, NULL, O_PAGE},
-                                         {"write-limit", required_argument, NULL, O_WLIMIT},
-                                         {"request-limit", required_argument, NULL, O_RLIMIT},
-                                         {"fault", required_argument, NULL, O_FAULT},
-                                         {"state", required_argument, NULL, O_STATE},
-                                         {"strict", no_argument, NULL, O_STRICT},
-                                         {"max-runtime", required_argument, NULL, O_RUNTIME},
-                                         {"token-lifetime", required_argument, NULL, O_LIFETIME},
-                                         {"roles", required_argument, NULL, O_ROLES},
-                                         {"quiet", no_argument, NULL, O_QUIET},
-                                         {"help", no_argument, NULL, O_HELP},
-                                         {"version", no_argument, NULL, O_VERSION},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"tls-cert", required_argument, NULL, O_CERT},
+        {"tls-key", required_argument, NULL, O_KEY},
+        {"tenant-id", required_argument, NULL, O_TENANT},
+        {"client-id", required_argument, NULL, O_CLIENT},
+        {"client-secret-file", required_argument, NULL, O_SECRET},
+        {"client-cert", required_argument, NULL, O_CCERT},
+        {"connector-key", required_argument, NULL, O_CONNECTOR},
+        {"users", required_argument, NULL, O_USERS},
+        {"groups", required_argument, NULL, O_GROUPS},
+        {"tenant-config", required_argument, NULL, O_TENANT_CONFIG},
+        {"page-size", required_argument, NULL, O_PAGE},
+        {"write-limit", required_argument, NULL, O_WLIMIT},
+        {"request-limit", required_argument, NULL, O_RLIMIT},
+        {"fault", required_argument, NULL, O_FAULT},
+        {"state", required_argument, NULL, O_STATE},
+        {"strict", no_argument, NULL, O_STRICT},
+        {"max-runtime", required_argument, NULL, O_RUNTIME},
+        {"token-lifetime", required_argument, NULL, O_LIFETIME},
+        {"roles", required_argument, NULL, O_ROLES},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0}};
     emu_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
     pthread_mutex_init(&ctx.lock, NULL);
@@ -237,7 +242,8 @@ static int serve(int argc, char **argv)
     ctx.stats.by_route = json_object();
     ctx.stats.by_status = json_object();
     const char *listen = NULL, *tls_cert = NULL, *tls_key = NULL, *secret_file = NULL,
-               *client_cert = NULL, *connector = NULL, *users = NULL, *groups = NULL;
+               *client_cert = NULL, *connector = NULL, *users = NULL, *groups = NULL,
+               *tenant_config = NULL;
     int roles_given = 0;
     emu_limit wlimit = {100, 20}, rlimit = {1000, 20};
     double max_runtime = 3600;
@@ -281,6 +287,9 @@ static int serve(int argc, char **argv)
             break;
         case O_GROUPS:
             groups = optarg;
+            break;
+        case O_TENANT_CONFIG:
+            tenant_config = optarg;
             break;
         case O_PAGE: {
             unsigned long v = strtoul(optarg, &end, 10);
@@ -393,8 +402,16 @@ static int serve(int argc, char **argv)
         rc = die("%s", err.msg);
         goto out;
     }
-    /* an app that reads groups has been granted GroupMember.Read.All (unless --roles says) */
-    if (groups && !roles_given)
+    if (tenant_config && emu_tenant_load(&ctx, tenant_config, &err) != 0) {
+        rc = die("%s", err.msg);
+        goto out;
+    }
+    /* an app that reads groups has been granted GroupMember.Read.All, one that checks delivery
+     * also reads managed devices and app configurations (unless --roles says) */
+    if (tenant_config && !roles_given)
+        parse_roles(&ctx, EMU_ROLE_RW "," EMU_ROLE_USERS "," EMU_ROLE_GROUPS "," EMU_ROLE_DEVICES
+                                      "," EMU_ROLE_APPS);
+    else if (groups && !roles_given)
         parse_roles(&ctx, EMU_ROLE_RW "," EMU_ROLE_USERS "," EMU_ROLE_GROUPS);
     ctx.store = emu_store_new();
     if (!ctx.store || emu_window_init(&ctx.write_window, wlimit) != 0 ||

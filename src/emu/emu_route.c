@@ -40,6 +40,12 @@ static const char *stats_route(const char *path)
         return "token";
     if (emu_strcasestr(path, "/userPfxCertificates"))
         return "userPfxCertificates";
+    if (emu_strcasestr(path, "/managedDeviceCertificateStates"))
+        return "managedDeviceCertificateStates";
+    if (emu_strcasestr(path, "/deviceConfigurations"))
+        return "deviceConfigurations";
+    if (emu_strcasestr(path, "/deviceManagement/") || emu_strcasestr(path, "/deviceAppManagement/"))
+        return "intune";
     if (emu_strcasestr(path, "/$batch"))
         return "$batch";
     if (emu_strcasestr(path, "/users"))
@@ -227,6 +233,8 @@ void emu_graph_route(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *ver
                             "Resource not found for the segment 'userPfxCertificates'.");
         else
             emu_pfx_route(ctx, req, resp, &who, version, rest + sizeof(pfx) - 1);
+    } else if (emu_intune_route(ctx, req, resp, &who, version, rest)) {
+        /* the delivery model of --tenant-config */
     } else if (strncasecmp(rest, "/users", 6) == 0 &&
                (rest[6] == '\0' || rest[6] == '/' || rest[6] == '(')) {
         emu_users_route(ctx, req, resp, &who, version, rest + 6);

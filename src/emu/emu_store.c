@@ -245,6 +245,12 @@ int emu_state_load(emu_ctx *ctx, const char *path, ssync_error *err)
         }
         (void)emu_store_put(ctx->store, id, json_deep_copy(rec));
     }
+    /* the devices' certificate states (--tenant-config) survive a restart like the records */
+    json_t *states = json_object_get(root, "certificateStates");
+    if (json_is_array(states)) {
+        json_decref(ctx->cert_states);
+        ctx->cert_states = json_deep_copy(states);
+    }
     json_decref(root);
     return 0;
 }
@@ -257,6 +263,7 @@ int emu_state_save(emu_ctx *ctx, const char *path, ssync_error *err)
     json_t *rec;
     while ((rec = emu_store_next(ctx->store, seq, &seq)) != NULL)
         json_array_append(records, rec);
+    json_t *states = ctx->cert_states ? json_deep_copy(ctx->cert_states) : json_array();
     pthread_mutex_unlock(&ctx->lock);
     char *pem = NULL;
     BIO *bio = BIO_new(BIO_s_mem());
@@ -266,8 +273,9 @@ int emu_state_save(emu_ctx *ctx, const char *path, ssync_error *err)
         pem = strndup(p, (size_t)n);
     }
     BIO_free(bio);
-    json_t *root = json_pack("{s:i, s:s, s:s, s:o}", "version", 1, "tenantId", ctx->tenant_id,
-                             "tokenSigningKey", pem ? pem : "", "records", records);
+    json_t *root = json_pack("{s:i, s:s, s:s, s:o, s:o}", "version", 1, "tenantId", ctx->tenant_id,
+                             "tokenSigningKey", pem ? pem : "", "records", records,
+                             "certificateStates", states);
     if (pem) {
         OPENSSL_cleanse(pem, strlen(pem));
         free(pem);

@@ -110,3 +110,31 @@ write_config() {
         echo "path = $T_TMP/state.db"
     } > "$file"
 }
+
+# lab_tenant LAB_DIR FILE: a tenant description (intune-emu --tenant-config) where delivery is set
+# up right for the lab: a PKCS imported profile (smimeEncryption) and a trusted root profile with
+# the lab's CA per platform, all assigned to all users; an active, current connector that checked
+# in a minute ago; Outlook's S/MIME switch on. Tests break one piece of it with jq.
+lab_tenant() {
+    local lab=$1 file=$2 now
+    now=$(date -u -d '1 minute ago' +%Y-%m-%dT%H:%M:%SZ)
+    jq -n --arg root "$(openssl x509 -in "$lab/ca.pem" -outform DER | base64 -w0)" --arg now "$now" '
+      def all: [{target: {"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget"}}];
+      def pfx($i; $t): {id: "9e000000-0000-4000-8000-00000000000\($i)",
+        "@odata.type": "#microsoft.graph.\($t)ImportedPFXCertificateProfile",
+        displayName: "\($t) S/MIME", intendedPurpose: "smimeEncryption", assignments: all};
+      def root($i; $t): {id: "9e000000-0000-4000-8000-00000000001\($i)",
+        "@odata.type": "#microsoft.graph.\($t)TrustedRootCertificate",
+        displayName: "\($t) root", trustedRootCertificate: $root, assignments: all};
+      {deviceConfigurations: [pfx(1; "ios"), pfx(2; "macOS"), pfx(3; "windows10"),
+                              pfx(4; "androidForWork"), root(1; "ios"), root(2; "macOS"),
+                              root(3; "windows81"), root(4; "androidForWork")],
+       ndesConnectors: [{id: "c1", machineName: "conn1", state: "active",
+                         connectorVersion: "6.2406.0.1001", lastConnectionDateTime: $now}],
+       certificateConnectorDetails: [{id: "c1", machineName: "conn1", connectorName: "conn1",
+                                      connectorVersion: "6.2406.0.1001", lastCheckinDateTime: $now}],
+       mobileAppConfigurations: [{id: "m1", "@odata.type": "#microsoft.graph.iosMobileAppConfiguration",
+         displayName: "Outlook", settings: [{appConfigKey: "com.microsoft.outlook.Mail.SMIMEEnabled",
+         appConfigKeyType: "booleanType", appConfigKeyValue: "true"}]}],
+       managedDevices: []}' > "$file"
+}

@@ -10,7 +10,7 @@ DEMO_OUT=$T_TMP/demo DEMO_BIN=$SSYNC_BIN "$SSYNC_SRC/scripts/demo" "$SSYNC_BUILD
 check_eq "the demo exits 0" 0 "$?"
 for step in "1. A lab AD CS" "2. The local Intune emulator" "3. smimesync check" \
     "4. smimesync plan" "5. smimesync sync" "6. Two devices" "7. Mail encrypted" \
-    "8. A bad CRL revokes 12 certificates at once"; do
+    "8. A bad CRL revokes 12 certificates at once" "9. smimesync status --devices"; do
     check_contains "step: $step" "== $step" demo.out
 done
 check_contains "check passes" "0 failed or not tested" demo.out
@@ -23,6 +23,13 @@ check_contains "the devices hold the same key" "both devices hold the same priva
 check_contains "the bad CRL is stopped by the removal cap" \
     "[policy] max_removals: the plan removes 12 records, 2 more than the 10 allowed" demo.out
 check_contains "the stopped sync exits 6" "sync exit status 6: the tenant is unchanged" demo.out
+check_eq "status --devices: phone and tablet installed" 2 \
+    "$(grep -cE '^    installed +[0-9a-f]{40}: through' demo.out)"
+check_contains "status --devices: the broken case" "no PKCS imported profile for android" demo.out
+check_contains "status --devices: totals" "2 installed, 0 failed, 0 pending, 1 not delivered by rule" demo/devices.txt
+check_contains "status --devices: explained" "The Android phone has no PKCS imported certificate profile" demo.out
+check_contains "check warned about it" "intune profile android: no PKCS imported certificate profile" demo.out
+check "the devices page exists" grep -q '<section id="devices">' demo/devices.html
 check_contains "the summary" "What happened, in plain words:" demo.out
 check_contains "where to look next" "Where to look next:" demo.out
 check "the HTML report exists" grep -q "smimesync sync report" demo/sync-report.html

@@ -38,6 +38,7 @@ typedef struct ssync_plan_item {
     char *template_oid;  /* v2 template extension's OID, or NULL */
     char *template_name; /* v1 template name extension, or NULL */
     time_t not_after;
+    time_t not_before; /* the record's startDateTime (0: unknown, from an older scan cache) */
     /* from Entra ID (ssync_plan_resolve) */
     char *upn;               /* userPrincipalName as Entra ID gives it */
     char *user_mail;         /* the user's mail in Entra ID; NULL when none */

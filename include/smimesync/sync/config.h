@@ -35,6 +35,11 @@ typedef struct ssync_intune_cfg {
     double request_window;
     int max_in_flight;
     int timeout; /* seconds per request */
+    /* delivery checks (`check`, `status --devices`) */
+    ssync_cfg_list platforms;    /* ios, macos, windows, android (empty: all four) */
+    char *connector_min_version; /* NULL: SSYNC_CONNECTOR_MIN_VERSION */
+    int connector_checkin_hours; /* a connector silent longer is stale (default 24) */
+    int expiry_warning_days;     /* app and KRA certificates expiring sooner warn (default 30) */
 } ssync_intune_cfg;
 
 /* At most this many [source "NAME"] sections. */
@@ -47,6 +52,10 @@ typedef struct ssync_cap {
     int percent; /* value is a percentage (0-100) */
     int floor;   /* the least a percentage allows (the default's 10; 0 for a configured one) */
 } ssync_cap;
+
+/* Certificate Connector versions are supported for 6 months; this is the minimum Maester checks
+ * (intune-delivery reference, section 4). */
+#define SSYNC_CONNECTOR_MIN_VERSION "6.2406.0.1001"
 
 typedef struct ssync_config {
     char *path;              /* the file this came from */

@@ -36,11 +36,11 @@ char *ssync_scan_facts_encode(const ssync_plan_item *it, X509 *cert)
     char *issuer = n > 0 ? hex_of(der, (size_t)n) : NULL;
     OPENSSL_free(der);
     json_t *o =
-        issuer ? json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:o,s:o,s:s?,s:s?,s:s}", "tp", it->thumbprint,
-                           "sn", it->serial, "na", (json_int_t)it->not_after, "cu", it->cert_upn,
-                           "su", it->san_upn, "em", str_list(it->emails, it->n_emails), "eku",
-                           str_list(it->eku, it->n_eku), "to", it->template_oid, "tn",
-                           it->template_name, "iss", issuer)
+        issuer ? json_pack("{s:s,s:s,s:I,s:I,s:s?,s:s?,s:o,s:o,s:s?,s:s?,s:s}", "tp",
+                           it->thumbprint, "sn", it->serial, "na", (json_int_t)it->not_after, "nb",
+                           (json_int_t)it->not_before, "cu", it->cert_upn, "su", it->san_upn, "em",
+                           str_list(it->emails, it->n_emails), "eku", str_list(it->eku, it->n_eku),
+                           "to", it->template_oid, "tn", it->template_name, "iss", issuer)
                : NULL;
     free(issuer);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -121,6 +121,7 @@ int ssync_scan_facts_decode(const char *text, ssync_plan_item *it, X509_CRL *con
         memcpy(it->thumbprint, tp, 41);
         snprintf(it->serial, sizeof it->serial, "%s", sn);
         it->not_after = (time_t)json_integer_value(na);
+        it->not_before = (time_t)json_integer_value(json_object_get(o, "nb")); /* 0: older cache */
         it->revoked = rev;
     }
     json_decref(o);

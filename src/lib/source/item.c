@@ -264,6 +264,7 @@ ssync_code ssync_plan_item_set_cert(ssync_plan_item *it, X509 *cert, X509_CRL *c
     memcpy(it->thumbprint, info.thumbprint, sizeof it->thumbprint);
     snprintf(it->serial, sizeof it->serial, "%s", info.serial);
     it->not_after = info.not_after;
+    it->not_before = info.not_before;
     it->revoked = ssync_crl_revoked_cert(cert, crls, n_crls);
     if (!dup_opt(&it->cert_upn, ssync_certinfo_user(&info)) ||
         !dup_opt(&it->san_upn, info.upn && *info.upn ? info.upn : NULL) ||

@@ -35,6 +35,8 @@ void ssync_config_defaults(ssync_config *cfg)
     cfg->intune.request_window = 20;
     cfg->intune.max_in_flight = 8;
     cfg->intune.timeout = 60;
+    cfg->intune.connector_checkin_hours = 24;
+    cfg->intune.expiry_warning_days = 30;
     cfg->policy.remove_revoked = 1;
     cfg->policy.include_expired = 1;
     cfg->policy.keep_newest = 0;
@@ -450,6 +452,14 @@ static ssync_code finish(parse_ctx *ctx, int rc, ssync_error *err)
                           ctx->problem[0] ? ctx->problem : "not a key = value line");
     if (ctx->cfg->kra.cert.n > ctx->cfg->kra.key.n)
         return ssync_fail(err, SSYNC_ERR_CONFIG, "%s: [kra] lists more certs than keys", ctx->name);
+    const ssync_cfg_list *pl = &ctx->cfg->intune.platforms;
+    for (size_t i = 0; i < pl->n; i++)
+        if (strcmp(pl->v[i], "ios") && strcmp(pl->v[i], "macos") && strcmp(pl->v[i], "windows") &&
+            strcmp(pl->v[i], "android"))
+            return ssync_fail(err, SSYNC_ERR_CONFIG,
+                              "%s: [intune] platforms: '%.40s' is not ios, macos, windows or "
+                              "android",
+                              ctx->name, pl->v[i]);
     for (size_t i = 0; i < ssync_config_source_count(ctx->cfg); i++) {
         const ssync_source_cfg *s = ssync_config_source_at(ctx->cfg, i);
         if (s->kra.cert.n > s->kra.key.n)

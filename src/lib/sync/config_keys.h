@@ -36,7 +36,7 @@ typedef struct {
 } key_def;
 
 /* How many keys the table holds (checked at compile time in config_keys.c). */
-#define SSYNC_CONFIG_N_KEYS 56
+#define SSYNC_CONFIG_N_KEYS 60
 
 extern const key_def ssync_config_keys[SSYNC_CONFIG_N_KEYS];
 

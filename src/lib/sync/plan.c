@@ -187,6 +187,90 @@ static void set(ssync_plan_item *it, ssync_plan_action a, const char *reason)
 
 /* Candidates for keep_newest: recovered, known user, not revoked, not dropped by expiry. */
 
+/* Appends text to the item's warning ("; " between warnings). */
+static void add_warning(ssync_plan_item *it, const char *text)
+{
+    if (ssync_has_text(it->warning) && strstr(it->warning, text))
+        return; /* decided again: said once */
+    if (ssync_has_text(it->warning)) {
+        char *old = strdup(it->warning);
+        if (old)
+            ssync_plan_note(&it->warning, "%s; %s", old, text);
+        free(old);
+    } else {
+        ssync_plan_note(&it->warning, "%s", text);
+    }
+}
+
+/* a starts later than b: notBefore, then the thumbprint (a total order) */
+static int starts_later(const ssync_plan_item *a, const ssync_plan_item *b)
+{
+    if (a->not_before != b->not_before)
+        return a->not_before > b->not_before;
+    return strcmp(a->thumbprint, b->thumbprint) > 0;
+}
+
+static int by_user_then_latest_start(const void *pa, const void *pb)
+{
+    const user_ref *a = pa, *b = pb;
+    int c = strcasecmp(a->key, b->key);
+    if (c)
+        return c;
+    if (starts_later(a->it, b->it))
+        return -1;
+    if (starts_later(b->it, a->it))
+        return 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* What devices will get (memdocs certificates-imported-pfx-configure.md: through a PKCS imported
+ * profile "Intune selects the imported certificate that has the most recent certificate start
+ * date and time"; startDateTime is the certificate's notBefore, record/record.c). Of a user's
+ * certificates that will be in Intune, only the one with the latest notBefore reaches the
+ * device's store through the profile: said once per user, on that certificate. A renewal (a later
+ * notAfter) whose notBefore is earlier than that one's is never delivered through the profile:
+ * a warning naming both. Every record smimesync writes carries one intendedPurpose
+ * ([policy] both_purpose only decides certificates valid for both), so the user is the group. */
+static void delivery_notes(ssync_plan *p)
+{
+    user_ref *refs = calloc(p->count ? p->count : 1, sizeof *refs);
+    if (!refs)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        ssync_plan_item *it = &p->items[i];
+        if (it->code == SSYNC_OK && it->user_found && it->upn && it->not_before &&
+            (it->action == SSYNC_ACT_UPLOAD || it->action == SSYNC_ACT_KEEP))
+            refs[n++] = (user_ref){it->upn, it, i};
+    }
+    qsort(refs, n, sizeof *refs, by_user_then_latest_start);
+    for (size_t first = 0, end; first < n; first = end) {
+        for (end = first + 1; end < n && !strcasecmp(refs[end].key, refs[first].key); end++)
+            ;
+        if (end - first < 2)
+            continue;
+        ssync_plan_item *top = refs[first].it;
+        char text[400];
+        snprintf(text, sizeof text,
+                 "%zu certificates of this user will be in Intune: through a PKCS imported "
+                 "profile only this one (the latest notBefore) reaches the device's certificate "
+                 "store; the older ones reach Outlook only",
+                 end - first);
+        add_warning(top, text);
+        for (size_t r = first + 1; r < end; r++) {
+            ssync_plan_item *it = refs[r].it;
+            if (it->not_after <= top->not_after)
+                continue;
+            snprintf(text, sizeof text,
+                     "back-dated renewal: %s expires after %s but its notBefore is earlier, so "
+                     "Intune's newest-startDateTime rule never delivers it through a profile",
+                     it->thumbprint, top->thumbprint);
+            add_warning(it, text);
+        }
+    }
+    free(refs);
+}
+
 void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync_plan_policy *pol,
                        time_t now)
 {
@@ -276,6 +360,7 @@ void ssync_plan_decide(ssync_plan *p, const ssync_pfx_list *listing, const ssync
     }
     free(refs);
     free(decided);
+    delivery_notes(p);
 }
 
 void ssync_plan_count(const ssync_plan *p, ssync_plan_counts *out)

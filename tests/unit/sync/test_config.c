@@ -273,6 +273,39 @@ static void log_format_and_metrics_keys(void **state)
     assert_int_equal(ssync_config_parse_string("[log]\nformat = syslog\n", "t.conf", &c, &e),
                      SSYNC_ERR_CONFIG);
     assert_non_null(strstr(e.msg, "text, json, journal"));
+}
+
+static void delivery_check_keys(void **state)
+{
+    (void)state;
+    ssync_config c;
+    ssync_error e = {0};
+    assert_int_equal(ssync_config_parse_string("[intune]\n", "d.conf", &c, &e), SSYNC_OK);
+    assert_int_equal(c.intune.platforms.n, 0);
+    assert_null(c.intune.connector_min_version);
+    assert_int_equal(c.intune.connector_checkin_hours, 24);
+    assert_int_equal(c.intune.expiry_warning_days, 30);
+    ssync_config_free(&c);
+    assert_int_equal(ssync_config_parse_string("[intune]\nplatforms = ios, android\n"
+                                               "connector_min_version = 6.2501.0.1\n"
+                                               "connector_checkin_hours = 48\n"
+                                               "expiry_warning_days = 60\n",
+                                               "d.conf", &c, &e),
+                     SSYNC_OK);
+    assert_int_equal(c.intune.platforms.n, 2);
+    assert_string_equal(c.intune.platforms.v[1], "android");
+    assert_string_equal(c.intune.connector_min_version, "6.2501.0.1");
+    assert_int_equal(c.intune.connector_checkin_hours, 48);
+    assert_int_equal(c.intune.expiry_warning_days, 60);
+    ssync_config_free(&c);
+    assert_int_equal(
+        ssync_config_parse_string("[intune]\nplatforms = ios, symbian\n", "d.conf", &c, &e),
+        SSYNC_ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "'symbian' is not ios, macos, windows or android"));
+    ssync_config_free(&c);
+    assert_int_equal(
+        ssync_config_parse_string("[intune]\nconnector_checkin_hours = 0\n", "d.conf", &c, &e),
+        SSYNC_ERR_CONFIG);
     ssync_config_free(&c);
 }
 
@@ -287,6 +320,7 @@ int main(void)
         cmocka_unit_test(env_keys_never_repeat_their_value),
         cmocka_unit_test(credential_paths_come_from_the_credentials_directory),
         cmocka_unit_test(log_format_and_metrics_keys),
+        cmocka_unit_test(delivery_check_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -266,6 +266,42 @@ static void resolve_reasons_and_warnings(void **state)
     ssync_plan_free(&p);
 }
 
+/* What devices get: a user's history is said once (on the latest notBefore); a renewal with a
+ * later notAfter but an earlier notBefore is a warning naming both certificates; a user with one
+ * certificate, and certificates that will not be in Intune, get nothing. */
+static void delivery_notes(void **state)
+{
+    (void)state;
+    ssync_plan p = {0};
+    ssync_pfx_list l = {0};
+    ssync_plan_item *old = add(&p, "a@x.example", '1', NOW + 100 * DAY, 0, 1);
+    old->not_before = NOW - 700 * DAY;
+    ssync_plan_item *cur = add(&p, "a@x.example", '2', NOW + 300 * DAY, 0, 1);
+    cur->not_before = NOW - 60 * DAY;
+    ssync_plan_item *back = add(&p, "a@x.example", '3', NOW + 400 * DAY, 0, 1);
+    back->not_before = NOW - 90 * DAY; /* renews, but starts before cur */
+    ssync_plan_item *gone = add(&p, "a@x.example", '4', NOW + 500 * DAY, 1, 1);
+    gone->not_before = NOW - DAY; /* revoked and absent: skipped, not counted */
+    ssync_plan_item *one = add(&p, "b@x.example", '5', NOW + DAY, 0, 1);
+    one->not_before = NOW - DAY;
+    ssync_plan_decide(&p, &l, &DEFAULTS, NOW);
+    assert_non_null(cur->warning);
+    assert_non_null(strstr(cur->warning, "3 certificates of this user will be in Intune"));
+    assert_non_null(strstr(cur->warning, "only this one (the latest notBefore)"));
+    assert_null(old->warning);
+    assert_non_null(back->warning);
+    assert_non_null(strstr(back->warning,
+                           "back-dated renewal: 3333333333333333333333333333333333333333"
+                           " expires after 2222222222222222222222222222222222222222"));
+    assert_null(gone->warning);
+    assert_null(one->warning);
+    /* an earlier warning stays in front */
+    ssync_plan_note(&cur->warning, "no SAN e-mail equals the user's mail");
+    ssync_plan_decide(&p, &l, &DEFAULTS, NOW);
+    assert_non_null(strstr(cur->warning, "no SAN e-mail equals the user's mail; 3 certificates"));
+    ssync_plan_free(&p);
+}
+
 static void request_id_from_file_name(void **state)
 {
     assert_int_equal(ssync_plan_request_id_from_name("1234.rsp"), 1234);
@@ -313,6 +349,7 @@ static void set_cert_facts(void **state)
                                           "735828.231.4136173.9322655");
     assert_null(it->template_name);
     assert_true(it->not_after > 0);
+    assert_true(it->not_before > 0 && it->not_before < it->not_after);
     assert_false(it->revoked);
 
     /* revoked: the issuer's CRL lists the serial; another serial or issuer does not count */
@@ -507,6 +544,7 @@ int main(void)
         cmocka_unit_test(keep_newest_ties_share_a_rank),
         cmocka_unit_test(filtered_items_are_left_alone),
         cmocka_unit_test(resolve_reasons_and_warnings),
+        cmocka_unit_test(delivery_notes),
         cmocka_unit_test(request_id_from_file_name),
         cmocka_unit_test(set_cert_facts),
         cmocka_unit_test(keep_if_frees_the_others),
