@@ -7,14 +7,18 @@
 #include "common/fileio.h"
 #include "sync/connect.h"
 #include "sync/plan.h"
+#include "recover/blob.h"
 #include "recover/recover.h"
 #include "source/source.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +145,55 @@ void check_connector(struct check_list *l, const ssync_config *cfg)
     EVP_PKEY_free(pub);
 }
 
+/* Without [source] ca: the CA certificates the first blob carries, each with its SHA-256
+ * fingerprint, for the administrator to compare with the CA's own (certutil -dump ca.cer) once,
+ * and the command that writes them out. Nothing is trusted on this account. */
+static void hint_blob_chain(struct check_list *l, const ssync_config *cfg)
+{
+    if (!cfg->source.path || cfg->source.type != SSYNC_SOURCE_BLOBS)
+        return;
+    struct dirent **names = NULL;
+    int n = scandir(cfg->source.path, &names, NULL, alphasort);
+    int shown = 0;
+    for (int k = 0; k < n; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", cfg->source.path, names[k]->d_name);
+        ssync_buf b = {0};
+        ssync_blob blob = {0};
+        if (!shown && names[k]->d_name[0] != '.' &&
+            ssync_read_untrusted_file(path, SSYNC_MAX_INPUT_FILE, &b, NULL) == SSYNC_OK &&
+            ssync_blob_decode(b.data, b.len, &blob, NULL) == SSYNC_OK) {
+            for (int c = 0; c < sk_X509_num(blob.certs) && shown < 4; c++) {
+                X509 *x = sk_X509_value(blob.certs, c);
+                if (X509_check_ca(x) <= 0)
+                    continue;
+                unsigned char md[32];
+                unsigned len = 0;
+                char fp[3 * 32 + 1] = "", subject[256];
+                X509_digest(x, EVP_sha256(), md, &len);
+                for (unsigned i = 0; i < len; i++)
+                    snprintf(fp + 3 * i, sizeof fp - 3 * i, i + 1 < len ? "%02X:" : "%02X", md[i]);
+                X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof subject);
+                cli_check_add(
+                    l, CHECK_WARN, "ca (carried by the blobs)",
+                    blob.encoding == SSYNC_BLOB_DER
+                        ? "if it is your CA: openssl pkcs7 -inform DER -print_certs -in BLOB > "
+                          "ca.pem"
+                        : "if it is your CA: openssl pkcs7 -print_certs -in BLOB > ca.pem (DER: "
+                          "-inform DER)",
+                    "%s carries %s, SHA-256 %s: compare it with the CA's own (certutil -dump "
+                    "ca.cer) before you trust it",
+                    names[k]->d_name, subject, fp);
+                shown++;
+            }
+        }
+        ssync_blob_clear(&blob);
+        ssync_buf_free(&b);
+        free(names[k]);
+    }
+    free(names);
+}
+
 ssync_trust *check_ca(struct check_list *l, const ssync_config *cfg)
 {
     ssync_trust *t = NULL;
@@ -151,6 +204,7 @@ ssync_trust *check_ca(struct check_list *l, const ssync_config *cfg)
                       "on the CA: certutil -ca.cert ca.cer (and its chain: certutil -ca.chain); "
                       "then [source] ca = ca.cer",
                       "[source] ca is not set: no certificate or CRL can be trusted");
+        hint_blob_chain(l, cfg);
         return NULL;
     }
     if (ssync_trust_load(ca->v, ca->n, &t, &e) != SSYNC_OK) {

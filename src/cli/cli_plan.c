@@ -185,6 +185,8 @@ void cli_plan_release(struct cli_plan_run *r)
     if (r->progress)
         cli_progress_end(r->progress);
     cli_sources_free(r);
+    json_decref(r->problems);
+    r->problems = NULL;
     ssync_graph_free(r->graph);
     r->graph = NULL;
     ssync_journal_close(r->journal);
@@ -220,6 +222,7 @@ cli_run_report *cli_plan_report(const struct cli_plan_run *r, const ssync_item_r
         .resumed = resumed,
         .stats = r->graph ? &stats : NULL,
         .sources = cli_sources_json(r),
+        .problems = r->problems,
     };
     cli_run_report *doc = cli_report_build(&m, r->plan, results);
     json_decref(m.sources);

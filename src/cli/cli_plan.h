@@ -49,6 +49,7 @@ struct cli_plan_run {
     size_t sources_failed;   /* sources left out of the run (broken) */
     struct ssync_lock *lock; /* the one-writer lock of a writer run */
     size_t crl_failed;       /* CRLs ignored: not signed by their issuer in [source] ca */
+    json_t *problems;        /* run-level failures for the report ({what, path, error, effect}) */
     int journal_failed;      /* [state] path set but the journal cannot be opened */
 };
 

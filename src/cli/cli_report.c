@@ -148,6 +148,8 @@ cli_run_report *cli_report_build(const struct cli_report_meta *m, const ssync_pl
             json_pack("{s:I, s:I, s:I, s:I}", "requests", (json_int_t)m->stats->requests, "writes",
                       (json_int_t)m->stats->writes, "retries", (json_int_t)m->stats->retries,
                       "throttled", (json_int_t)m->stats->throttled));
+    if (m->problems && json_array_size(m->problems))
+        json_object_set_new(doc, "problems", json_deep_copy(m->problems));
     return r;
 }
 

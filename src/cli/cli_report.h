@@ -21,6 +21,7 @@ struct cli_report_meta {
     int interrupted;
     size_t resumed;                 /* journal operations of earlier runs settled */
     const ssync_graph_stats *stats; /* NULL: no Graph figures */
+    const json_t *problems;         /* run-level failures (an ignored CRL, ...); NULL: none */
     /* optional: the run's sources, an array of {"name", "type", "path", "items", "error"} (error
      * only for a source left out of the run); the report takes its own reference */
     json_t *sources;

@@ -62,7 +62,8 @@ static const char html_style[] =
     "th:nth-child(3){width:6%}th:nth-child(4){width:13%}th:nth-child(5){width:19%}"
     "@page{size:A4 landscape;margin:1cm}@media "
     "print{body{font-size:10px;margin:0}}th{background:#f3f3f3}code{font-size:.9em}"
-    "tr.failed td.outcome{color:#c00}tr.done td.outcome{color:#070}"
+    "p.problem{color:#c00;font-weight:bold}tr.failed td.outcome{color:#c00}tr.done "
+    "td.outcome{color:#070}"
     ".warn{color:#a60}td.request-id{white-space:nowrap;overflow-wrap:normal;font-family:monospace;"
     "font-size:.8em}"
     "tr.unchanged td.outcome{color:#555}";
@@ -264,6 +265,20 @@ void cli_report_render_html(const cli_run_report *r, FILE *out)
     html_meta(doc, out);
     html_totals(doc, out);
     html_sources(doc, out);
+    size_t k;
+    const json_t *p;
+    json_array_foreach(json_object_get(doc, "problems"), k, p)
+    {
+        fputs("<p class=\"problem\">", out);
+        html_esc(out, hstr(p, "what"));
+        fputs(" ", out);
+        html_esc(out, hstr(p, "path"));
+        fputs(": ", out);
+        html_esc(out, hstr(p, "error"));
+        fputs(" (", out);
+        html_esc(out, hstr(p, "effect"));
+        fputs(")</p>\n", out);
+    }
     for (size_t i = 0; i < cli_report_count(r); i++) {
         const ssync_plan_item *it = &r->plan->items[i];
         if (!ssync_has_text(it->warning))

@@ -53,6 +53,8 @@ static void item_line(const json_t *it, void *ctx)
         fprintf(out, " (source %s)", str(it, "source"));
     if (outcome)
         fprintf(out, " [%s]", outcome);
+    if (error && str(it, "file")[0]) /* which file to look at */
+        fprintf(out, " (file \"%s\")", str(it, "file"));
     if (error)
         fprintf(out, ": %s", error);
     fputc('\n', out);
@@ -73,8 +75,11 @@ static void failed_line(const json_t *it, void *ctx)
     if (l->first)
         fprintf(l->out, "\nfailed:\n");
     l->first = 0;
-    fprintf(l->out, "  %s %s %s: %s", str(it, "action"), str(it, "thumbprint"),
-            str(it, "userPrincipalName"), str(it, "error"));
+    fprintf(l->out, "  %s %s %s", str(it, "action"), str(it, "thumbprint"),
+            str(it, "userPrincipalName"));
+    if (str(it, "file")[0])
+        fprintf(l->out, " (file \"%s\")", str(it, "file"));
+    fprintf(l->out, ": %s", str(it, "error"));
     if (json_object_get(it, "requestId"))
         fprintf(l->out, " (request-id %s)", str(it, "requestId"));
     fputc('\n', l->out);
@@ -136,6 +141,15 @@ static void render_text(const cli_run_report *r, FILE *out)
                 (long long)num(doc, "graph", "requests"), (long long)num(doc, "graph", "writes"),
                 (long long)num(doc, "graph", "retries"), (long long)num(doc, "graph", "throttled"));
     sources_lines(doc, out);
+    const json_t *problems = json_object_get(doc, "problems");
+    if (json_array_size(problems)) {
+        fprintf(out, "\nproblems:\n");
+        size_t i;
+        const json_t *p;
+        json_array_foreach(problems, i, p)
+            fprintf(out, "  %s %s: %s (%s)\n", str(p, "what"), str(p, "path"), str(p, "error"),
+                    str(p, "effect"));
+    }
     struct text_list l = {out, 1};
     cli_report_each_item(r, failed_line, &l);
     l.first = 1;

@@ -22,6 +22,17 @@ int cli_sources_named(const struct cli_plan_run *r)
     return r->cfg && r->cfg->n_named > 0;
 }
 
+void cli_plan_problem(struct cli_plan_run *r, const char *what, const char *path,
+                      const ssync_error *e, const char *effect)
+{
+    if (!r->problems && !(r->problems = json_array()))
+        return;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "what", what, "path", path ? path : "",
+                          "code", ssync_code_name(e->code), "error", e->msg, "effect", effect);
+    if (o)
+        json_array_append_new(r->problems, o);
+}
+
 /* The source's CRLs: one that does not load fails the source; one its ca did not sign is
  * ignored (no removal is made on it) and fails the run (crl_failed). */
 static ssync_code load_crls(struct cli_plan_run *r, struct cli_source *cs, X509_CRL **crls,
@@ -32,6 +43,7 @@ static ssync_code load_crls(struct cli_plan_run *r, struct cli_source *cs, X509_
         if (ssync_crl_load(path, &crls[*n], e) != SSYNC_OK)
             return e->code;
         if (ssync_trust_verify_crl(cs->trust, crls[*n], e) != SSYNC_OK) {
+            cli_plan_problem(r, "crl", path, e, "ignored: no removal is made on it");
             ssync_error_prefix(e, "%s: ", path);
             if (cli_sources_named(r))
                 cli_log_msg(r->log, SSYNC_LOG_ERROR, "source \"%s\": %s (ignored)",
@@ -160,6 +172,8 @@ int cli_sources_scan(struct cli_plan_run *r, const ssync_plan_target *target)
         ssync_source_close(cs->source);
         cs->source = NULL;
         r->sources_failed++;
+        cli_plan_problem(r, "source", cs->cfg->path, &e,
+                         "its certificates are left out of this run");
         cli_log_msg(r->log, SSYNC_LOG_ERROR,
                     "source \"%s\": %s (its certificates are left out of this run)",
                     ssync_source_name(cs->cfg), e.msg);
@@ -214,7 +228,8 @@ static int search_one(const ssync_source_cfg *s, int include_expired, const char
     ssync_trust_load(s->ca.v, s->ca.n, &trust, NULL);
     ssync_source_env env = {.crls = crls, .n_crls = s->crl.n, .trust = trust};
     ssync_source *src = NULL;
-    int searched = s->path && ssync_crl_load_all(s->crl.v, s->crl.n, crls, NULL) == SSYNC_OK &&
+    int searched = s->path && trust && /* without its ca nothing in the source counts */
+                   ssync_crl_load_all(s->crl.v, s->crl.n, crls, NULL) == SSYNC_OK &&
                    ssync_source_open(s, &env, &src, NULL) == SSYNC_OK &&
                    ssync_source_find(src, tps, n, include_expired, where);
     ssync_source_close(src);

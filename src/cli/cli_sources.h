@@ -5,6 +5,8 @@
 #ifndef SSYNC_CLI_SOURCES_H
 #define SSYNC_CLI_SOURCES_H
 
+#include "common/errors.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -15,6 +17,7 @@ struct ssync_trust;
 struct ssync_kra_set;
 struct ssync_plan_target;
 struct ssync_config;
+struct ssync_error;
 
 struct cli_source {
     const struct ssync_source_cfg *cfg;
@@ -41,6 +44,9 @@ json_t *cli_sources_json(const struct cli_plan_run *r);
  * searched. */
 int cli_sources_search(const struct ssync_config *cfg, const char *const *tps, size_t n,
                        char **where);
+/* Records a run-level failure (what: "crl", ...; path: the file) for the report's "problems". */
+void cli_plan_problem(struct cli_plan_run *r, const char *what, const char *path,
+                      const ssync_error *e, const char *effect);
 void cli_sources_free(struct cli_plan_run *r);
 
 #endif

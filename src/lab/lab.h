@@ -37,6 +37,7 @@ typedef struct lab_opts {
     const char *pfx_dir;  /* also write the pfx source there (--pfx-dir); NULL: no */
     const char *edb;      /* also write an AD CS database there (--edb, lab_edb.c); NULL: no */
     const char *edb_opts; /* --edb-opts: fixture variants, see lab_edb.c */
+    int from_blobs;       /* --edb-opts from=DIR: only the database of DIR's blobs */
     const char *ca_name;  /* --ca-name: the issuing CA's common name; NULL: "Lab Issuing CA" */
 } lab_opts;
 
@@ -185,6 +186,10 @@ void lab_pfx_stem(const lab_cert *c, char out[32]);
  * from the recovery blobs already written. */
 int lab_edb_check_opts(const char *opts);
 int lab_write_edb(const lab *l);
+/* --edb FILE --edb-opts from=DIR[,...] without --out: the database of DIR's blobs alone. */
+int lab_edb_from_blobs(const char *path, const char *opts);
+/* 1 when opts holds from=DIR. */
+int lab_edb_from_opt(const char *opts);
 
 /* lab_keys.c */
 int lab_generate_keys(lab *l);

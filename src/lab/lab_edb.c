@@ -17,17 +17,24 @@
  *   compress-bad   the same with an unknown compression method
  *   dirty          the header says dirty shutdown
  *   page32k        the header says 32 KiB pages (the pages stay 8 KiB: a refusal fixture)
- *   lvkey8         8-byte long-value ids */
+ *   lvkey8         8-byte long-value ids
+ *   from=DIR       no lab: the database of the certutil -getkey blobs in DIR alone, one issued
+ *                  request each (lab_edb_from_blobs; the forgery tests put forged blobs there) */
 #include "ese.h"
 #include "ese_xpress.h"
 #include "lab.h"
 
 #include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <dirent.h>
+#include <openssl/bn.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* the lab's S/MIME template (lab_ca.c): AD CS stores the OID of a v2 template */
 #define LAB_TEMPLATE_OID                                                                           \
@@ -40,6 +47,7 @@ typedef struct edb_opts {
     unsigned long extra;
     int filetime, intrinsic, compress, compress_bad, dirty, page32k, lvkey8;
     char partial[4096];
+    char from[4096];
 } edb_opts;
 
 static int parse_opts(const char *s, edb_opts *o)
@@ -59,6 +67,8 @@ static int parse_opts(const char *s, edb_opts *o)
                 rc = -1;
         } else if (!strncmp(t, "partial=", 8) && t[8]) {
             snprintf(o->partial, sizeof o->partial, "%s", t + 8);
+        } else if (!strncmp(t, "from=", 5) && t[5]) {
+            snprintf(o->from, sizeof o->from, "%s", t + 5);
         } else if (!strcmp(t, "filetime")) {
             o->filetime = 1;
         } else if (!strcmp(t, "intrinsic")) {
@@ -75,7 +85,7 @@ static int parse_opts(const char *s, edb_opts *o)
             o->lvkey8 = 1;
         } else {
             lab_err("--edb-opts: unknown variant '%s' (extra=N, filetime, partial=FILE, "
-                    "intrinsic, compress, compress-bad, dirty, page32k, lvkey8)",
+                    "from=DIR, intrinsic, compress, compress-bad, dirty, page32k, lvkey8)",
                     t);
             rc = -1;
         }
@@ -500,4 +510,130 @@ int lab_write_edb(const lab *l)
     if (write_db(l, l->opt.edb, &o, l->ncert))
         return -1;
     return o.partial[0] && l->ncert ? write_db(l, o.partial, &o, l->ncert - 1) : 0;
+}
+
+/* ---- from=DIR: a database of any certutil -getkey blobs ---- */
+
+/* The UPN of the certificate's SAN (otherName 1.3.6.1.4.1.311.20.2.3), into out ("" if none). */
+static void cert_upn(X509 *x, char *out, size_t size)
+{
+    out[0] = '\0';
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && !out[0]; i++) {
+        ASN1_OBJECT *oid = NULL;
+        ASN1_TYPE *v = NULL;
+        if (GENERAL_NAME_get0_otherName(sk_GENERAL_NAME_value(gens, i), &oid, &v) &&
+            OBJ_obj2nid(oid) == NID_ms_upn && v->type == V_ASN1_UTF8STRING)
+            snprintf(out, size, "%.*s", ASN1_STRING_length(v->value.utf8string),
+                     (const char *)ASN1_STRING_get0_data(v->value.utf8string));
+    }
+    GENERAL_NAMES_free(gens);
+}
+
+static time_t asn1_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+    return ASN1_TIME_to_tm(t, &tm) ? timegm(&tm) : 0;
+}
+
+/* One blob file: its end-entity certificate (the first that is not a CA) and its content. */
+static int blob_row(db *d, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *text = NULL;
+    long len = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (text = malloc((size_t)len + 1)) && fread(text, 1, (size_t)len, f) != (size_t)len)
+        len = -1;
+    if (f)
+        fclose(f);
+    size_t der_len = 0;
+    unsigned char *der = text && len > 0 ? blob_der(text, (size_t)len, &der_len) : NULL;
+    const unsigned char *p = der;
+    CMS_ContentInfo *sd = der ? d2i_CMS_ContentInfo(NULL, &p, (long)der_len) : NULL;
+    ASN1_OCTET_STRING **content = sd ? CMS_get0_content(sd) : NULL;
+    STACK_OF(X509) *certs = sd ? CMS_get1_certs(sd) : NULL;
+    X509 *x = NULL;
+    for (int i = 0; certs && i < sk_X509_num(certs) && !x; i++)
+        if (X509_check_ca(sk_X509_value(certs, i)) == 0)
+            x = sk_X509_value(certs, i);
+    unsigned char *cert = NULL;
+    int cert_len = x ? i2d_X509(x, &cert) : -1;
+    int rc = -1;
+    if (content && *content && cert_len > 0) {
+        char upn[256], cn[256] = "", serial[130] = "", hash[64], requester[300];
+        unsigned char md[20];
+        unsigned mdlen = 0;
+        cert_upn(x, upn, sizeof upn);
+        X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn);
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+        char *hex = bn ? BN_bn2hex(bn) : NULL;
+        for (size_t k = 0; hex && hex[k] && k < sizeof serial - 1; k++) /* AD CS: lowercase */
+            serial[k] = (char)(hex[k] >= 'A' ? hex[k] + 32 : hex[k]);
+        OPENSSL_free(hex);
+        BN_free(bn);
+        X509_digest(x, EVP_sha1(), md, &mdlen);
+        hex_spaced(md, mdlen, hash);
+        snprintf(requester, sizeof requester, "LAB\\%.*s", (int)strcspn(upn, "@"), upn);
+        time_t nb = asn1_time(X509_get0_notBefore(x)), na = asn1_time(X509_get0_notAfter(x));
+        rc = add_request(d, nb, DISP_ISSUED, 0, 0, requester, ASN1_STRING_get0_data(*content),
+                         (size_t)ASN1_STRING_length(*content), cert, (size_t)cert_len, serial, hash,
+                         LAB_TEMPLATE_OID, upn[0] ? upn : NULL, cn, nb, na);
+    }
+    if (cert_len <= 0 || !content || !*content)
+        lab_err("%s: not a certutil -getkey blob with a user certificate", path);
+    OPENSSL_free(cert);
+    sk_X509_pop_free(certs, X509_free);
+    CMS_ContentInfo_free(sd);
+    if (der != text)
+        free(der);
+    free(text);
+    return rc;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int lab_edb_from_opt(const char *opts)
+{
+    edb_opts o;
+    return parse_opts(opts, &o) == 0 && o.from[0];
+}
+
+int lab_edb_from_blobs(const char *path, const char *opts)
+{
+    edb_opts o;
+    if (parse_opts(opts, &o) || !o.from[0])
+        return -1;
+    struct dirent **names = NULL;
+    int n = scandir(o.from, &names, NULL, by_name);
+    if (n < 0) {
+        lab_err("%s: cannot list the blob directory", o.from);
+        return -1;
+    }
+    ese_opts eo = {o.page32k ? 32768 : 8192, o.dirty ? 2 : 3, o.lvkey8 ? 8 : 4};
+    db d = {ese_create(path, &eo), -1, -1, &o, 1};
+    int rc = d.w ? 0 : -1;
+    if (!rc) {
+        d.req = ese_table(d.w, "Requests", req_cols, R_NCOLS);
+        d.crt = ese_table(d.w, "Certificates", cert_cols, C_NCOLS);
+        rc = d.req < 0 || d.crt < 0;
+    }
+    for (int i = 0; i < n; i++) {
+        char file[8192];
+        snprintf(file, sizeof file, "%s/%s", o.from, names[i]->d_name);
+        struct stat st;
+        if (!rc && names[i]->d_name[0] != '.' && stat(file, &st) == 0 && S_ISREG(st.st_mode))
+            rc = blob_row(&d, file);
+        free(names[i]);
+    }
+    free(names);
+    if (rc) {
+        if (d.w)
+            ese_abort(d.w);
+        return -1;
+    }
+    return ese_close(d.w);
 }

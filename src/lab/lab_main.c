@@ -45,6 +45,7 @@ static const char usage[] =
     "                       one 0600 password file each, manifest.csv\n"
     "  --edb FILE           also write the CA database (Requests, Certificates with the\n"
     "                       archived keys) as an ESE file; --edb-opts LIST: fixture variants\n"
+    "                       (from=DIR: no --out, the database of DIR's getkey blobs alone)\n"
     "  --ca-name NAME       the issuing CA's common name (default \"Lab Issuing CA\"): a second\n"
     "                       lab with another name is a second CA of the same estate\n"
     "  --help               this text\n"
@@ -201,6 +202,9 @@ static int parse_args(int argc, char **argv, lab_opts *o)
                 o->expired = u, have_expired = 1;
         }
     }
+    o->from_blobs = o->edb && o->edb_opts && lab_edb_from_opt(o->edb_opts);
+    if (o->from_blobs && !o->out)
+        return 0;
     if (!o->out) {
         lab_err("--out DIR is required (see --help)");
         return -1;
@@ -531,6 +535,8 @@ int main(int argc, char **argv)
     int pr = parse_args(argc, argv, &l.opt);
     if (pr != 0)
         return pr > 0 ? LAB_EXIT_OK : LAB_EXIT_USAGE;
+    if (l.opt.from_blobs) /* --edb-opts from=DIR: no lab, only the database of DIR's blobs */
+        return lab_edb_from_blobs(l.opt.edb, l.opt.edb_opts) == 0 ? LAB_EXIT_OK : LAB_EXIT_FAIL;
     double t0 = ssync_mono();
     l.now = time(NULL);
     l.cipher = l.opt.aes256 ? EVP_aes_256_cbc() : EVP_des_ede3_cbc();

@@ -12,6 +12,9 @@ Writes into OUT:
                     decrypt
   forged.crl        the CA's name, another key, every SERIAL listed
   other-issuer.crl  another CA's CRL listing every SERIAL
+  self-signed.p12, other-ca.p12 (+ .pass)  the first two as PKCS#12 files for the pfx source
+  injected.der      a certificate of the CA whose SAN UPN and e-mail carry terminal controls
+  resigned-genuine.der  the victim's genuine blob (lab manifest) re-signed by another key
 The blobs other than resigned.der are signed with the CA's key (the lab writes it), so each
 forgery tests one control alone (RFC 5652 SignedData, [MS-CSRA] 3.1.4.2.9)."""
 import datetime
@@ -141,3 +144,59 @@ blob("kra-twin.der", of_ca, attacker, kra_twin, ca, ca_key)
 
 crl("forged.crl", ca.subject, other_key, other_key.public_key())
 crl("other-issuer.crl", other_ca.subject, other_key, other_key.public_key())
+
+# a certificate of the CA whose SAN UPN and e-mail carry terminal controls (OSC 52 writes the
+# clipboard, CSI 2K erases the line) and a forged line after a newline
+local, domain = upn.split("@", 1)
+nasty = f"{local}\x1b]52;c;ZXZpbA==\x07\x1b[2K\nupload ceo@{domain} [done]@{domain}"
+nasty_der = nasty.encode()
+inj = (x509.CertificateBuilder().subject_name(user_name()).issuer_name(ca.subject)
+       .public_key(attacker.public_key()).serial_number(x509.random_serial_number())
+       .not_valid_before(now - datetime.timedelta(days=1))
+       .not_valid_after(now + datetime.timedelta(days=700))
+       .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False)
+       .add_extension(x509.KeyUsage(False, False, True, False, False, False, False, False, False),
+                      True)
+       .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), False)
+       .add_extension(x509.SubjectAlternativeName(
+           [x509.OtherName(UPN_OID, b"\x0c" + bytes([len(nasty_der)]) + nasty_der),
+            x509.RFC822Name._init_without_validation(nasty)]), False)
+       .sign(ca_key, hashes.SHA256()))
+blob("injected.der", inj, attacker, kra, ca, ca_key)
+
+# the pfx source: PKCS#12 files of the same forged certificates (with the attacker's key), each
+# with its 0600 password file
+from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: E402
+
+for name, c, chain in (("self-signed", self_signed, []), ("other-ca", of_other, [other_ca])):
+    write(f"{name}.p12", pkcs12.serialize_key_and_certificates(
+        name.encode(), attacker, c, chain or None,
+        serialization.BestAvailableEncryption(b"forged-pass")))
+    fd = os.open(f"{out}/{name}.pass", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, b"forged-pass\n")
+    os.close(fd)
+
+# the victim's genuine blob (the lab's manifest names it) re-signed by another key under the
+# CA's name: the same certificate, so the same thumbprint, in a blob the CA did not sign
+import base64  # noqa: E402
+import json  # noqa: E402
+
+with open(f"{lab}/manifest.jsonl") as m:
+    genuine = next(e for e in map(json.loads, m) if e.get("userPrincipalName") == upn)
+raw = load(f"{lab}/{genuine['file']}")
+if raw[:1] != b"\x30":
+    text = b"".join(ln for ln in raw.splitlines() if ln and not ln.startswith(b"-----"))
+    raw = base64.b64decode(text)
+gen = write("tmp.genuine.der", raw)
+subprocess.run(["openssl", "cms", "-verify", "-noverify", "-binary", "-inform", "DER", "-in", gen,
+                "-out", f"{out}/tmp.env", "-certsout", f"{out}/tmp.certs.pem"], check=True,
+               capture_output=True)
+sk = write("tmp.signer.key", other_key.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+    serialization.NoEncryption()))
+subprocess.run(["openssl", "cms", "-sign", "-nodetach", "-binary", "-in", f"{out}/tmp.env",
+                "-inform", "DER", "-signer", write("tmp.signer.pem", pem(twin_ca)), "-inkey", sk,
+                "-certfile", f"{out}/tmp.certs.pem", "-outform", "DER",
+                "-out", f"{out}/resigned-genuine.der"], check=True)
+for t in ("tmp.genuine.der", "tmp.env", "tmp.certs.pem", "tmp.signer.key", "tmp.signer.pem"):
+    os.unlink(f"{out}/{t}")

@@ -63,6 +63,11 @@ check_eq "re-sync: no new POST" "39" "$(route "POST userPfxCertificates")"
 check_eq "re-sync: one listing page read" "1" "$(( $(route "GET userPfxCertificates") - gets0 ))"
 check_eq "re-sync: the damaged item is tried again and fails again" "1" \
     "$(jq '[.items[] | select(.error != null and .action == "upload")] | length' sync2.json)"
+# the text output names the file of each failed blob (the table and the text report)
+"$SSYNC_BIN" sync --config sync.conf --workers 1 --report sync3.txt > sync3.out 2> sync3.err
+check "sync's table names the damaged blob's file" grep -q "file \".*$victim\")*:" sync3.out
+check "the text report names it under failed:" \
+    bash -c "sed -n '/^failed:/,/^\$/p' sync3.txt | grep -q 'file \".*$victim\"'"
 
 # export with several workers keeps argument order and writes every record
 rm -f "lab/blobs/zz-foreign-$foreign" "lab/blobs/$victim"

@@ -21,6 +21,8 @@ ssync_code ssync_trust_from_certs(X509 *const *certs, size_t n, ssync_trust **ou
 void ssync_trust_free(ssync_trust *t);
 /* How many anchors t holds (0 for NULL). */
 size_t ssync_trust_count(const ssync_trust *t);
+/* The anchors themselves (owned by t; NULL for NULL). */
+STACK_OF(X509) * ssync_trust_anchors(const ssync_trust *t);
 /* Lowercase hex SHA-1 thumbprints of the anchors, sorted and joined by ','; what a cache of
  * verified facts is keyed on (malloc'd; NULL on memory failure). */
 char *ssync_trust_id(const ssync_trust *t);

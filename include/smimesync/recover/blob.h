@@ -62,6 +62,12 @@ ssync_code ssync_blob_to_der(const unsigned char *data, size_t len, ssync_buf *d
  * user certificate is still verified on its own). */
 ssync_code ssync_blob_verify_signature(const unsigned char *data, size_t len,
                                        const ssync_trust *trust, ssync_error *err);
+/* The DER SignedData der (a ContentInfo) re-encoded without its certificates field (RFC 5652
+ * 5.1), through the same templates as the lazy reader; *out is OPENSSL_free'd by the caller.
+ * 0 when der is not that shape. What a signature check against already-decoded anchors reads:
+ * OpenSSL 3.0's CMS decoder builds a public-key decoder for every certificate it decodes. */
+int ssync_blob_der_without_certs(const unsigned char *der, size_t len, unsigned char **out,
+                                 size_t *out_len);
 const char *ssync_blob_encoding_name(ssync_blob_encoding enc);
 
 #endif

@@ -15,16 +15,21 @@
 #include <unistd.h>
 
 /* Files holding secrets are refused as ssh refuses private keys: group or others may read or
- * write it, or it belongs to another user (who could loosen it at any time). Checked on the open
- * descriptor, so the file checked is the file read. */
+ * write it, or it belongs to another user (who could loosen it at any time). One exception, as
+ * PostgreSQL allows for its server key: a file root owns may be group-readable (0640) by the
+ * service's own group when the service runs as another user (root:smimesync 0640, what the
+ * install guide says). Checked on the open descriptor, so the file checked is the file read. */
 static ssync_code check_secret_mode(const char *path, const struct stat *st, int name_it,
                                     ssync_error *err)
 {
     const char *p = name_it ? path : "", *sep = name_it ? ": " : "";
-    if (st->st_mode & 077)
+    int service_group = st->st_uid == 0 && geteuid() != 0 && st->st_gid == getegid();
+    mode_t forbidden = service_group ? 037 : 077;
+    if (st->st_mode & forbidden)
         return ssync_fail(err, SSYNC_ERR_FILE_PERMS,
-                          "%s%smode %03o: group or others may access this secret (chmod 600 %s)", p,
-                          sep, (unsigned)(st->st_mode & 0777), ssync_basename(path));
+                          "%s%smode %03o: group or others may access this secret (chmod 600 %s%s)",
+                          p, sep, (unsigned)(st->st_mode & 0777), ssync_basename(path),
+                          service_group ? ", or 640 root:<this service's group>" : "");
     if (st->st_uid != geteuid() && st->st_uid != 0)
         return ssync_fail(err, SSYNC_ERR_FILE_PERMS,
                           "%s%sowned by uid %u, not by this user or root: refused for a secret", p,

@@ -70,6 +70,26 @@ static void set_str_dup(char **dst, json_t *v)
     }
 }
 
+/* The user answers what was asked: the private key goes to this account, so a directory (or
+ * anything between) that answers a lookup with another user is not believed. UPNs and SMTP
+ * addresses compare without case (Entra ID treats them so). */
+static int answers_key(json_t *u, ssync_user_key kind, const char *key)
+{
+    if (kind == SSYNC_USER_BY_UPN || kind == SSYNC_USER_BY_MAIL) {
+        json_t *v = json_object_get(u, kind == SSYNC_USER_BY_UPN ? "userPrincipalName" : "mail");
+        return json_is_string(v) && strcasecmp(json_string_value(v), key) == 0;
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(u, "proxyAddresses"), i, a)
+    {
+        const char *p = json_is_string(a) ? json_string_value(a) : "";
+        if (strncasecmp(p, "smtp:", 5) == 0 && strcasecmp(p + 5, key) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void batch_item(ssync_graph *g, batch *b, size_t k, json_t *resp, const job *j)
 {
     lookup_run *lr = b->lr;
@@ -143,6 +163,13 @@ static void batch_item(ssync_graph *g, batch *b, size_t k, json_t *resp, const j
     json_t *id = json_object_get(u, "id");
     if (!json_is_string(id) || !ssync_uuid_nodash(json_string_value(id), it->id_nodash)) {
         item_fail(it, SSYNC_ERR_GRAPH_RESPONSE, &f, "user without a GUID id");
+        return;
+    }
+    if (!answers_key(u, b->kind[k], it->key)) {
+        item_fail(it, SSYNC_ERR_GRAPH_RESPONSE, &f,
+                  b->kind[k] == SSYNC_USER_BY_UPN    ? "the answer is a user of another UPN"
+                  : b->kind[k] == SSYNC_USER_BY_MAIL ? "the answer is a user of another mail"
+                                                     : "the answer has no such proxy address");
         return;
     }
     snprintf(it->id, sizeof it->id, "%s", json_string_value(id));

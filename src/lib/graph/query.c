@@ -116,7 +116,11 @@ char *ssync_user_filter_query(ssync_user_key by, const char *value)
         return NULL;
     }
     esc = filter ? ssync_url_escape(filter) : NULL;
-    out = esc ? join3("$filter=", esc, "&$select=id,userPrincipalName,mail") : NULL;
+    out =
+        esc ? join3("$filter=", esc,
+                    by == SSYNC_USER_BY_PROXY ? "&$select=id,userPrincipalName,mail,proxyAddresses"
+                                              : "&$select=id,userPrincipalName,mail")
+            : NULL;
     free(q);
     free(filter);
     free(esc);

@@ -15,6 +15,11 @@ struct ssync_trust {
     STACK_OF(X509) * certs; /* the same certificates: CRL issuers, the id */
 };
 
+STACK_OF(X509) * ssync_trust_anchors(const ssync_trust *t)
+{
+    return t ? t->certs : NULL;
+}
+
 void ssync_trust_free(ssync_trust *t)
 {
     if (!t)

@@ -129,6 +129,30 @@ static ssync_code hold_decoded(ssync_blob *blob, STACK_OF(X509) * certs, ssync_e
     return rc;
 }
 
+int ssync_blob_der_without_certs(const unsigned char *der, size_t len, unsigned char **out,
+                                 size_t *out_len)
+{
+    const unsigned char *q = der;
+    SSYNC_CONTENT_LITE *ci = (SSYNC_CONTENT_LITE *)ASN1_item_d2i(
+        NULL, &q, (long)len, ASN1_ITEM_rptr(SSYNC_CONTENT_LITE));
+    int n = -1;
+    *out = NULL;
+    if (ci && q == der + len && OBJ_obj2nid(ci->type) == NID_pkcs7_signed) {
+        sk_ASN1_TYPE_pop_free(ci->signed_data->certs, ASN1_TYPE_free);
+        ci->signed_data->certs = NULL;
+        n = ASN1_item_i2d((ASN1_VALUE *)ci, out, ASN1_ITEM_rptr(SSYNC_CONTENT_LITE));
+    }
+    ASN1_item_free((ASN1_VALUE *)ci, ASN1_ITEM_rptr(SSYNC_CONTENT_LITE));
+    ERR_clear_error();
+    if (n <= 0) {
+        OPENSSL_free(*out);
+        *out = NULL;
+        return 0;
+    }
+    *out_len = (size_t)n;
+    return 1;
+}
+
 int ssync_blob_cert_der(const ssync_blob *blob, int i, const unsigned char **der, size_t *len)
 {
     if (!blob || !blob->held || !blob->held->lite || i < 0 || i >= blob->n_certs)

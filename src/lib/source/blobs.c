@@ -7,6 +7,7 @@
 
 #include "common/fileio.h"
 #include "pki/crl.h"
+#include "pki/trust.h"
 #include "recover/blob.h"
 #include "recover/recover.h"
 #include "source/blobs_cache.h"
@@ -251,9 +252,15 @@ static void search_file(const ssync_source *s, const char *path, int include_exp
     ssync_blob blob = {0};
     if (ssync_read_untrusted_file(path, SSYNC_MAX_INPUT_FILE, &b, NULL) != SSYNC_OK)
         return;
-    if (ssync_blob_decode(b.data, b.len, &blob, NULL) == SSYNC_OK) {
+    /* only what a sync would take: a blob signed by the CA, a certificate that chains to
+     * [source] ca (a forged blob naming a removed thumbprint is not "still in the source") */
+    if (s->env.trust &&
+        ssync_blob_verify_signature(b.data, b.len, s->env.trust, NULL) == SSYNC_OK &&
+        ssync_blob_decode(b.data, b.len, &blob, NULL) == SSYNC_OK) {
         for (int c = 0; c < sk_X509_num(blob.certs); c++) {
             X509 *cert = sk_X509_value(blob.certs, c);
+            if (ssync_trust_verify_cert(s->env.trust, cert, NULL) != SSYNC_OK)
+                continue;
             char tp[41];
             ssync_cert_thumbprint(cert, tp);
             for (size_t i = 0; i < n; i++) {

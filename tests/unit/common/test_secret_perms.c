@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void write_mode(const char *path, const void *data, size_t len, mode_t mode)
@@ -46,6 +48,49 @@ static void password_file_modes(void **state)
     write_mode(path, "pw\n", 3, 0400);
     assert_int_equal(ssync_read_secret_file(path, &b, &e), SSYNC_OK);
     ssync_buf_free_secret(&b);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* The service (not root) reads a root-owned secret in its own group at 0640, never 0660/0644,
+ * nor 0640 in another group. A child drops to nobody:nogroup (65534) to be the service. */
+static void root_owned_service_group(void **state)
+{
+    if (geteuid() != 0)
+        skip(); /* only root can make a root-owned file and become another user */
+    char *dir = test_tmpdir();
+    assert_int_equal(chmod(dir, 0755), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/kra.pass", dir);
+    static const struct {
+        mode_t mode;
+        gid_t gid;
+        int ok;
+    } cases[] = {{0640, 65534, 1}, {0440, 65534, 1}, {0660, 65534, 0},
+                 {0644, 65534, 0}, {0640, 0, 0},     {0604, 100, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_mode(path, "pw\n", 3, cases[i].mode);
+        assert_int_equal(chown(path, 0, cases[i].gid), 0);
+        assert_int_equal(chmod(path, cases[i].mode), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            /* root's group as a supplementary group: it may read a 0640 file of group 0, but
+             * group 0 is not the service's own (effective) group */
+            gid_t extra = 0;
+            if (setgroups(1, &extra) || setgid(65534) || setuid(65534))
+                _exit(2);
+            ssync_buf b = {0};
+            ssync_error e = {0};
+            ssync_code rc = ssync_read_secret_file(path, &b, &e);
+            ssync_buf_free_secret(&b);
+            _exit(rc == SSYNC_OK ? 0 : rc == SSYNC_ERR_FILE_PERMS ? 1 : 3);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), cases[i].ok ? 0 : 1);
+    }
     test_rmtree(dir);
     free(dir);
 }
@@ -103,6 +148,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(password_file_modes),
         cmocka_unit_test(file_of_another_user),
+        cmocka_unit_test(root_owned_service_group),
         cmocka_unit_test(kra_key_file_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,6 +81,22 @@ static void hostile_answer(hostile *h, SSL *s, const char *path)
     } else if (strncmp(path, "/noid/", 6) == 0) {
         const char *b = "{\"value\":[{\"thumbprint\":\"00\"}]}";
         respond(s, 200, J, b, strlen(b), 1);
+    } else if (strncmp(path, "/otheruser/", 11) == 0) {
+        /* every lookup answered with the same other user (one $batch of one request) */
+        const char *b =
+            "{\"responses\":[{\"id\":\"1\",\"status\":200,\"headers\":{},"
+            "\"body\":{\"value\":[{\"id\":\"11111111-2222-3333-4444-555555555555\","
+            "\"userPrincipalName\":\"mallory@x.example\",\"mail\":\"mallory@x.example\","
+            "\"proxyAddresses\":[\"SMTP:mallory@x.example\"]}]}}]}";
+        respond(s, 200, J, b, strlen(b), 1);
+    } else if (strncmp(path, "/sameuser/", 10) == 0) {
+        /* the user asked for, in other case and with the address among proxyAddresses */
+        const char *b =
+            "{\"responses\":[{\"id\":\"1\",\"status\":200,\"headers\":{},"
+            "\"body\":{\"value\":[{\"id\":\"11111111-2222-3333-4444-555555555555\","
+            "\"userPrincipalName\":\"Alice@X.example\",\"mail\":\"ALICE@x.example\","
+            "\"proxyAddresses\":[\"smtp:a.l@x.example\",\"SMTP:alice@x.example\"]}]}}]}";
+        respond(s, 200, J, b, strlen(b), 1);
     } else if (strncmp(path, "/err500/", 8) == 0) {
         const char *b = "<html>upstream exploded</html>";
         respond(s, 500, "text/html", b, strlen(b), 1);
@@ -216,8 +232,55 @@ static void hostile_responses(void **state)
     hostile_stop(&h);
 }
 
+/* one lookup of key by kind against a behaviour; its result code */
+static ssync_code hostile_lookup(hostile *h, const char *behaviour, ssync_user_key kind,
+                                 const char *key, char *msg, size_t n)
+{
+    char url[128];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/%s", h->port, behaviour);
+    live l;
+    live_setup(&l, AUTH_SECRET, url);
+    l.cfg.max_attempts = 2;
+    live_new(&l);
+    ssync_user_lookup it = {.key = key};
+    ssync_error e = {0};
+    assert_int_equal(ssync_graph_lookup_users(l.g, kind, &it, 1, &e), SSYNC_OK);
+    ssync_code rc = it.result;
+    snprintf(msg, n, "%s", it.err.msg);
+    fprintf(stderr, "  %s %s: %s\n", behaviour, key, it.err.msg);
+    ssync_user_lookup_clear(&it, 1);
+    live_free(&l);
+    return rc;
+}
+
+/* A directory answer is believed only for the user asked for: the key goes to that account. */
+static void lookup_answers_checked(void **state)
+{
+    basic_or_skip();
+    hostile h;
+    hostile_start(&h);
+    char m[600];
+    assert_int_equal(
+        hostile_lookup(&h, "otheruser", SSYNC_USER_BY_UPN, "alice@x.example", m, sizeof m),
+        SSYNC_ERR_GRAPH_RESPONSE);
+    assert_non_null(strstr(m, "alice@x.example"));
+    assert_non_null(strstr(m, "another UPN"));
+    assert_int_equal(
+        hostile_lookup(&h, "otheruser", SSYNC_USER_BY_MAIL, "alice@x.example", m, sizeof m),
+        SSYNC_ERR_GRAPH_RESPONSE);
+    assert_non_null(strstr(m, "another mail"));
+    assert_int_equal(
+        hostile_lookup(&h, "sameuser", SSYNC_USER_BY_UPN, "alice@x.example", m, sizeof m),
+        SSYNC_OK);
+    assert_int_equal(
+        hostile_lookup(&h, "sameuser", SSYNC_USER_BY_MAIL, "alice@x.example", m, sizeof m),
+        SSYNC_OK);
+    hostile_stop(&h);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(hostile_responses),
+    cmocka_unit_test(lookup_answers_checked),
 };
 
 LIVE_MAIN(tests)

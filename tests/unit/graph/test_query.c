@@ -50,7 +50,7 @@ static void user_filters(void **state)
     free(q);
     q = ssync_user_filter_query(SSYNC_USER_BY_PROXY, "a@x.com");
     assert_string_equal(q, "$filter=proxyAddresses%2Fany%28x%3Ax%20eq%20%27smtp%3Aa%40x.com%27%29"
-                           "&$select=id,userPrincipalName,mail");
+                           "&$select=id,userPrincipalName,mail,proxyAddresses");
     free(q);
     assert_null(ssync_user_filter_query(SSYNC_USER_BY_UPN, ""));
     assert_null(ssync_user_filter_query((ssync_user_key)99, "a"));

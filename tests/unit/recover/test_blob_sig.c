@@ -108,11 +108,84 @@ static void unsigned_blobs_carry_nothing_to_check(void **state)
     X509_free(ca);
 }
 
+/* A CA certificate for key, issued by issuer (signed with issuer_key). */
+static X509 *ca_cert(const char *cn, long serial, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
+{
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+    X509_NAME *name = X509_NAME_new();
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_subject_name(x, name);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, key);
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+    X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+    X509_add_ext(x, bc, -1);
+    X509_EXTENSION_free(bc);
+    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+    X509_NAME_free(name);
+    return x;
+}
+
+static ssync_code verify_signed_by(X509 *signer, EVP_PKEY *key, X509 *carried, ssync_trust *t)
+{
+    ssync_buf raw = test_read("adcs-basic/rawarchivedkey.der");
+    STACK_OF(X509) *extra = sk_X509_new_null();
+    if (carried) {
+        X509_up_ref(carried);
+        sk_X509_push(extra, carried);
+    }
+    BIO *in = BIO_new_mem_buf(raw.data, (int)raw.len);
+    CMS_ContentInfo *cms = CMS_sign(signer, key, extra, in, CMS_BINARY);
+    assert_non_null(cms);
+    unsigned char *der = NULL;
+    int len = i2d_CMS_ContentInfo(cms, &der);
+    assert_true(len > 0);
+    ssync_error e = {0};
+    ssync_code rc = ssync_blob_verify_signature(der, (size_t)len, t, &e);
+    OPENSSL_free(der);
+    CMS_ContentInfo_free(cms);
+    BIO_free(in);
+    sk_X509_pop_free(extra, X509_free);
+    ssync_buf_free(&raw);
+    return rc;
+}
+
+/* The signer found among the anchors is checked without the blob's certificates; a signer that
+ * is not an anchor (an intermediate the blob carries) still passes when it chains to one; a
+ * certificate carried with an anchor's issuer and serial on another key does not stand in for
+ * the anchor. */
+static void signers_anchor_intermediate_and_impostor(void **state)
+{
+    (void)state;
+    EVP_PKEY *root_key = EVP_EC_gen("P-256"), *sub_key = EVP_EC_gen("P-256"),
+             *evil_key = EVP_EC_gen("P-256");
+    X509 *root = ca_cert("Root CA", 1, root_key, NULL, NULL);
+    X509 *sub = ca_cert("Issuing CA", 2, sub_key, root, root_key);
+    X509 *impostor = ca_cert("Root CA", 1, evil_key, NULL, NULL); /* the root's name and serial */
+    ssync_trust *t = trust_of(root);
+    assert_int_equal(verify_signed_by(root, root_key, NULL, t), SSYNC_OK);
+    assert_int_equal(verify_signed_by(sub, sub_key, NULL, t), SSYNC_OK); /* CMS_sign adds it */
+    assert_int_equal(verify_signed_by(impostor, evil_key, NULL, t), SSYNC_ERR_BLOB_SIGNATURE);
+    ssync_trust_free(t);
+    X509_free(impostor);
+    X509_free(sub);
+    X509_free(root);
+    EVP_PKEY_free(evil_key);
+    EVP_PKEY_free(sub_key);
+    EVP_PKEY_free(root_key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(signed_by_the_ca_passes_and_others_fail),
         cmocka_unit_test(unsigned_blobs_carry_nothing_to_check),
+        cmocka_unit_test(signers_anchor_intermediate_and_impostor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
