@@ -172,6 +172,8 @@ int cli_sources_scan(struct cli_plan_run *r, const ssync_plan_target *target)
         ssync_source_close(cs->source);
         cs->source = NULL;
         r->sources_failed++;
+        cli_plan_problem(r, "source", cs->cfg->path, &e,
+                         "its certificates are left out of this run");
         cli_log_msg(r->log, SSYNC_LOG_ERROR,
                     "source \"%s\": %s (its certificates are left out of this run)",
                     ssync_source_name(cs->cfg), e.msg);

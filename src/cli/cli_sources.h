@@ -17,6 +17,7 @@ struct ssync_trust;
 struct ssync_kra_set;
 struct ssync_plan_target;
 struct ssync_config;
+struct ssync_error;
 
 struct cli_source {
     const struct ssync_source_cfg *cfg;

@@ -195,6 +195,30 @@ check_contains "no KRA: one line naming the source and the fix" \
     'no KRA key: set [kra] key, or kra_key in [source "ca2-nokra"] (its certificates are left out' missing.err
 check_eq "missing file and no KRA: the first CA is planned" "$nA" "$(jq '.items | length' missing.json)"
 
+# ---- a database torn after its first rows: none of its rows stay in the plan ----
+"$LAB_BIN" --out labC --users 40 --seed 33 --ca-name "Lab Issuing CA 3" --edb labC/ca.edb > /dev/null
+pages=$(($(stat -c %s labC/ca.edb) / 8192))
+SRC_C=('[source "ca3-torn"]' 'type = edb' 'path = labC/torn.edb' 'ca = labC/ca.pem'
+    'kra_key = labC/kra.p12' 'kra_password_file = labC/kra.pass')
+multi_config torn.conf state-torn.db "${SRC_B[@]}" "${SRC_C[@]}"
+found=0
+for p in $(seq $((pages - 1)) -1 $((pages - 12))); do # a zeroed page near the end
+    cp labC/ca.edb labC/torn.edb
+    dd if=/dev/zero of=labC/torn.edb bs=8192 seek="$p" count=1 conv=notrunc 2> /dev/null
+    "$SSYNC_BIN" plan --config torn.conf --json > torn.json 2> torn.err
+    if grep -q 'source "ca3-torn": .*row [1-9][0-9]* ' torn.err; then
+        found=1
+        break
+    fi
+done
+check "a database that fails after some of its rows were read" test "$found" = 1
+check_eq "torn database: none of its rows in the plan" 0 \
+    "$(jq '[.items[] | select(.source == "ca3-torn")] | length' torn.json)"
+check_eq "torn database: the report says it put none in" 0 \
+    "$(jq '.sources[] | select(.name == "ca3-torn") | .items' torn.json)"
+check_eq "torn database: the other source is planned" "$nB" \
+    "$(jq '[.items[] | select(.source == "issuing-ca-2")] | length' torn.json)"
+
 # ---- the configuration's names ----
 printf '[source "a b"]\npath = x\n' > badname.conf
 "$SSYNC_BIN" plan --config badname.conf > /dev/null 2> badname.err

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+
 /* A field without its optional double quotes (spreadsheets write them). */
 static char *unquote(char *f)
 {
