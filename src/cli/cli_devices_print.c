@@ -2,6 +2,7 @@
  * come from Graph: through the output filter (cli_text_safe) or HTML-escaped. */
 #include "cli_devices.h"
 
+#include "cli_report.h"
 #include "cli_text.h"
 
 #include "common/fileio.h"
@@ -110,32 +111,6 @@ int cli_devices_print_json(const struct dev_report *rep, FILE *out)
     return ok;
 }
 
-static void esc(FILE *out, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        case '\'':
-            fputs("&#39;", out);
-            break;
-        default:
-            if ((unsigned char)*s >= 0x20)
-                fputc(*s, out);
-        }
-    }
-}
-
 int cli_devices_write_html(const struct dev_report *rep, const char *path, char *why, size_t whylen)
 {
     char *buf = NULL;
@@ -158,7 +133,7 @@ int cli_devices_write_html(const struct dev_report *rep, const char *path, char 
         totals_line(rep, t);
         fclose(t);
         line[sizeof line - 1] = '\0';
-        esc(out, line);
+        cli_html_esc(out, line);
     }
     fputs("</p>\n<table><tr><th>user</th><th>device</th><th>platform</th><th>certificate</th>"
           "<th>state</th><th>detail</th></tr>\n",
@@ -166,16 +141,16 @@ int cli_devices_write_html(const struct dev_report *rep, const char *path, char 
     for (size_t i = 0; i < rep->n; i++) {
         const struct dev_row *r = &rep->rows[i];
         fprintf(out, "<tr class=\"%s\"><td>", cli_dev_state_json(r->state));
-        esc(out, r->upn);
+        cli_html_esc(out, r->upn);
         fputs("</td><td>", out);
-        esc(out, r->state == DEV__COUNT ? "(none)" : r->device);
+        cli_html_esc(out, r->state == DEV__COUNT ? "(none)" : r->device);
         fprintf(out, "</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>",
                 r->state == DEV__COUNT ? "" : ssync_platform_name(r->platform), r->thumbprint,
                 r->state == DEV_FAILED    ? "failed"
                 : r->state == DEV_PENDING ? "pending"
                                           : "",
                 cli_dev_state_text(r->state));
-        esc(out, r->detail);
+        cli_html_esc(out, r->detail);
         fputs("</td></tr>\n", out);
     }
     fputs("</table></section>\n</body></html>\n", out);

@@ -61,6 +61,9 @@ const char *cli_report_format_for(const char *path);
 /* cli_report_render.c: the report in that format (malloc'd, NUL-terminated); NULL for an unknown
  * format. */
 char *cli_report_render(const cli_run_report *r, const char *format);
+/* Text into HTML: through the output filter (cli_text.h), then the five characters that matter
+ * (every HTML page the CLI writes uses it). */
+void cli_html_esc(FILE *out, const char *text);
 /* The self-contained HTML page (cli_report_html.c). */
 void cli_report_render_html(const cli_run_report *r, FILE *out);
 /* Renders by cli_report_format_for(path) straight into the file (written atomically, mode

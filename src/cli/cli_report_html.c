@@ -21,7 +21,7 @@ static long long hnum(const json_t *o, const char *a, const char *b)
 
 /* Text into HTML: through the output filter (controls, bidi overrides: cli_text.h), then the
  * five characters that matter. */
-static void html_esc(FILE *out, const char *text)
+void cli_html_esc(FILE *out, const char *text)
 {
     int plain = cli_text_is_safe(text);
     char *safe = plain ? NULL : cli_text_safe_dup(text);
@@ -96,11 +96,11 @@ static void html_meta(const json_t *doc, FILE *out)
     if (json_object_get(doc, "runId"))
         fprintf(out, "run %lld &middot; ", hnum(doc, "runId", NULL));
     fputs("config <code>", out);
-    html_esc(out, hstr(doc, "config"));
+    cli_html_esc(out, hstr(doc, "config"));
     fputs("</code> &middot; started ", out);
-    html_esc(out, hstr(doc, "started"));
+    cli_html_esc(out, hstr(doc, "started"));
     fputs(" &middot; ended ", out);
-    html_esc(out, hstr(doc, "ended"));
+    cli_html_esc(out, hstr(doc, "ended"));
     if (json_is_true(json_object_get(doc, "interrupted")))
         fputs(" &middot; <b class=\"warn\">interrupted</b>", out);
     if (json_object_get(doc, "graph"))
@@ -131,15 +131,15 @@ static void html_sources(const json_t *doc, FILE *out)
         const json_t *o = json_array_get(v, i);
         int failed = json_object_get(o, "error") != NULL;
         fprintf(out, "<p class=\"%s\">source ", failed ? "warn" : "source");
-        html_esc(out, hstr(o, "name"));
+        cli_html_esc(out, hstr(o, "name"));
         fputs(" (", out);
-        html_esc(out, hstr(o, "type"));
+        cli_html_esc(out, hstr(o, "type"));
         fputs(" ", out);
-        html_esc(out, hstr(o, "path"));
+        cli_html_esc(out, hstr(o, "path"));
         fputs("): ", out);
         if (failed) {
             fputs("not read: ", out);
-            html_esc(out, hstr(o, "error"));
+            cli_html_esc(out, hstr(o, "error"));
         } else {
             fprintf(out, "%lld items", (long long)json_integer_value(json_object_get(o, "items")));
         }
@@ -154,34 +154,34 @@ static void html_cert_row(const json_t *it, FILE *out)
     fprintf(out, "<td><code>%s</code>", tp[0] ? tp : "-");
     if (hstr(it, "serial")[0]) {
         fputs("<br>serial <code>", out);
-        html_esc(out, hstr(it, "serial"));
+        cli_html_esc(out, hstr(it, "serial"));
         fputs("</code>", out);
     }
     if (hstr(it, "notAfter")[0]) {
         fputs("<br>expires ", out);
-        html_esc(out, hstr(it, "notAfter"));
+        cli_html_esc(out, hstr(it, "notAfter"));
     }
     fputs("<br>file ", out);
-    html_esc(out, hstr(it, "file"));
+    cli_html_esc(out, hstr(it, "file"));
     fputs("<br>source ", out);
-    html_esc(out, hstr(it, "source"));
+    cli_html_esc(out, hstr(it, "source"));
     fputs("</td><td class=\"action\">", out);
-    html_esc(out, hstr(it, "action"));
+    cli_html_esc(out, hstr(it, "action"));
     fputs("</td><td>", out);
-    html_esc(out, hstr(it, "reason"));
+    cli_html_esc(out, hstr(it, "reason"));
     if (json_object_get(it, "warning")) {
         fputs("<br><span class=\"warn\">warning: ", out);
-        html_esc(out, hstr(it, "warning"));
+        cli_html_esc(out, hstr(it, "warning"));
         fputs("</span>", out);
     }
     fputs("</td><td class=\"outcome\">", out);
     fprintf(out, "<b>%s</b>", html_outcome(it)); /* a fixed word, nothing to escape */
     if (json_object_get(it, "error")) {
         fputs("<br>", out);
-        html_esc(out, hstr(it, "error"));
+        cli_html_esc(out, hstr(it, "error"));
     }
     fputs("</td><td class=\"request-id\">", out);
-    html_esc(out, hstr(it, "requestId")); /* done writes too: what Graph support asks for */
+    cli_html_esc(out, hstr(it, "requestId")); /* done writes too: what Graph support asks for */
     fputs("</td></tr>\n", out);
 }
 
@@ -238,7 +238,7 @@ static void html_user_rows(const cli_run_report *r, FILE *out)
             fprintf(out, "<tr class=\"%s\">", html_outcome(it));
             if (k == i) {
                 fprintf(out, "<td rowspan=\"%zu\" class=\"upn\">", rows);
-                html_esc(out, v[i].upn[0] ? v[i].upn : "(no user)");
+                cli_html_esc(out, v[i].upn[0] ? v[i].upn : "(no user)");
                 fputs("</td>", out);
             }
             html_cert_row(it, out);
@@ -256,11 +256,11 @@ void cli_report_render_html(const cli_run_report *r, FILE *out)
     const json_t *doc = r->head;
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>smimesync ",
           out);
-    html_esc(out, hstr(doc, "command"));
+    cli_html_esc(out, hstr(doc, "command"));
     fputs(" report</title>\n<style>", out);
     fputs(html_style, out);
     fputs("</style></head>\n<body>\n<h1>smimesync ", out);
-    html_esc(out, hstr(doc, "command"));
+    cli_html_esc(out, hstr(doc, "command"));
     fputs(" report</h1>\n", out);
     html_meta(doc, out);
     html_totals(doc, out);
@@ -270,13 +270,13 @@ void cli_report_render_html(const cli_run_report *r, FILE *out)
     json_array_foreach(json_object_get(doc, "problems"), k, p)
     {
         fputs("<p class=\"problem\">", out);
-        html_esc(out, hstr(p, "what"));
+        cli_html_esc(out, hstr(p, "what"));
         fputs(" ", out);
-        html_esc(out, hstr(p, "path"));
+        cli_html_esc(out, hstr(p, "path"));
         fputs(": ", out);
-        html_esc(out, hstr(p, "error"));
+        cli_html_esc(out, hstr(p, "error"));
         fputs(" (", out);
-        html_esc(out, hstr(p, "effect"));
+        cli_html_esc(out, hstr(p, "effect"));
         fputs(")</p>\n", out);
     }
     for (size_t i = 0; i < cli_report_count(r); i++) {
@@ -284,11 +284,11 @@ void cli_report_render_html(const cli_run_report *r, FILE *out)
         if (!ssync_has_text(it->warning))
             continue;
         fputs("<p class=\"warn\">warning: ", out);
-        html_esc(out, cli_report_upn(it));
+        cli_html_esc(out, cli_report_upn(it));
         fputs(" ", out);
-        html_esc(out, it->thumbprint);
+        cli_html_esc(out, it->thumbprint);
         fputs(": ", out);
-        html_esc(out, it->warning);
+        cli_html_esc(out, it->warning);
         fputs("</p>\n", out);
     }
     html_user_rows(r, out);

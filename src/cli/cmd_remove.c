@@ -398,8 +398,10 @@ int cmd_remove(int argc, char **argv)
         ssync_config_free(&cfg);
         return CLI_EXIT_FAILURE;
     }
-    o.log = (struct cli_log){
-        .cmd = CMD, .verbosity = cli_log_level(cfg.log.level, o.verbose, 0), .json = cfg.log.json};
+    o.log = (struct cli_log){.cmd = CMD,
+                             .verbosity = cli_log_level(cfg.log.level, o.verbose, 0),
+                             .json = cfg.log.json,
+                             .journal = cli_log_use_journal(opt.log_json, cfg.log.journal)};
     /* one writer: before the listing it decides on, as sync takes it before its plan */
     ssync_lock *lock = NULL;
     if (!o.dry_run && (rc = cli_lock_exit(cli_lock_take(&o.log, &cfg, opt.no_wait, NULL, &lock))) !=

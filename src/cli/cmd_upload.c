@@ -190,7 +190,9 @@ int cmd_upload(int argc, char **argv)
     }
 
     struct run_ctx run = {.items = items};
-    struct cli_log log = {.cmd = CMD, .verbosity = o.verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN};
+    struct cli_log log = {.cmd = CMD,
+                          .verbosity = o.verbose ? SSYNC_LOG_INFO : SSYNC_LOG_WARN,
+                          .journal = cli_log_use_journal(o.log_json, cfg.log.journal)};
     ssync_graph *g = NULL;
     ssync_lock *lock = NULL;
     int lrc = CLI_EXIT_OK;

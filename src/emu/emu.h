@@ -413,6 +413,10 @@ size_t emu_delivery_all(emu_ctx *ctx);
 /* Forgets the device's earlier states (before a fetch records the new ones). Takes the lock. */
 void emu_delivery_forget(emu_ctx *ctx, const char *device_id);
 
+/* The page offset of an "emu1.N" skip token (what emu_next_link hands out for an offset):
+ * 0 and *start, or -1 when the token is not one of ours. */
+int emu_skiptoken_offset(const char *skip, size_t *start);
+
 /* Query options shared by collections: returns 0, or -1 with resp filled (400). On beta the
  * '$' prefix is optional (Graph docs: Use query parameters). */
 const char *emu_query_opt(const emu_req *req, const char *name, const char *version);

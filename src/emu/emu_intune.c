@@ -97,9 +97,7 @@ static void serve(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *versio
     size_t start = 0;
     const char *skip = emu_query_opt(req, "$skiptoken", version);
     if (skip) {
-        char *end;
-        if (strncmp(skip, "emu1.", 5) != 0 || !isdigit((unsigned char)skip[5]) ||
-            (start = strtoul(skip + 5, &end, 10), *end)) {
+        if (emu_skiptoken_offset(skip, &start) != 0) {
             emu_intune_error(req, resp, 400, "BadRequest", "The skip token is not valid.");
             json_decref(sel);
             return;

@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -88,6 +90,19 @@ int emu_parse_select(const emu_req *req, emu_resp *resp, const char *text,
     }
     free(copy);
     *out = arr;
+    return 0;
+}
+
+int emu_skiptoken_offset(const char *skip, size_t *start)
+{
+    char *end = NULL;
+    if (strncmp(skip, "emu1.", 5) != 0 || !isdigit((unsigned char)skip[5]))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(skip + 5, &end, 10);
+    if (*end || errno)
+        return -1;
+    *start = (size_t)v;
     return 0;
 }
 

@@ -341,9 +341,7 @@ static void list(emu_ctx *ctx, emu_req *req, emu_resp *resp, const char *version
     size_t start = 0;
     const char *skip = emu_query_opt(req, "$skiptoken", version);
     if (skip) {
-        char *end;
-        if (strncmp(skip, "emu1.", 5) != 0 || !isdigit((unsigned char)skip[5]) ||
-            (start = strtoul(skip + 5, &end, 10), *end)) {
+        if (emu_skiptoken_offset(skip, &start) != 0) {
             emu_graph_error(req, resp, 400, "Request_BadRequest", "The skip token is not valid.");
             goto out;
         }

@@ -6,16 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CAT_TABLE = 1, CAT_COLUMN = 2, CAT_LONG_VALUE = 4 };
-
-/* the catalog's own fixed columns we read, and the Name column */
-static const ssync_edb_coldef cat_cols[] = {
+const ssync_edb_coldef ssync_edb_catalog_cols[] = {
     {1, 4, 4, "ObjidTable", 0, 0},      {2, 3, 2, "Type", 0, 0},       {3, 4, 4, "Id", 0, 0},
     {4, 4, 4, "ColtypOrPgnoFDP", 0, 0}, {5, 4, 4, "SpaceUsage", 0, 0}, {6, 4, 4, "Flags", 0, 0},
     {7, 4, 4, "PagesOrLocale", 0, 0},
 };
-#define CAT_NCOLS (sizeof cat_cols / sizeof cat_cols[0])
-#define CAT_NAME 128
+const size_t ssync_edb_catalog_ncols =
+    sizeof ssync_edb_catalog_cols / sizeof ssync_edb_catalog_cols[0];
 
 typedef struct cat_walk {
     ssync_edb_tabledef *tabs;
@@ -27,7 +24,8 @@ typedef struct cat_walk {
 static int u32(const unsigned char *rec, size_t len, uint32_t id, uint32_t *v)
 {
     ssync_edb_raw r;
-    int k = ssync_edb_record_find(rec, len, cat_cols, CAT_NCOLS, id, 0, &r);
+    int k =
+        ssync_edb_record_find(rec, len, ssync_edb_catalog_cols, ssync_edb_catalog_ncols, id, 0, &r);
     if (k <= 0)
         return k;
     *v = 0;
@@ -77,12 +75,12 @@ static int visit(void *ctx, const ssync_edb_node *n)
         u32(n->data, n->dlen, 3, &id) < 0 || u32(n->data, n->dlen, 4, &fdp) < 0 ||
         u32(n->data, n->dlen, 5, &size) < 0 || u32(n->data, n->dlen, 6, &flags) < 0 ||
         u32(n->data, n->dlen, 7, &cp) < 0 ||
-        ssync_edb_record_find(n->data, n->dlen, cat_cols, CAT_NCOLS, CAT_NAME, w->tag_flags_always,
-                              &name) < 0) {
+        ssync_edb_record_find(n->data, n->dlen, ssync_edb_catalog_cols, ssync_edb_catalog_ncols,
+                              SSYNC_EDB_CAT_NAME, w->tag_flags_always, &name) < 0) {
         w->bad = 1;
         return 1;
     }
-    if (type == CAT_TABLE) {
+    if (type == SSYNC_EDB_CAT_TABLE) {
         for (size_t i = 0; i < w->ntabs; i++) {
             ssync_edb_tabledef *t = &w->tabs[i];
             if (!t->found && name.len == strlen(t->name) && !memcmp(name.data, t->name, name.len)) {
@@ -96,12 +94,12 @@ static int visit(void *ctx, const ssync_edb_node *n)
     ssync_edb_tabledef *t = owner(w, objid);
     if (!t)
         return 0;
-    if (type == CAT_COLUMN) {
+    if (type == SSYNC_EDB_CAT_COLUMN) {
         ssync_edb_coldef def = {
             .id = id, .type = fdp, .size = size, .codepage = cp, .flags = flags};
         return add_column(w, t, &def, &name);
     }
-    if (type == CAT_LONG_VALUE)
+    if (type == SSYNC_EDB_CAT_LONG_VALUE)
         t->lv_root = fdp;
     return 0;
 }

@@ -22,6 +22,13 @@ typedef struct ssync_edb_tabledef {
     size_t ncols;
 } ssync_edb_tabledef;
 
+/* Catalog record types and the Name column's id. */
+enum { SSYNC_EDB_CAT_TABLE = 1, SSYNC_EDB_CAT_COLUMN = 2, SSYNC_EDB_CAT_LONG_VALUE = 4 };
+#define SSYNC_EDB_CAT_NAME 128
+/* MSysObjects' own fixed columns (ObjidTable ... PagesOrLocale), for ssync_edb_record_find. */
+extern const ssync_edb_coldef ssync_edb_catalog_cols[];
+extern const size_t ssync_edb_catalog_ncols;
+
 /* Reads the catalog and fills tabs[i] for each table named there. */
 ssync_code ssync_edb_catalog_read(ssync_edb_pages *p, ssync_edb_tabledef *tabs, size_t ntabs,
                                   ssync_error *err);

@@ -3,6 +3,7 @@
  * libyal's ESE format document, "File header"; Microsoft's ESE source (dev/ese/src/inc/daedef.hxx,
  * DBFILEHDR). Unlike the CA source's header check (edb/file.c), every state is accepted here:
  * inspection reads a dirty copy as it is on disk, as forensic readers do. */
+#include "edb/ese_catalog.h"
 #include "edb/inspect_int.h"
 
 #include <errno.h>
@@ -139,16 +140,6 @@ const char *ssync_edb_coltyp_name(uint32_t type)
 
 /* ---- the catalog ---- */
 
-enum { CAT_TABLE = 1, CAT_COLUMN = 2, CAT_LONG_VALUE = 4 };
-
-/* MSysObjects' own fixed columns and the variable column Name */
-static const ssync_edb_coldef cat_cols[] = {
-    {1, 4, 4, "ObjidTable", 0, 0},      {2, 3, 2, "Type", 0, 0},       {3, 4, 4, "Id", 0, 0},
-    {4, 4, 4, "ColtypOrPgnoFDP", 0, 0}, {5, 4, 4, "SpaceUsage", 0, 0}, {6, 4, 4, "Flags", 0, 0},
-    {7, 4, 4, "PagesOrLocale", 0, 0},
-};
-#define CAT_NCOLS (sizeof cat_cols / sizeof cat_cols[0])
-#define CAT_NAME 128
 #define CAT_DEFAULT_VALUE 131
 #define MAX_TABLES 4096
 #define MAX_COLUMNS 65536
@@ -163,7 +154,8 @@ static int cat_u32(const unsigned char *rec, size_t len, uint32_t id, uint32_t *
 {
     ssync_edb_raw r;
     *v = 0;
-    int k = ssync_edb_record_find(rec, len, cat_cols, CAT_NCOLS, id, 0, &r);
+    int k =
+        ssync_edb_record_find(rec, len, ssync_edb_catalog_cols, ssync_edb_catalog_ncols, id, 0, &r);
     for (size_t i = k > 0 ? r.len : 0; i > 0; i--)
         *v = (*v << 8) | r.data[i - 1];
     return k;
@@ -231,7 +223,8 @@ static int add_column(walk *w, ssync_edb_itable *t, const unsigned char *rec, si
     dv[t->ncols] = NULL;
     dl[t->ncols] = 0;
     ssync_edb_raw def;
-    if (ssync_edb_record_find(rec, len, cat_cols, CAT_NCOLS, CAT_DEFAULT_VALUE, 0, &def) > 0) {
+    if (ssync_edb_record_find(rec, len, ssync_edb_catalog_cols, ssync_edb_catalog_ncols,
+                              CAT_DEFAULT_VALUE, 0, &def) > 0) {
         if (!(dv[t->ncols] = malloc(def.len))) {
             w->bad = "out of memory";
             return 1;
@@ -261,19 +254,19 @@ static int visit(void *ctx, const ssync_edb_node *n)
     ssync_edb_raw name = {0};
     if (cat_u32(n->data, n->dlen, 1, &objid) < 0 || cat_u32(n->data, n->dlen, 2, &type) < 0 ||
         cat_u32(n->data, n->dlen, 3, &id) < 0 || cat_u32(n->data, n->dlen, 4, &fdp) < 0 ||
-        ssync_edb_record_find(n->data, n->dlen, cat_cols, CAT_NCOLS, CAT_NAME, w->flags_always,
-                              &name) < 0) {
+        ssync_edb_record_find(n->data, n->dlen, ssync_edb_catalog_cols, ssync_edb_catalog_ncols,
+                              SSYNC_EDB_CAT_NAME, w->flags_always, &name) < 0) {
         w->bad = "a malformed record";
         return 1;
     }
-    if (type == CAT_TABLE)
+    if (type == SSYNC_EDB_CAT_TABLE)
         return add_table(w, objid, fdp, &name);
     ssync_edb_itable *t = table_of(w->db, objid);
     if (!t)
         return 0;
-    if (type == CAT_COLUMN)
+    if (type == SSYNC_EDB_CAT_COLUMN)
         return add_column(w, t, n->data, n->dlen, id, fdp, &name);
-    if (type == CAT_LONG_VALUE)
+    if (type == SSYNC_EDB_CAT_LONG_VALUE)
         t->lv_root = fdp;
     return 0;
 }
