@@ -5,6 +5,7 @@
  * active, recent, supported certificate connector; the app certificate's expiry. A listing the
  * app may not read gives "not checked (grant PERMISSION)", never a failure. */
 #include "cli_check.h"
+#include "cli_metrics.h"
 
 #include "graph/intune.h"
 
@@ -348,6 +349,27 @@ static int version_cmp(const char *a, const char *b)
     }
 }
 
+/* Each connector's last check-in and whether its version is supported, for Prometheus (the file
+ * beside [metrics] textfile; a failure to write it changes no check). */
+static void connector_metrics(const ssync_config *cfg, const ssync_intune_connectors *c,
+                              const char *minv)
+{
+    if (!cfg->metrics.textfile || !c->n)
+        return;
+    struct cli_metrics_connector *mc = calloc(c->n, sizeof *mc);
+    if (!mc)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        mc[i] = (struct cli_metrics_connector){
+            .name = c->v[i].name[0] ? c->v[i].name : "(unnamed)",
+            .last_checkin = c->v[i].last_seen,
+            .supported = c->v[i].version[0] ? version_cmp(c->v[i].version, minv) >= 0 : -1};
+    struct cli_metrics m = {.connectors = mc, .n_connectors = c->n, .ca_copy_clean = -1};
+    ssync_error e = {0};
+    cli_metrics_write_part(&m, cfg->metrics.textfile, "check", &e);
+    free(mc);
+}
+
 static void check_connectors(struct check_list *l, const ssync_config *cfg, ssync_graph *g)
 {
     static const char *const name = "intune connector";
@@ -398,6 +420,7 @@ static void check_connectors(struct check_list *l, const ssync_config *cfg, ssyn
                           x->version, (long)(now - x->last_seen) / 60);
         }
     }
+    connector_metrics(cfg, &c, minv);
     if (!good)
         cli_check_add(l, CHECK_FAIL, name,
                       "start or update a connector (Intune admin center, Tenant administration "

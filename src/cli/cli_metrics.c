@@ -289,3 +289,34 @@ ssync_code cli_metrics_write(const struct cli_metrics *m, const char *path, ssyn
     free(text);
     return rc;
 }
+
+/* "<path without .prom>-<part>.prom" into out; -1 when it does not fit. */
+static int part_path(char *out, size_t size, const char *path, const char *part)
+{
+    size_t n = strlen(path);
+    if (n > 5 && strcmp(path + n - 5, ".prom") == 0)
+        n -= 5;
+    int k = snprintf(out, size, "%.*s-%s.prom", (int)n, path, part);
+    return k < 0 || (size_t)k >= size ? -1 : 0;
+}
+
+ssync_code cli_metrics_write_part(const struct cli_metrics *m, const char *path, const char *part,
+                                  ssync_error *err)
+{
+    char file[4096];
+    if (part_path(file, sizeof file, path, part) != 0)
+        return ssync_fail(err, SSYNC_ERR_ARG, "metrics: %s: path too long", path);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "metrics: out of memory");
+    health_metrics(f, m);
+    if (fclose(f) != 0) {
+        free(text);
+        return ssync_fail(err, SSYNC_ERR_NOMEM, "metrics: out of memory");
+    }
+    ssync_code rc = ssync_write_file_atomic(file, text, strlen(text), 0644, err);
+    free(text);
+    return rc;
+}

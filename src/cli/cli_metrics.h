@@ -54,4 +54,11 @@ char *cli_metrics_render(const struct cli_metrics *m, const char *previous);
 /* Renders m over the file at path and replaces it atomically (0644). */
 ssync_code cli_metrics_write(const struct cli_metrics *m, const char *path, ssync_error *err);
 
+/* The connector and per-platform delivery metrics of m alone, written atomically (0644) beside
+ * path as "<path without .prom>-<part>.prom": `check` ("check") and `status --devices`
+ * ("devices") write theirs apart from the run's file, so neither erases the other (node
+ * exporter's textfile collector reads every *.prom of the directory). */
+ssync_code cli_metrics_write_part(const struct cli_metrics *m, const char *path, const char *part,
+                                  ssync_error *err);
+
 #endif

@@ -6,6 +6,7 @@
 #include "cli_metrics.h"
 #include "cli_plan.h"
 
+#include "edb/inspect.h"
 #include "pki/certinfo.h"
 #include "pki/keyfile.h"
 #include "sync/config.h"
@@ -60,8 +61,13 @@ void cli_run_metrics_write(const struct cli_plan_run *r, const ssync_item_result
                             .ca_copy_clean = -1};
     struct stat st;
     if (cfg->source.type == SSYNC_SOURCE_EDB && cfg->source.path &&
-        stat(cfg->source.path, &st) == 0)
+        stat(cfg->source.path, &st) == 0) {
         m.ca_copy_modified = st.st_mtime;
+        ssync_edb_info info;
+        ssync_error he = {0}; /* an unreadable header: the source said why; no gauge */
+        if (ssync_edb_info_read(cfg->source.path, &info, &he) == SSYNC_OK)
+            m.ca_copy_clean = info.state == 3; /* JET_dbstateCleanShutdown */
+    }
     ssync_user_expiry_list users = {0};
     ssync_error e = {0};
     if (results && r->plan &&

@@ -6,6 +6,7 @@
 #include "cli_options.h"
 #include "cli_plan.h"
 #include "cli_sources.h"
+#include "cli_metrics.h"
 #include "cli_text.h"
 #include "cli_util.h"
 
@@ -328,6 +329,30 @@ static int list_user(struct cli_plan_run *r, const char *user)
     return 1;
 }
 
+/* Delivered (installed), failed and pending certificates per platform, for Prometheus. */
+static void devices_metrics(const struct dev_report *rep, const char *textfile,
+                            const struct cli_log *log)
+{
+    struct cli_metrics_platform p[SSYNC_PLATFORM_COUNT + 1];
+    for (int k = 0; k <= SSYNC_PLATFORM_COUNT; k++)
+        p[k] = (struct cli_metrics_platform){.platform = ssync_platform_name((ssync_platform)k)};
+    for (size_t i = 0; i < rep->n; i++) {
+        const struct dev_row *r = &rep->rows[i];
+        if (!r->device[0])
+            continue;
+        struct cli_metrics_platform *x =
+            &p[r->platform <= SSYNC_PLATFORM_COUNT ? r->platform : SSYNC_PLATFORM_OTHER];
+        x->delivered += r->state == DEV_INSTALLED;
+        x->failed += r->state == DEV_FAILED;
+        x->pending += r->state == DEV_PENDING;
+    }
+    struct cli_metrics m = {
+        .platforms = p, .n_platforms = SSYNC_PLATFORM_COUNT + 1, .ca_copy_clean = -1};
+    ssync_error e = {0};
+    if (cli_metrics_write_part(&m, textfile, "devices", &e) != SSYNC_OK)
+        cli_log_msg(log, SSYNC_LOG_WARN, "[metrics] textfile: %s (status is not affected)", e.msg);
+}
+
 /* --devices: Intune alone (no source scan, no user lookups): O(profiles + groups + pages)
  * requests. */
 static int status_devices(const struct cli_opts *o)
@@ -362,6 +387,8 @@ static int status_devices(const struct cli_opts *o)
         rc = !printed                   ? CLI_EXIT_FAILURE
              : cli_devices_differ(&rep) ? CLI_EXIT_DIFFERENT
                                         : CLI_EXIT_OK;
+        if (!o->user && cfg.metrics.textfile) /* the whole tenant: per-platform gauges */
+            devices_metrics(&rep, cfg.metrics.textfile, &log);
     }
     cli_devices_free(&rep);
     ssync_graph_free(g);

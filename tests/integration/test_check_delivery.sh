@@ -57,6 +57,17 @@ done
 check_contains "good: all users in scope covered" "all 3 users in scope are covered" good.txt
 check_eq "good: outlook ok" ok "$(level "intune outlook s/mime" good.txt)"
 check_eq "good: connector ok" ok "$(level "intune connector conn1" good.txt)"
+# the connectors' check-in and version, for Prometheus, beside [metrics] textfile
+mkdir -p m
+{ cat good.conf; printf '[metrics]\ntextfile = %s/m/smimesync.prom\n' "$T_TMP"; } > metrics.conf
+"$SSYNC_BIN" check --config metrics.conf > metrics.txt 2>&1
+check_eq "[metrics]: check still exits 0" 0 "$?"
+check_contains "[metrics]: the connector's version is supported" \
+    'smimesync_connector_version_supported{connector="conn1"} 1' m/smimesync-check.prom
+check "[metrics]: its last check-in is a timestamp" \
+    grep -qE '^smimesync_connector_last_checkin_timestamp_seconds\{connector="conn1"\} [1-9][0-9]{9}$' \
+    m/smimesync-check.prom
+check "[metrics]: promtool accepts it" bash -c "promtool check metrics < m/smimesync-check.prom"
 # 1. wrong intendedPurpose on iOS
 run_case purpose '(.deviceConfigurations[] | select(."@odata.type" | test("iosImported")) | .intendedPurpose) = "smimeSigning"'
 check_eq "wrong purpose: exit 1" 1 "$RC"

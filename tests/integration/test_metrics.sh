@@ -85,6 +85,21 @@ sed "s|^textfile = .*|textfile = $T_TMP/missing-dir/smimesync.prom|" sync.conf >
 check_eq "unwritable metrics path: the sync still exits 0" 0 "$?"
 check "unwritable metrics path: a warning" grep -q '^smimesync sync: warning: \[metrics\] textfile: ' s4.err
 
+# the CA database source: its copy's state (clean, or dirty and refused) is a gauge
+mkdir -p edbm
+"$LAB_BIN" --edb clean.edb --edb-opts "from=lab/blobs" > /dev/null
+"$LAB_BIN" --edb dirty.edb --edb-opts "from=lab/blobs,dirty" > /dev/null
+for db in clean dirty; do
+    sed -e 's|^type = blobs$|type = edb|' -e "0,/^path = /s|^path = .*|path = $T_TMP/$db.edb|" \
+        -e "s|^textfile = .*|textfile = $T_TMP/edbm/$db.prom|" sync.conf > "$db.conf"
+    "$SSYNC_BIN" sync --config "$db.conf" --no-progress > "$db.out" 2> "$db.err"
+done
+check_contains "edb clean copy: smimesync_ca_database_copy_clean 1" \
+    "smimesync_ca_database_copy_clean 1" edbm/clean.prom
+check_contains "edb dirty copy: refused, and the gauge says 0" \
+    "smimesync_ca_database_copy_clean 0" edbm/dirty.prom
+check "edb: promtool accepts it" bash -c "promtool check metrics < edbm/dirty.prom"
+
 # a real node exporter serves the file (textfile collector only, loopback)
 port=$((20000 + RANDOM % 20000))
 prometheus-node-exporter --web.listen-address="127.0.0.1:$port" --collector.disable-defaults \

@@ -73,8 +73,18 @@ fetch "$GRETA" "$D4"
 check_contains "greta's fetch fails at the connector" "connector cannot decrypt" "fetch-$D4.txt"
 write_config lab s.conf
 
+printf '[metrics]\ntextfile = %s/m/smimesync.prom\n' "$T_TMP" >> s.conf
+mkdir -p m
 st > all.txt 2> all.err
 check_eq "status --devices: exit 4" 4 "$?"
+# the whole tenant's delivery per platform, for Prometheus, beside [metrics] textfile
+check "[metrics]: status --devices writes smimesync-devices.prom" test -f m/smimesync-devices.prom
+check_contains "[metrics]: iOS delivered" 'smimesync_device_certificates{platform="ios",state="delivered"} 1' \
+    m/smimesync-devices.prom
+check_contains "[metrics]: iOS failed" 'smimesync_device_certificates{platform="ios",state="failed"} 1' \
+    m/smimesync-devices.prom
+check "[metrics]: promtool accepts it" bash -c "promtool check metrics < m/smimesync-devices.prom"
+check "[metrics]: the run's own file is not written by status" test ! -e m/smimesync.prom
 check_contains "installed on wanda's iPhone" "installed      $NEW: through 'ios S/MIME'" all.txt
 check_contains "the older certificate is hidden by the newer" \
     "not delivered  $OLD: hidden by the newer $NEW" all.txt
