@@ -8,6 +8,7 @@
 
 #include "edb/ca_requests.h"
 #include "recover/coverage.h"
+#include "source/source.h"
 #include "sync/config.h"
 #include "sync/connect.h"
 
@@ -21,6 +22,8 @@ enum { OPT_CONFIG = CLI_OPT_OWN, OPT_ARCHIVED, OPT_TEMPLATE, OPT_REQUESTER, OPT_
 static const struct cli_option options[] = {
     CLI_OWN(OPT_CONFIG, "config", "FILE", 'c',
             "read the database of its [source] (type edb) and the\nKRA keys of its [kra]"),
+    CLI_USE(CLI_OPT_SOURCE, "with --config: the [source \"NAME\"] to read (needed\n"
+                            "when several sources are of type edb)"),
     CLI_OWN(OPT_ARCHIVED, "archived", NULL, 0, "only requests with an archived key"),
     CLI_OWN(OPT_TEMPLATE, "template", "T", 0, "only certificates of this template (OID or name)"),
     CLI_OWN(OPT_REQUESTER, "requester", "R", 0,
@@ -295,30 +298,54 @@ static void print_totals(const struct ca_run *run)
                run->seen[i].r.held ? " (held)" : "");
 }
 
+/* The source of type edb the configuration names: --source NAME, else its only one. */
+static int edb_source(const char *cmd, const char *config, const ssync_config *cfg,
+                      const char *name, const ssync_source_cfg **out)
+{
+    size_t n = ssync_config_source_count(cfg), edb = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ssync_source_cfg *s = ssync_config_source_at(cfg, i);
+        if (name && strcmp(ssync_source_name(s), name) != 0)
+            continue;
+        if (s->type == SSYNC_SOURCE_EDB && s->path && !edb++)
+            *out = s;
+    }
+    if (edb == 1)
+        return CLI_EXIT_OK;
+    if (name)
+        cli_err(cmd, "%s: no source \"%s\" of type edb", config, name);
+    else if (edb == 0)
+        cli_err(cmd, "%s: no source of type edb: give the database FILE instead", config);
+    else
+        cli_err(cmd, "%s: %zu sources of type edb: name one with --source NAME", config, edb);
+    return name ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+}
+
 /* The database path and the KRA set (NULL: none) from --config and the --kra options. */
 static int inputs(const char *cmd, const struct ca_args *a, const struct cli_opts *o,
                   ssync_config *cfg, const char **path, ssync_kra_set **kras)
 {
     ssync_error e = {0};
+    const ssync_kra_cfg *kra_cfg = &cfg->kra;
+    int rc;
     *kras = NULL;
     if (a->config) {
         if (ssync_config_load(a->config, cfg, &e) != SSYNC_OK) {
             cli_report(cmd, NULL, &e);
             return CLI_EXIT_FAILURE;
         }
-        if (cfg->source.type != SSYNC_SOURCE_EDB || !cfg->source.path) {
-            cli_err(cmd, "%s: [source] is not of type edb: give the database FILE instead",
-                    a->config);
-            return CLI_EXIT_FAILURE;
-        }
-        *path = cfg->source.path;
+        const ssync_source_cfg *src = NULL;
+        if ((rc = edb_source(cmd, a->config, cfg, o->source, &src)) != CLI_EXIT_OK)
+            return rc;
+        *path = src->path;
+        kra_cfg = src->kra.key.n ? &src->kra : &cfg->kra; /* its own keys, else [kra]'s */
     } else {
         *path = o->argv[0];
     }
     if (o->kra.n) {
         if (!(*kras = cli_load_kras(cmd, &o->kra, &o->kra_pass, &o->kra_cert)))
             cli_err(cmd, "warning: KRA coverage is not tried");
-    } else if (a->config && ssync_kra_set_open(&cfg->kra, NULL, NULL, kras, &e) != SSYNC_OK) {
+    } else if (a->config && ssync_kra_set_open(kra_cfg, NULL, NULL, kras, &e) != SSYNC_OK) {
         cli_report(cmd, "warning: KRA coverage is not tried", &e);
         *kras = NULL;
     }

@@ -131,6 +131,16 @@ check_eq "plan --source with an unknown name: exit status 2" 2 "$?"
 check_contains "plan --source with an unknown name: the sources it has" \
     "its sources: issuing-ca-1, issuing-ca-2, ca1-blobs" nope.err
 
+# ca requests --config reads the configuration's one edb source, with that source's KRA key
+"$SSYNC_BIN" ca requests --config multi.conf --archived --json > careq.json 2> careq.err
+check_eq "ca requests --config: the edb source's archived keys, all opened with its own KRA" \
+    "$(jq '.totals.archived_keys' careq.json)" "$(jq '.totals.open_with_our_kras' careq.json)"
+check "ca requests --config: keys were found" test "$(jq '.totals.archived_keys' careq.json)" -gt 0
+"$SSYNC_BIN" ca requests --config multi.conf --source issuing-ca-2 > /dev/null 2> careq2.err
+check_eq "ca requests --source of another type: usage error" 2 "$?"
+check_contains "ca requests --source of another type: says so" \
+    'no source "issuing-ca-2" of type edb' careq2.err
+
 # ---- the single [source] with its own KRA key needs no [kra] ----
 write_config labA single.conf
 sed -i 's|^path = labA/blobs|path = labB/blobs|; s|^ca = labA/ca.pem|ca = labB/ca.pem|; s|^crl = labA/ca.crl|crl = labB/ca.crl\nkra_key = labB/kra.p12\nkra_password_file = labB/kra.pass|; /^\[kra\]/,/^password_file/d' single.conf
