@@ -78,7 +78,7 @@ check_eq "--config: the [kra] key opens every archived key" "$n" "$(jq .totals.o
 EMU_URL=https://127.0.0.1:9 write_config lab blobs.conf
 "$SSYNC_BIN" ca requests --config blobs.conf > bad.out 2> bad.err
 check_eq "--config with a blobs source: exit status 1" 1 "$?"
-check_contains "--config with a blobs source: the message" "[source] is not of type edb" bad.err
+check_contains "--config with a blobs source: the message" "no source of type edb: give the database FILE instead" bad.err
 
 # ---- a dirty copy is listed with a warning; bad input ----
 "$LAB_BIN" --out dirty --users 2 --seed 53 --edb dirty/ca.edb --edb-opts dirty > /dev/null
