@@ -73,8 +73,9 @@ static int verify_line(void *ctx, size_t no, const char *line, size_t len, int c
     char copy[SSYNC_AUDIT_HASH_HEX + 1] = "";
     if (ok)
         snprintf(copy, sizeof copy, "%s", prev);
-    int first_kind = ok && (!strcmp(action, "start") || !strcmp(action, "rotate"));
-    json_decref(o);
+    int is_start = ok && !strcmp(action, "start");
+    int first_kind = is_start || (ok && !strcmp(action, "rotate"));
+    json_decref(o); /* action is gone with it */
     if (!ok)
         return broken(v, no, "not an audit trail line (JSON with seq, prev and action)");
     if (no == 1) {
@@ -87,7 +88,7 @@ static int verify_line(void *ctx, size_t no, const char *line, size_t len, int c
             return broken(v, no,
                           "it does not continue the previous file (its prev or seq differ from "
                           "that file's last line)");
-        if (!v->after && !strcmp(action, "start") && strcmp(copy, SSYNC_AUDIT_ZERO_HASH))
+        if (!v->after && is_start && strcmp(copy, SSYNC_AUDIT_ZERO_HASH))
             return broken(v, no, "a start line with a prev");
     } else if (s != c->last_seq + 1) {
         return broken(v, no,

@@ -11,6 +11,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One scratch directory for the whole run (removed at exit); test.edb.gz unpacked into it. */
+static char scratch_dir[64];
+
+static void remove_scratch(void)
+{
+    test_rmtree(scratch_dir);
+}
+
+static const char *scratch(void)
+{
+    if (!scratch_dir[0]) {
+        char *d = test_tmpdir();
+        snprintf(scratch_dir, sizeof scratch_dir, "%s", d);
+        free(d);
+        atexit(remove_scratch);
+    }
+    return scratch_dir;
+}
+
+static const char *real_test_edb(void)
+{
+    static char out[128];
+    if (!out[0]) {
+        snprintf(out, sizeof out, "%s/test.edb", scratch());
+        char cmd[4096 + 256];
+        snprintf(cmd, sizeof cmd, "gzip -dc '%s/test.edb.gz' > '%s'", test_data_path("ese-real"),
+                 out);
+        assert_int_equal(system(cmd), 0);
+    }
+    return out;
+}
+
 #define PAGE 4096
 
 #define assert_ok(rc, e)                                                                           \
@@ -59,7 +91,7 @@ static const char *header_file(uint32_t state, int beyond, size_t sum_len)
     if (beyond)
         b[700] = 0x5a;
     wr32(b, xor_of(b, sum_len));
-    snprintf(path, sizeof path, "%s/h%d.edb", test_tmpdir(), n++);
+    snprintf(path, sizeof path, "%s/h%d.edb", scratch(), n++);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     unsigned char zero[PAGE] = {0};
@@ -126,7 +158,7 @@ static void foreign_files(void **state)
     ssync_edb_info in;
     ssync_error e = {0};
     char path[512];
-    snprintf(path, sizeof path, "%s/junk.edb", test_tmpdir());
+    snprintf(path, sizeof path, "%s/junk.edb", scratch());
     FILE *f = fopen(path, "wb");
     for (int i = 0; i < 2000; i++)
         fputc('x', f);
@@ -134,34 +166,9 @@ static void foreign_files(void **state)
     assert_int_equal(ssync_edb_info_read(path, &in, &e), SSYNC_ERR_EDB);
     assert_non_null(strstr(e.msg, "not an ESE database"));
     assert_non_null(strstr(e.msg, path));
-    snprintf(path, sizeof path, "%s/missing.edb", test_tmpdir());
+    snprintf(path, sizeof path, "%s/missing.edb", scratch());
     assert_int_equal(ssync_edb_info_read(path, &in, &e), SSYNC_ERR_FILE_OPEN);
     assert_int_equal(ssync_edb_info_read(NULL, &in, &e), SSYNC_ERR_ARG);
-}
-
-/* tests/data/ese-real/test.edb.gz unpacked once into a temporary directory (removed at exit). */
-static char real_dir[64];
-
-static void remove_real_dir(void)
-{
-    test_rmtree(real_dir);
-}
-
-static const char *real_test_edb(void)
-{
-    static char out[128];
-    if (!real_dir[0]) {
-        char *d = test_tmpdir();
-        snprintf(real_dir, sizeof real_dir, "%s", d);
-        free(d);
-        atexit(remove_real_dir);
-        snprintf(out, sizeof out, "%s/test.edb", real_dir);
-        char cmd[4096 + 256];
-        snprintf(cmd, sizeof cmd, "gzip -dc '%s/test.edb.gz' > '%s'", test_data_path("ese-real"),
-                 out);
-        assert_int_equal(system(cmd), 0);
-    }
-    return out;
 }
 
 /* ese_parser's test.edb: the catalog, one row of TestTable with every column type. */

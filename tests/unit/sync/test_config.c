@@ -273,6 +273,7 @@ static void log_format_and_metrics_keys(void **state)
     assert_int_equal(ssync_config_parse_string("[log]\nformat = syslog\n", "t.conf", &c, &e),
                      SSYNC_ERR_CONFIG);
     assert_non_null(strstr(e.msg, "text, json, journal"));
+    ssync_config_free(&c);
 }
 
 static void delivery_check_keys(void **state)

@@ -226,6 +226,7 @@ static void relative_paths_of_a_named_section(void **state)
     assert_non_null(strstr(e.msg, ":3: [source \"a\"]: a source of that name"));
     ssync_config_free(&c);
     test_rmtree(dir);
+    free(dir);
 }
 
 int main(void)
