@@ -62,6 +62,41 @@ ssync_code ssync_edb_read_header(const char *path, ssync_edb_header *h, ssync_er
     return ssync_edb_read_header_ex(path, 0, h, err);
 }
 
+ssync_code ssync_edb_header_page(const char *path, unsigned char *b, int *from_shadow,
+                                 ssync_error *err)
+{
+    *from_shadow = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return ssync_fail(err, SSYNC_ERR_EDB, "%s: not an ESE database (a directory)", path);
+    }
+    uint32_t ps = 0;
+    int ok = header_copy(f, 0, b, &ps);
+    if (ok == 0) { /* the primary is damaged: its shadow copy, the second page */
+        ok = header_copy(f, 1, b, &ps);
+        *from_shadow = ok > 0;
+        ok = ok < 0 && ok != -1 ? 0 : ok;
+    }
+    int rerr = ok == -1 ? errno : 0;
+    fclose(f);
+    if (ok == -1)
+        return ssync_fail(err, SSYNC_ERR_FILE_READ, "%s: %s", path, strerror(rerr));
+    if (ok == -2)
+        return ssync_fail(err, SSYNC_ERR_EDB, "%s: not an ESE database (no ESE file header)", path);
+    if (!ok)
+        return ssync_fail(err, SSYNC_ERR_EDB,
+                          "%s: damaged ESE file header (checksum mismatch in the header and its "
+                          "shadow copy)",
+                          path);
+    if (rd32(b + 12) != 0)
+        return ssync_fail(err, SSYNC_ERR_EDB, "%s: an ESE streaming file, not a database", path);
+    return SSYNC_OK;
+}
+
 ssync_code ssync_edb_read_header_ex(const char *path, int allow_dirty, ssync_edb_header *h,
                                     ssync_error *err)
 {
@@ -69,36 +104,7 @@ ssync_code ssync_edb_read_header_ex(const char *path, int allow_dirty, ssync_edb
     unsigned char *b = malloc(SSYNC_EDB_MAX_PAGE);
     if (!b)
         return ssync_fail(err, SSYNC_ERR_NOMEM, NULL);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        free(b);
-        return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s", path, strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        free(b);
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: not an ESE database (a directory)", path);
-    }
-    uint32_t ps = 0;
-    int ok = header_copy(f, 0, b, &ps);
-    if (ok == 0) { /* the primary is damaged: its shadow copy, the second page */
-        ok = header_copy(f, 1, b, &ps);
-        h->from_shadow = ok > 0;
-        ok = ok < 0 && ok != -1 ? 0 : ok;
-    }
-    int rerr = ok == -1 ? errno : 0;
-    fclose(f);
-    ssync_code rc = SSYNC_OK;
-    if (ok == -1)
-        rc = ssync_fail(err, SSYNC_ERR_FILE_READ, "%s: %s", path, strerror(rerr));
-    else if (ok == -2)
-        rc = ssync_fail(err, SSYNC_ERR_EDB, "%s: not an ESE database (no ESE file header)", path);
-    else if (!ok)
-        rc = ssync_fail(err, SSYNC_ERR_EDB,
-                        "%s: damaged ESE file header (checksum mismatch in the header and its "
-                        "shadow copy)",
-                        path);
+    ssync_code rc = ssync_edb_header_page(path, b, &h->from_shadow, err);
     if (rc != SSYNC_OK) {
         free(b);
         return rc;
@@ -107,10 +113,7 @@ ssync_code ssync_edb_read_header_ex(const char *path, int allow_dirty, ssync_edb
     h->state = rd32(b + 52);
     h->format_revision = rd32(b + 232);
     h->page_size = rd32(b + 236);
-    uint32_t dbtype = rd32(b + 12);
     free(b);
-    if (dbtype != 0)
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: an ESE streaming file, not a database", path);
     if (h->format_version != ESE_FORMAT_VERSION)
         return ssync_fail(err, SSYNC_ERR_EDB,
                           "%s: ESE format version 0x%x is not supported (0x620 is: Windows 2000 "

@@ -25,6 +25,12 @@ ssync_code ssync_edb_read_header(const char *path, ssync_edb_header *h, ssync_er
 ssync_code ssync_edb_read_header_ex(const char *path, int allow_dirty, ssync_edb_header *h,
                                     ssync_error *err);
 
+/* The checked header page of any ESE database, in any state, into b (SSYNC_EDB_MAX_PAGE bytes):
+ * signature, page size, the checksum over the whole page (the shadow copy when the primary is
+ * damaged: *from_shadow), not a streaming file. What both header readers start from. */
+ssync_code ssync_edb_header_page(const char *path, unsigned char *b, int *from_shadow,
+                                 ssync_error *err);
+
 typedef struct ssync_edb_db ssync_edb_db;
 
 /* Opens the database and its Requests and Certificates tables. */

@@ -4,6 +4,7 @@
  * DBFILEHDR). Unlike the CA source's header check (edb/file.c), every state is accepted here:
  * inspection reads a dirty copy as it is on disk, as forensic readers do. */
 #include "edb/ese_catalog.h"
+#include "edb/file.h"
 #include "edb/inspect_int.h"
 
 #include <errno.h>
@@ -11,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define HEADER_MIN 668 /* the header fields of the older formats */
-#define ESE_SIGNATURE 0x89abcdefu
 
 static uint32_t rd16(const unsigned char *p)
 {
@@ -40,47 +38,25 @@ static time_t logtime(const unsigned char *p)
     return timegm(&tm);
 }
 
-static uint32_t xor_checksum(const unsigned char *b, size_t n)
-{
-    uint32_t x = ESE_SIGNATURE;
-    for (size_t i = 4; i + 4 <= n; i += 4)
-        x ^= rd32(b + i);
-    return x;
-}
-
-static int valid_page_size(uint32_t s)
-{
-    return s == 4096 || s == 8192 || s == 16384 || s == 32768;
-}
-
 ssync_code ssync_edb_info_read(const char *path, ssync_edb_info *info, ssync_error *err)
 {
     if (!path || !info)
         return ssync_fail(err, SSYNC_ERR_ARG, "ssync_edb_info_read");
     memset(info, 0, sizeof *info);
-    unsigned char b[32768];
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ssync_fail(err, SSYNC_ERR_FILE_OPEN, "%s: %s", path, strerror(errno));
-    size_t n = fread(b, 1, sizeof b, f);
-    struct stat st;
-    int have_size = fstat(fileno(f), &st) == 0;
-    fclose(f);
-    if (n < HEADER_MIN || rd32(b + 4) != ESE_SIGNATURE)
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: not an ESE database (no ESE file header)", path);
-    uint32_t page = rd32(b + 236);
-    if (!valid_page_size(page))
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: unsupported page size %u in the file header",
-                          path, page);
-    /* The checksum is the XOR of every dword of the header page but the first, seeded with
-     * 0x89abcdef (ESE source, dev/ese/src/ese/_osu/checksumu.cxx); older writers summed only
-     * the first 668 bytes but left the rest of the page zero, which the same XOR covers. */
-    if (n < page || xor_checksum(b, page) != rd32(b))
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: damaged ESE file header (checksum mismatch)",
+    unsigned char b[SSYNC_EDB_MAX_PAGE];
+    int from_shadow = 0;
+    ssync_code rc = ssync_edb_header_page(path, b, &from_shadow, err);
+    if (rc != SSYNC_OK)
+        return rc;
+    /* inspection describes the file as it is: a damaged primary header is reported, not
+     * papered over by its copy */
+    if (from_shadow)
+        return ssync_fail(err, SSYNC_ERR_EDB,
+                          "%s: damaged ESE file header (checksum mismatch; its shadow copy, the "
+                          "second page, is intact)",
                           path);
+    uint32_t page = rd32(b + 236);
     info->checksum_whole_page = 1;
-    if (rd32(b + 12) != 0)
-        return ssync_fail(err, SSYNC_ERR_EDB, "%s: an ESE streaming file, not a database", path);
     info->format_version = rd32(b + 8);
     info->state = rd32(b + 52);
     info->consistent.offset = rd16(b + 56);
@@ -95,7 +71,8 @@ ssync_code ssync_edb_info_read(const char *path, ssync_edb_info *info, ssync_err
     info->required_max = rd32(b + 300);
     info->creation_version = rd32(b + 340);
     info->creation_revision = rd32(b + 344);
-    if (have_size && (uint64_t)st.st_size >= 2ull * page)
+    struct stat st;
+    if (stat(path, &st) == 0 && (uint64_t)st.st_size >= 2ull * page)
         info->pages = (uint64_t)st.st_size / page - 2;
     return SSYNC_OK;
 }
