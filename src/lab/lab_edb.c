@@ -156,10 +156,8 @@ static void date8(unsigned char out[8], time_t t, int filetime)
 
 /* ---- reading the lab's blobs back ---- */
 
-static unsigned char *read_all(const lab *l, const char *rel, size_t *len)
+static unsigned char *read_all(const char *path, size_t *len)
 {
-    char path[4096 + 64];
-    snprintf(path, sizeof path, "%s/%s", l->opt.out, rel);
     FILE *f = fopen(path, "rb");
     if (!f) {
         lab_err("%s: cannot read it back", path);
@@ -242,11 +240,14 @@ static void row_free(cert_row *r)
     memset(r, 0, sizeof *r);
 }
 
-static int load_row(const lab *l, const lab_cert *c, cert_row *r)
+/* A blob file's content (the RawArchivedKey) and the certificate pick chooses among those it
+ * carries (its DER in r->cert; x, when not NULL, gets a reference to it). */
+static int read_blob(const char *path, int (*pick)(X509 *, const void *), const void *arg,
+                     cert_row *r, X509 **x)
 {
     memset(r, 0, sizeof *r);
     size_t len = 0, der_len = 0;
-    unsigned char *text = read_all(l, c->file, &len);
+    unsigned char *text = read_all(path, &len);
     unsigned char *der = text ? blob_der(text, len, &der_len) : NULL;
     const unsigned char *p = der;
     CMS_ContentInfo *sd = der ? d2i_CMS_ContentInfo(NULL, &p, (long)der_len) : NULL;
@@ -258,17 +259,16 @@ static int load_row(const lab *l, const lab_cert *c, cert_row *r)
         r->key = malloc(r->key_len);
         if (r->key)
             memcpy(r->key, ASN1_STRING_get0_data(*content), r->key_len);
-        for (int i = 0; i < sk_X509_num(certs) && r->key; i++) {
-            const ASN1_INTEGER *sn = X509_get0_serialNumber(sk_X509_value(certs, i));
-            if (ASN1_STRING_length(sn) == LAB_SERIAL_LEN &&
-                !memcmp(ASN1_STRING_get0_data(sn), c->serial, LAB_SERIAL_LEN)) {
-                r->cert_len = i2d_X509(sk_X509_value(certs, i), &r->cert);
+        for (int i = 0; i < sk_X509_num(certs) && r->key && rc; i++) {
+            X509 *c = sk_X509_value(certs, i);
+            if (pick(c, arg)) {
+                r->cert_len = i2d_X509(c, &r->cert);
                 rc = r->cert_len > 0 ? 0 : -1;
+                if (!rc && x && X509_up_ref(c))
+                    *x = c;
             }
         }
     }
-    if (rc)
-        lab_err("%s: cannot read the archived key and certificate back", c->file);
     sk_X509_pop_free(certs, X509_free);
     CMS_ContentInfo_free(sd);
     if (der != text)
@@ -276,6 +276,24 @@ static int load_row(const lab *l, const lab_cert *c, cert_row *r)
     free(text);
     if (rc)
         row_free(r);
+    return rc;
+}
+
+/* the lab's own certificate of the blob: its serial */
+static int same_serial(X509 *x, const void *arg)
+{
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+    return ASN1_STRING_length(sn) == LAB_SERIAL_LEN &&
+           !memcmp(ASN1_STRING_get0_data(sn), arg, LAB_SERIAL_LEN);
+}
+
+static int load_row(const lab *l, const lab_cert *c, cert_row *r)
+{
+    char path[4096 + 64];
+    snprintf(path, sizeof path, "%s/%s", l->opt.out, c->file);
+    int rc = read_blob(path, same_serial, c->serial, r, NULL);
+    if (rc)
+        lab_err("%s: cannot read the archived key and certificate back", c->file);
     return rc;
 }
 
@@ -552,58 +570,42 @@ static time_t asn1_time(const ASN1_TIME *t)
     return ASN1_TIME_to_tm(t, &tm) ? timegm(&tm) : 0;
 }
 
-/* One blob file: its end-entity certificate (the first that is not a CA) and its content. */
+/* any getkey blob: its user certificate is the first that is not a CA */
+static int not_a_ca(X509 *x, const void *arg)
+{
+    (void)arg;
+    return X509_check_ca(x) == 0;
+}
+
+/* One blob file: a request and its certificate. */
 static int blob_row(db *d, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *text = NULL;
-    long len = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (text = malloc((size_t)len + 1)) && fread(text, 1, (size_t)len, f) != (size_t)len)
-        len = -1;
-    if (f)
-        fclose(f);
-    size_t der_len = 0;
-    unsigned char *der = text && len > 0 ? blob_der(text, (size_t)len, &der_len) : NULL;
-    const unsigned char *p = der;
-    CMS_ContentInfo *sd = der ? d2i_CMS_ContentInfo(NULL, &p, (long)der_len) : NULL;
-    ASN1_OCTET_STRING **content = sd ? CMS_get0_content(sd) : NULL;
-    STACK_OF(X509) *certs = sd ? CMS_get1_certs(sd) : NULL;
+    cert_row r;
     X509 *x = NULL;
-    for (int i = 0; certs && i < sk_X509_num(certs) && !x; i++)
-        if (X509_check_ca(sk_X509_value(certs, i)) == 0)
-            x = sk_X509_value(certs, i);
-    unsigned char *cert = NULL;
-    int cert_len = x ? i2d_X509(x, &cert) : -1;
-    int rc = -1;
-    if (content && *content && cert_len > 0) {
-        char upn[256], cn[256] = "", serial[130] = "", hash[64], requester[300];
-        unsigned char md[20];
-        unsigned mdlen = 0;
-        cert_upn(x, upn, sizeof upn);
-        X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn);
-        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-        char *hex = bn ? BN_bn2hex(bn) : NULL;
-        for (size_t k = 0; hex && hex[k] && k < sizeof serial - 1; k++) /* AD CS: lowercase */
-            serial[k] = (char)(hex[k] >= 'A' ? hex[k] + 32 : hex[k]);
-        OPENSSL_free(hex);
-        BN_free(bn);
-        X509_digest(x, EVP_sha1(), md, &mdlen);
-        hex_spaced(md, mdlen, hash);
-        snprintf(requester, sizeof requester, "LAB\\%.*s", (int)strcspn(upn, "@"), upn);
-        time_t nb = asn1_time(X509_get0_notBefore(x)), na = asn1_time(X509_get0_notAfter(x));
-        rc = add_request(d, nb, DISP_ISSUED, 0, 0, requester, ASN1_STRING_get0_data(*content),
-                         (size_t)ASN1_STRING_length(*content), cert, (size_t)cert_len, serial, hash,
-                         LAB_TEMPLATE_OID, upn[0] ? upn : NULL, cn, nb, na);
-    }
-    if (cert_len <= 0 || !content || !*content)
+    if (read_blob(path, not_a_ca, NULL, &r, &x) != 0) {
         lab_err("%s: not a certutil -getkey blob with a user certificate", path);
-    OPENSSL_free(cert);
-    sk_X509_pop_free(certs, X509_free);
-    CMS_ContentInfo_free(sd);
-    if (der != text)
-        free(der);
-    free(text);
+        return -1;
+    }
+    char upn[256], cn[256] = "", serial[130] = "", hash[64], requester[300];
+    unsigned char md[20];
+    unsigned mdlen = 0;
+    cert_upn(x, upn, sizeof upn);
+    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    for (size_t k = 0; hex && hex[k] && k < sizeof serial - 1; k++) /* AD CS: lowercase */
+        serial[k] = (char)(hex[k] >= 'A' ? hex[k] + 32 : hex[k]);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    X509_digest(x, EVP_sha1(), md, &mdlen);
+    hex_spaced(md, mdlen, hash);
+    snprintf(requester, sizeof requester, "LAB\\%.*s", (int)strcspn(upn, "@"), upn);
+    time_t nb = asn1_time(X509_get0_notBefore(x)), na = asn1_time(X509_get0_notAfter(x));
+    int rc = add_request(d, nb, DISP_ISSUED, 0, 0, requester, r.key, r.key_len, r.cert,
+                         (size_t)r.cert_len, serial, hash, LAB_TEMPLATE_OID, upn[0] ? upn : NULL,
+                         cn, nb, na);
+    X509_free(x);
+    row_free(&r);
     return rc;
 }
 
