@@ -53,6 +53,12 @@ modulus_sha256() { openssl rsa -noout -modulus "$@" 2>/dev/null | sha256sum | cu
 # Lowercase SHA-1 thumbprint of a PEM certificate.
 thumbprint() { openssl x509 -noout -fingerprint -sha1 -in "$1" | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
 
+# emu PATH: the emulator's own endpoint /emu/PATH (records, stats, ...) for a lab in ./lab;
+# route ROUTE: how many requests of ROUTE ("POST userPfxCertificates") it has answered. A test
+# with another lab directory defines its own emu.
+emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
+route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
+
 # emu_start LAB_DIR [extra intune-emu options...]: starts the emulator for a lab on a free
 # loopback port; sets EMU_URL and EMU_PID; it is stopped when the script exits.
 emu_start() {

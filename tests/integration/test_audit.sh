@@ -15,8 +15,6 @@ emu_start lab --quiet --fault 'POST:userPfxCertificates:9:1=delay:400' ||
     { not_ok "emulator started"; finish; exit 1; }
 write_config lab sync.conf
 printf '[audit]\npath = %s/audit.jsonl\n' "$T_TMP" >> sync.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
-route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
 posts() { route "POST userPfxCertificates"; }
 trail() { jq -c "$1" audit.jsonl; }
 

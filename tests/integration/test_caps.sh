@@ -11,8 +11,6 @@ cd "$T_TMP"
 check "lab generated" test -f lab/manifest.jsonl
 emu_start lab --quiet || { not_ok "emulator started"; finish; exit 1; }
 write_config lab sync.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
-route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
 
 "$SSYNC_BIN" sync --config sync.conf --json > s1.json 2> s1.err
 check_eq "first sync into an empty tenant: exit 0 (uploads are not capped)" 0 "$?"

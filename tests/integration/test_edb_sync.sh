@@ -75,7 +75,6 @@ emu_start lab --strict || { not_ok "emulator started"; finish; exit 1; }
 write_config lab blobs.conf
 "$SSYNC_BIN" sync --config blobs.conf --json > sync-blobs.json 2> sync-blobs.err
 check_eq "sync from blobs: exit status" 0 "$?"
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
 emu records | jq -r '.records[] | [.userPrincipalName, .thumbprint] | @tsv' | sort > state-blobs.txt
 check "sync from blobs uploaded records" test -s state-blobs.txt
 curl -s --cacert lab/tls/ca.pem -X DELETE "$EMU_URL/emu/records" > /dev/null

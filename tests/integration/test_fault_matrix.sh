@@ -20,7 +20,6 @@ jq -r 'select(.revoked | not) | "\(.userPrincipalName | ascii_downcase) \(.thumb
     sort > want.txt
 echo "$total certificates: $n_up to upload, $n_rev revoked"
 
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
 # conf FILE [nocrl]: the lab config with the limits off (the faults are the subject here), short
 # request timeouts and a fresh journal per scenario.
 conf() {

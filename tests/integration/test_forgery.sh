@@ -17,7 +17,6 @@ check "lab generated" test -f lab/ca.pem
 emu_start lab --strict || { not_ok "emulator started"; finish; exit 1; }
 write_config lab base.conf
 printf '[policy]\nkeep_newest = 1\n' >> base.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
 state() { emu records | jq -r '.records[] | [.userPrincipalName, .thumbprint] | @tsv' | sort; }
 
 m=lab/manifest.jsonl

@@ -11,8 +11,6 @@ emu_start lab --quiet --fault 'POST:userPfxCertificates:1:1=delay:300' ||
     { not_ok "emulator started"; finish; exit 1; }
 write_config lab sync.conf
 printf '[intune]\nmax_in_flight = 1\n' >> sync.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
-route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
 n_up=$(jq -s '[.[] | select(.userId != null and (.revoked | not))] | length' lab/manifest.jsonl)
 started_writing() {
     local _

@@ -36,8 +36,6 @@ check "the damaged blob no longer decrypts" bash -c "! openssl cms -decrypt -inf
 emu_start lab --write-limit off --request-limit off || { not_ok "emulator started"; finish; exit 1; }
 ok "emulator started"
 write_config lab sync.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
-route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
 
 "$SSYNC_BIN" plan --config sync.conf --json > plan.json 2> plan.err
 check_eq "plan: the foreign KRA's blob is reported as not recoverable" "1" \

@@ -10,7 +10,6 @@ check "lab generated" test -f lab/manifest.jsonl
 emu_start lab --quiet || { not_ok "emulator started"; finish; exit 1; }
 ok "emulator started at $EMU_URL"
 write_config lab s.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
 has() { emu records | jq --arg t "$1" '[.records[] | select(.thumbprint == $t)] | length'; }
 n_of() { emu records | jq --arg u "$1" '[.records[] | select(.userPrincipalName == $u)] | length'; }
 journal() { sqlite3 "$T_TMP/state.db" "$1"; }

@@ -33,7 +33,6 @@ ok "emulator started at $EMU_URL"
 write_config lab blobs.conf
 sed -e 's|^type = blobs$|type = pfx|' -e 's|^path = lab/blobs$|path = lab/pfx|' blobs.conf > pfx.conf
 check_contains "config names the pfx source" "type = pfx" pfx.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
 
 m=lab/manifest.jsonl
 total=$(wc -l < $m)

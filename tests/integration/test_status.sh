@@ -13,7 +13,6 @@ echo "zoe.extra@lab.example,0b5e7a52-6a43-4c4b-9e8e-0d8f3c8a1d11,zoe.extra@lab.e
 emu_start lab --quiet || { not_ok "emulator started"; finish; exit 1; }
 ok "emulator started at $EMU_URL"
 write_config lab s.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
 status() { "$SSYNC_BIN" status --config "${CONF:-s.conf}" "$@" 2> status.err; }
 
 m=lab/manifest.jsonl

@@ -10,8 +10,6 @@ check "lab generated" test -f lab/manifest.jsonl
 emu_start lab --strict || { not_ok "emulator started"; finish; exit 1; }
 ok "emulator started at $EMU_URL"
 write_config lab sync.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
-route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
 
 m=lab/manifest.jsonl
 total=$(wc -l < $m)

@@ -12,8 +12,6 @@ emu_start lab --quiet --fault 'POST:userPfxCertificates:1:1=delay:250' ||
 ok "emulator started at $EMU_URL"
 write_config lab sync.conf
 printf '[intune]\nmax_in_flight = 2\n' >> sync.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
-route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
 db=$T_TMP/state.db
 n_up=$(jq -s '[.[] | select(.userId != null and (.revoked | not))] | length' lab/manifest.jsonl)
 jq -r 'select(.userId != null and (.revoked | not)) | .thumbprint' lab/manifest.jsonl | sort > want.txt

@@ -17,7 +17,6 @@ emu_start lab --quiet --fault 'POST:userPfxCertificates:1:1=delay:400' --fault '
 ok "emulator started"
 write_config lab sync.conf
 sed -i 's/^\[intune\]/[intune]\nmax_in_flight = 1\nwrite_limit = off/' sync.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
 jq -r 'select(.userId != null and (.revoked | not)) | .thumbprint' $m | sort > want.txt
 n_up=$(wc -l < want.txt)
 

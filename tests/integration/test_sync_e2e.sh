@@ -29,8 +29,6 @@ mv "lab/$new2_file" held/
 emu_start lab --strict --quiet || { not_ok "emulator started"; finish; exit 1; }
 ok "emulator started"
 write_config lab sync.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
-route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
 records() { emu records | jq -r '.records[].thumbprint' | sort; }
 counts() { jq -c '[.counts.upload, .counts.remove, .counts.keep, .counts.skip, .counts.failed]' "$1"; }
 

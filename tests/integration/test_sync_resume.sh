@@ -11,8 +11,6 @@ check "lab generated" test -f lab/manifest.jsonl
 emu_start lab --quiet || { not_ok "emulator started"; finish; exit 1; }
 ok "emulator started at $EMU_URL"
 write_config lab sync.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
-route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
 db=$T_TMP/state.db
 m=lab/manifest.jsonl
 n_up=$(jq -s '[.[] | select(.revoked | not)] | length' $m)

@@ -40,8 +40,6 @@ printf 'groupId,member\n%s,%s\n%s,%s\n%s,%s\n%s,renamed.one@lab.example\n' \
 emu_start lab --strict --groups groups.csv || { not_ok "emulator started"; finish; exit 1; }
 ok "emulator started at $EMU_URL"
 write_config lab base.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
-route() { emu stats | jq -r --arg r "$1" '.byRoute[$r] // 0'; }
 # base.conf plus extra [source] lines
 conf() {
     local out=$1

@@ -10,7 +10,6 @@ cd "$T_TMP"
 check "lab generated" test -f lab/manifest.jsonl
 emu_start lab --strict || { not_ok "emulator started"; finish; exit 1; }
 write_config lab base.conf
-emu() { curl -s --cacert lab/tls/ca.pem "$EMU_URL/emu/$1"; }
 m=lab/manifest.jsonl
 
 # conf NAME STATE_PATH: base.conf with another [state] path
